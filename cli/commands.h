@@ -1,0 +1,22 @@
+// commands.h: every `cpurich` subcommand registers itself through one of these
+// functions (one .cpp file per subcommand in cli/). main.cpp calls them all.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace cpurich::cli {
+
+void register_init(CLI::App& app);       // cpurich init: random model directory
+void register_eval(CLI::App& app);       // cpurich eval: loss / perplexity
+void register_data(CLI::App& app);       // cpurich data world: built-in corpus
+void register_tokenizer(CLI::App& app);  // cpurich tokenizer train, encode, decode
+void register_pretrain(CLI::App& app);   // cpurich pretrain
+void register_sample(CLI::App& app);     // cpurich sample
+void register_chat(CLI::App& app);       // cpurich chat
+
+/// Adds --threads N to a subcommand; call apply_threads(n) when it runs.
+void add_threads_option(CLI::App& sub, int& threads);
+/// 0 = keep the CPURICH_THREADS / default setting.
+void apply_threads(int threads);
+
+}  // namespace cpurich::cli

@@ -1,0 +1,30 @@
+// main.cpp: the `cpurich` program. Subcommands live one per file in cli/;
+// here we only parse, dispatch and turn any exception into a one-line error
+// with a non-zero exit code (never a crash or a stack trace).
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.h"
+#include "tensor/threads.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"cpurich: pretrain, fine-tune, quantize and sample a tiny GPT on a CPU"};
+  app.require_subcommand(1);
+  cpurich::cli::register_init(app);
+  cpurich::cli::register_eval(app);
+  cpurich::cli::register_data(app);
+  cpurich::cli::register_tokenizer(app);
+  cpurich::cli::register_pretrain(app);
+  cpurich::cli::register_sample(app);
+  cpurich::cli::register_chat(app);
+  try {
+    cpurich::init_threads_from_env();
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cpurich: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages cpurich needs on a fresh machine. As root it runs
+# apt-get; otherwise it uses sudo if present; otherwise it prints the one
+# apt-get line to run and stops. Safe to run again: it only installs what is missing.
+set -euo pipefail
+packages=(g++ cmake ninja-build pkg-config libopenblas-dev catch2 nlohmann-json3-dev libcli11-dev
+          doxygen graphviz python3-matplotlib python3-numpy python3-scipy)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "setup: installing ${missing[*]}" >&2
+if [ "$(id -u)" -eq 0 ]; then
+  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+elif command -v sudo >/dev/null 2>&1; then
+  sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+else
+  echo "setup: please run as root:  apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
