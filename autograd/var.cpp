@@ -105,7 +105,7 @@ void Var::backward(const Tensor& seed) const {
     throw ShapeError("backward seed of shape " + shape_str(seed.shape()) +
                      " does not match the output shape " + shape_str(value().shape()));
   if (!node_->requires_grad) return;  // nothing upstream needs a gradient
-  add_into(grad(), seed.to(value().dtype()));
+  accumulate_grad(*this, seed.to(value().dtype()));
 
   const std::vector<Node*> order = topological_order(node_.get());
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
