@@ -84,7 +84,7 @@ struct HeadView {
 // (entries above the diagonal stay 0 when causal). Dot products use the
 // fixed-order lane sums of fast_math.h; exp is exp_f32 in float.
 template <class T>
-void head_forward(const HeadView<T>& h, T* out, T* att) {
+[[gnu::always_inline]] inline void head_forward(const HeadView<T>& h, T* out, T* att) {
   const T scale = T(1) / std::sqrt(static_cast<T>(h.D));
   for (int64_t t = 0; t < h.T_len; ++t) {
     const T* qt = h.q + t * h.in_stride;
@@ -110,8 +110,8 @@ void head_forward(const HeadView<T>& h, T* out, T* att) {
 // Gradients of one head; dq, dk, dv rows use h.in_stride, dout rows h.out_stride.
 // dp is scratch of T_len values.
 template <class T>
-void head_backward(const HeadView<T>& h, const T* att, const T* dout, T* dq, T* dk, T* dv,
-                   T* dp) {
+[[gnu::always_inline]] inline void head_backward(const HeadView<T>& h, const T* att,
+                                                 const T* dout, T* dq, T* dk, T* dv, T* dp) {
   const T scale = T(1) / std::sqrt(static_cast<T>(h.D));
   for (int64_t t = 0; t < h.T_len; ++t) {
     const T* pt = att + t * h.T_len;
@@ -137,6 +137,24 @@ void head_backward(const HeadView<T>& h, const T* att, const T* dout, T* dq, T* 
   }
 }
 
+// The float versions are compiled per ISA (see CPURICH_TARGET_CLONES);
+// overloads on the element type let the templates below call either.
+CPURICH_TARGET_CLONES void head_forward_isa(const HeadView<float>& h, float* out, float* att) {
+  head_forward(h, out, att);
+}
+void head_forward_isa(const HeadView<double>& h, double* out, double* att) {
+  head_forward(h, out, att);
+}
+CPURICH_TARGET_CLONES void head_backward_isa(const HeadView<float>& h, const float* att,
+                                             const float* dout, float* dq, float* dk, float* dv,
+                                             float* dp) {
+  head_backward(h, att, dout, dq, dk, dv, dp);
+}
+void head_backward_isa(const HeadView<double>& h, const double* att, const double* dout,
+                       double* dq, double* dk, double* dv, double* dp) {
+  head_backward(h, att, dout, dq, dk, dv, dp);
+}
+
 // ---- GPT-2 fused attention: qkv (B,T,3C) -> (B,T,C) -------------------------------
 template <class T>
 HeadView<T> fused_head(const T* qkv, int64_t b, int64_t h, int64_t Tn, int64_t C, int64_t hs) {
@@ -156,7 +174,7 @@ Var fused_attention(const Var& qkv, int64_t n_head) {
 #pragma omp parallel for if (B * n_head * Tn * Tn * hs > kParallelMin) schedule(static)
   for (int64_t bh = 0; bh < B * n_head; ++bh) {
     const int64_t b = bh / n_head, h = bh % n_head;
-    head_forward(fused_head(x, b, h, Tn, C, hs), o + b * Tn * C + h * hs, a + bh * Tn * Tn);
+    head_forward_isa(fused_head(x, b, h, Tn, C, hs), o + b * Tn * C + h * hs, a + bh * Tn * Tn);
   }
   return make_op_result(out, {qkv}, "attention", [QKV, att, B, Tn, C, n_head, hs](Node& self) {
     Tensor* dqkv = grad_accumulator(self.parents[0]);
@@ -170,7 +188,7 @@ Var fused_attention(const Var& qkv, int64_t n_head) {
       const int64_t b = bh / n_head, h = bh % n_head;
       std::vector<T> dp(static_cast<size_t>(Tn));
       T* dbase = dx + b * Tn * 3 * C + h * hs;
-      head_backward(fused_head(x, b, h, Tn, C, hs), a + bh * Tn * Tn, dout + b * Tn * C + h * hs,
+      head_backward_isa(fused_head(x, b, h, Tn, C, hs), a + bh * Tn * Tn, dout + b * Tn * C + h * hs,
                     dbase, dbase + C, dbase + 2 * C, dp.data());
     }
   });
@@ -189,7 +207,7 @@ Var sdpa_typed(const Var& q, const Var& k, const Var& v, bool causal) {
   };
 #pragma omp parallel for if (BH * Tn * Tn * D > kParallelMin) schedule(static)
   for (int64_t bh = 0; bh < BH; ++bh)
-    head_forward(head(Q, K, V, bh), ptr<T>(out) + bh * Tn * D, ptr<T>(att) + bh * Tn * Tn);
+    head_forward_isa(head(Q, K, V, bh), ptr<T>(out) + bh * Tn * D, ptr<T>(att) + bh * Tn * Tn);
   return make_op_result(out, {q, k, v}, "sdpa", [Q, K, V, att, BH, Tn, D, head](Node& self) {
     // Parents that need no gradient get a scratch buffer, so the kernel stays simple.
     Tensor scratch[3];
@@ -204,7 +222,7 @@ Var sdpa_typed(const Var& q, const Var& k, const Var& v, bool causal) {
     for (int64_t bh = 0; bh < BH; ++bh) {
       std::vector<T> dp(static_cast<size_t>(Tn));
       const int64_t off = bh * Tn * D;
-      head_backward(head(Q, K, V, bh), ptr<T>(att) + bh * Tn * Tn, dout + off, d[0] + off,
+      head_backward_isa(head(Q, K, V, bh), ptr<T>(att) + bh * Tn * Tn, dout + off, d[0] + off,
                     d[1] + off, d[2] + off, dp.data());
     }
   });
