@@ -69,7 +69,11 @@ Tensor binary_typed(const Tensor& a, const Tensor& b, const Shape& out_shape, F 
     // Fast path: three flat arrays, no index arithmetic at all.
     const T* pa = data<T>(a);
     const T* pb = data<T>(b);
-#pragma omp parallel for schedule(static) if (n > detail::kParallelThreshold)
+    if (n <= detail::kParallelThreshold) {
+      for (int64_t i = 0; i < n; ++i) o[i] = f(pa[i], pb[i]);
+      return out;
+    }
+#pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) o[i] = f(pa[i], pb[i]);
     return out;
   }

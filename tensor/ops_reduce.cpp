@@ -61,7 +61,9 @@ T* mdata(Tensor& t) {
   else return t.data_f64();
 }
 
-constexpr int64_t kInnerChunk = 512;  // outputs per task when inner > 1
+// Outputs per task when inner > 1: small enough that a wide reduction such as
+// (16384, 768) -> (768) still yields several tasks, big enough for long inner loops.
+constexpr int64_t kInnerChunk = 256;
 
 // x (outer, len, inner) contiguous -> out (outer, inner) = scale * sum over len.
 template <typename T>
@@ -73,7 +75,8 @@ void sum_kernel(const T* x, T* out, const Geometry& g, double scale) {
   for (int64_t t = 0; t < tasks; ++t) {
     const int64_t o = t / pieces, j0 = (t % pieces) * kInnerChunk;
     const int64_t nj = std::min(kInnerChunk, g.inner - j0);
-    double acc[kInnerChunk] = {};
+    double acc[kInnerChunk];
+    for (int64_t j = 0; j < nj; ++j) acc[j] = 0.0;
     const T* base = x + o * g.len * g.inner + j0;
     for (int64_t k = 0; k < g.len; ++k) {
       const T* row = base + k * g.inner;
@@ -95,9 +98,9 @@ void max_kernel(const T* x, T* vals, int64_t* idx, const Geometry& g) {
     const int64_t o = t / pieces, j0 = (t % pieces) * kInnerChunk;
     const int64_t nj = std::min(kInnerChunk, g.inner - j0);
     T best[kInnerChunk];
-    int64_t arg[kInnerChunk] = {};
+    int64_t arg[kInnerChunk];
     const T* base = x + o * g.len * g.inner + j0;
-    for (int64_t j = 0; j < nj; ++j) best[j] = base[j];
+    for (int64_t j = 0; j < nj; ++j) best[j] = base[j], arg[j] = 0;
     for (int64_t k = 1; k < g.len; ++k) {
       const T* row = base + k * g.inner;
       for (int64_t j = 0; j < nj; ++j) {

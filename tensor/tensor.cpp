@@ -140,7 +140,13 @@ Tensor Tensor::from_vector(const std::vector<double>& values, const Shape& shape
 Tensor Tensor::arange(int64_t n, DType dtype) {
   if (n < 0) throw std::invalid_argument("arange: n must be >= 0, got " + std::to_string(n));
   Tensor t = empty({n}, dtype);
-  for (int64_t i = 0; i < n; ++i) t.set({i}, static_cast<double>(i));
+  for (int64_t i = 0; i < n; ++i) {
+    switch (dtype) {
+      case DType::F32: t.data_f32()[i] = static_cast<float>(i); break;
+      case DType::F64: t.data_f64()[i] = static_cast<double>(i); break;
+      case DType::I64: t.data_i64()[i] = i; break;
+    }
+  }
   return t;
 }
 
@@ -339,13 +345,14 @@ void Tensor::copy_from(const Tensor& src_in) {
   // A source that overlaps this tensor's memory is copied first, so no element is
   // overwritten before it has been read (e.g. x.copy_from(x.transpose(0, 1))).
   const Tensor src = shares_storage_with(src_in) ? src_in.clone() : src_in;
-  Tensor s;
-  try {
-    s = src.expand(shape_);
-  } catch (const ShapeError&) {
-    throw ShapeError("copy_from: cannot broadcast " + shape_str(src.shape()) + " to " +
-                     shape_str(shape_));
-  }
+  const Tensor s = [&] {
+    try {
+      return src.expand(shape_);
+    } catch (const ShapeError&) {
+      throw ShapeError("copy_from: cannot broadcast " + shape_str(src.shape()) + " to " +
+                       shape_str(shape_));
+    }
+  }();
   const auto plan = detail::make_plan(shape_, {strides_, s.strides()});
   switch (dtype_) {
     case DType::F32: copy_typed(data_f32(), s, plan); break;
