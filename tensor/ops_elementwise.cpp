@@ -59,6 +59,14 @@ const T* data(const Tensor& t) {
   else return t.data_f64();
 }
 
+// An input whose last dim is strided (e.g. a transposed matrix) would be read one
+// cache line per element; a tiled contiguous() copy first is cheaper when it is large.
+Tensor unit_stride_last(const Tensor& t) {
+  const bool strided = t.dim() > 0 && t.shape().back() > 1 && t.strides().back() != 1 &&
+                       t.strides().back() != 0;
+  return strided && t.numel() > 4096 ? t.contiguous() : t;
+}
+
 // out = f(a, b), a and b already checked. Returns a new contiguous tensor.
 template <typename T, typename F>
 Tensor binary_typed(const Tensor& a, const Tensor& b, const Shape& out_shape, F f) {
@@ -78,7 +86,8 @@ Tensor binary_typed(const Tensor& a, const Tensor& b, const Shape& out_shape, F 
     return out;
   }
   // General path: broadcast views + collapsed strided walk.
-  const Tensor ea = a.expand(out_shape), eb = b.expand(out_shape);
+  const Tensor ea = unit_stride_last(a).expand(out_shape);
+  const Tensor eb = unit_stride_last(b).expand(out_shape);
   const auto plan = detail::make_plan(out_shape, {out.strides(), ea.strides(), eb.strides()});
   const T* pa = data<T>(ea);
   const T* pb = data<T>(eb);
@@ -113,7 +122,8 @@ Tensor binary(const Tensor& a, const Tensor& b, const char* op, F32Op f32, F64Op
 
 // out = f(a) elementwise.
 template <typename T, typename F>
-Tensor unary_typed(const Tensor& a, F f) {
+Tensor unary_typed(const Tensor& a_in, F f) {
+  const Tensor a = unit_stride_last(a_in);
   Tensor out = Tensor::empty(a.shape(), a.dtype());
   T* o = data<T>(out);
   const T* pa = data<T>(a);

@@ -1,4 +1,4 @@
-// tensor.cpp: storage, factories, element access and copies for Tensor (see tensor.h).
+// tensor.cpp: storage, factories, metadata and element access for Tensor (see tensor.h).
 //
 // What it teaches: a tensor is a (Storage, shape, strides, offset, dtype) tuple. Every
 // element read or write is storage[offset + sum_d index_d * stride_d]; copies between
@@ -6,7 +6,6 @@
 // The view operations (no data moves) live in tensor_views.cpp.
 //
 // Pipeline position: text -> tokens -> [tensors] -> model -> samples.
-#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -290,95 +289,6 @@ std::vector<double> Tensor::to_vector() const {
   Tensor c = to(DType::F64).contiguous();
   const double* p = c.data_f64();
   return std::vector<double>(p, p + c.numel());
-}
-
-// ---- copies ---------------------------------------------------------------------------------
-
-namespace {
-// True when v converts to int64 without undefined behaviour.
-bool fits_i64(double v) { return v >= -9.2233720368547758e18 && v < 9.2233720368547758e18; }
-
-// dst[i] = D(src[i]) over a plan with operand 0 = dst, operand 1 = src.
-template <typename D, typename S>
-void copy_kernel(D* dst, const S* src, const detail::StridedPlan& plan) {
-  const int64_t sd = plan.inner_stride(0), ss = plan.inner_stride(1);
-  std::atomic<bool> bad{false};  // an exception must not escape an OpenMP region
-  detail::for_each_chunk(plan, [&](const int64_t* offs, int64_t n) {
-    D* d = dst + offs[0];
-    const S* s = src + offs[1];
-    for (int64_t i = 0; i < n; ++i) {
-      if constexpr (std::is_same_v<D, int64_t> && !std::is_same_v<S, int64_t>) {
-        const double v = static_cast<double>(s[i * ss]);
-        if (!fits_i64(v)) bad = true;
-        d[i * sd] = fits_i64(v) ? static_cast<int64_t>(v) : 0;
-      } else {
-        d[i * sd] = static_cast<D>(s[i * ss]);
-      }
-    }
-  });
-  if (bad) throw std::domain_error("cannot convert NaN, infinity or out-of-range values to i64");
-}
-
-template <typename D>
-void copy_typed(D* dst, const Tensor& src, const detail::StridedPlan& plan) {
-  switch (src.dtype()) {
-    case DType::F32: copy_kernel(dst, src.data_f32(), plan); break;
-    case DType::F64: copy_kernel(dst, src.data_f64(), plan); break;
-    case DType::I64: copy_kernel(dst, src.data_i64(), plan); break;
-  }
-}
-
-// Writing through a stride-0 dim would store several results into one element.
-void check_writable(const Tensor& t, const char* who) {
-  for (int64_t d = 0; d < t.dim(); ++d)
-    if (t.strides()[d] == 0 && t.shape()[d] > 1)
-      throw std::invalid_argument(std::string(who) + ": cannot write into a broadcast view of shape " +
-                                  shape_str(t.shape()) + " (stride 0); clone() it first");
-}
-}  // namespace
-
-void Tensor::copy_from(const Tensor& src_in) {
-  check_writable(*this, "copy_from");
-  if (src_in.dim() > dim())
-    throw ShapeError("copy_from: cannot broadcast " + shape_str(src_in.shape()) + " to " +
-                     shape_str(shape_));
-  // A source that overlaps this tensor's memory is copied first, so no element is
-  // overwritten before it has been read (e.g. x.copy_from(x.transpose(0, 1))).
-  const Tensor src = shares_storage_with(src_in) ? src_in.clone() : src_in;
-  const Tensor s = [&] {
-    try {
-      return src.expand(shape_);
-    } catch (const ShapeError&) {
-      throw ShapeError("copy_from: cannot broadcast " + shape_str(src.shape()) + " to " +
-                       shape_str(shape_));
-    }
-  }();
-  const auto plan = detail::make_plan(shape_, {strides_, s.strides()});
-  switch (dtype_) {
-    case DType::F32: copy_typed(data_f32(), s, plan); break;
-    case DType::F64: copy_typed(data_f64(), s, plan); break;
-    case DType::I64: copy_typed(data_i64(), s, plan); break;
-  }
-}
-
-void Tensor::fill(double value) {
-  check_writable(*this, "fill");
-  copy_from(Tensor::from_vector(std::vector<double>{value}, {}));
-}
-
-Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
-
-Tensor Tensor::clone() const {
-  Tensor out = empty(shape_, dtype_);
-  out.copy_from(*this);
-  return out;
-}
-
-Tensor Tensor::to(DType dtype) const {
-  if (dtype == dtype_) return *this;
-  Tensor out = empty(shape_, dtype);
-  out.copy_from(*this);
-  return out;
 }
 
 }  // namespace cpurich
