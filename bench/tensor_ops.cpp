@@ -101,10 +101,14 @@ int main() {
              for (int64_t j = 1; j < C; ++j) m = std::max(m, x[j]);
              double s = 0;
              for (int64_t j = 0; j < C; ++j) s += out[i * C + j] = std::exp(x[j] - m);
-             for (int64_t j = 0; j < C; ++j) out[i * C + j] = static_cast<float>(out[i * C + j] / s);
+             for (int64_t j = 0; j < C; ++j)
+               out[i * C + j] = static_cast<float>(out[i * C + j] / s);
            }
          }));
-  report("Rng::normal (R,C)", best_ms([&] { rng.normal({R, C}); }), best_ms([&] {
+  report("Rng::normal (R,C)", best_ms([&] {
+           rng.normal({R, C});
+         }),
+         best_ms([&] {
            Rng r(2);
            for (int64_t i = 0; i < R * C; ++i) out[i] = static_cast<float>(r.normal());
          }));

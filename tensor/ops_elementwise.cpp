@@ -50,20 +50,24 @@ void check_binary(const Tensor& a, const Tensor& b, const char* op) {
 
 template <typename T>
 T* data(Tensor& t) {
-  if constexpr (std::is_same_v<T, float>) return t.data_f32();
-  else return t.data_f64();
+  if constexpr (std::is_same_v<T, float>)
+    return t.data_f32();
+  else
+    return t.data_f64();
 }
 template <typename T>
 const T* data(const Tensor& t) {
-  if constexpr (std::is_same_v<T, float>) return t.data_f32();
-  else return t.data_f64();
+  if constexpr (std::is_same_v<T, float>)
+    return t.data_f32();
+  else
+    return t.data_f64();
 }
 
 // An input whose last dim is strided (e.g. a transposed matrix) would be read one
 // cache line per element; a tiled contiguous() copy first is cheaper when it is large.
 Tensor unit_stride_last(const Tensor& t) {
-  const bool strided = t.dim() > 0 && t.shape().back() > 1 && t.strides().back() != 1 &&
-                       t.strides().back() != 0;
+  const bool strided =
+      t.dim() > 0 && t.shape().back() > 1 && t.strides().back() != 1 && t.strides().back() != 0;
   return strided && t.numel() > 4096 ? t.contiguous() : t;
 }
 
@@ -160,20 +164,24 @@ T nan_max(T x, T y) {
 // ---- binary ----------------------------------------------------------------------------
 
 Tensor add(const Tensor& a, const Tensor& b) {
-  return binary(a, b, "add", [](float x, float y) { return x + y; },
-                [](double x, double y) { return x + y; });
+  return binary(
+      a, b, "add", [](float x, float y) { return x + y; },
+      [](double x, double y) { return x + y; });
 }
 Tensor sub(const Tensor& a, const Tensor& b) {
-  return binary(a, b, "sub", [](float x, float y) { return x - y; },
-                [](double x, double y) { return x - y; });
+  return binary(
+      a, b, "sub", [](float x, float y) { return x - y; },
+      [](double x, double y) { return x - y; });
 }
 Tensor mul(const Tensor& a, const Tensor& b) {
-  return binary(a, b, "mul", [](float x, float y) { return x * y; },
-                [](double x, double y) { return x * y; });
+  return binary(
+      a, b, "mul", [](float x, float y) { return x * y; },
+      [](double x, double y) { return x * y; });
 }
 Tensor div(const Tensor& a, const Tensor& b) {
-  return binary(a, b, "div", [](float x, float y) { return x / y; },
-                [](double x, double y) { return x / y; });
+  return binary(
+      a, b, "div", [](float x, float y) { return x / y; },
+      [](double x, double y) { return x / y; });
 }
 Tensor maximum(const Tensor& a, const Tensor& b) {
   return binary(a, b, "maximum", nan_max<float>, nan_max<double>);

@@ -12,12 +12,12 @@
 //
 // Pipeline position: losses, layer-norm statistics, and (through sum_to_shape) the
 // backward pass of every broadcasting op.
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
-
-#include <omp.h>
 
 #include "tensor/ops.h"
 #include "tensor/strided.h"
@@ -47,21 +47,27 @@ Geometry geometry(const Tensor& a, int64_t axis, bool keepdim, const char* op) {
     if (i < d) g.outer *= n;
     if (i > d) g.inner *= n;
     if (i == d) g.len = n;
-    if (i != d) g.out_shape.push_back(n);
-    else if (keepdim) g.out_shape.push_back(1);
+    if (i != d)
+      g.out_shape.push_back(n);
+    else if (keepdim)
+      g.out_shape.push_back(1);
   }
   return g;
 }
 
 template <typename T>
 const T* cdata(const Tensor& t) {
-  if constexpr (std::is_same_v<T, float>) return t.data_f32();
-  else return t.data_f64();
+  if constexpr (std::is_same_v<T, float>)
+    return t.data_f32();
+  else
+    return t.data_f64();
 }
 template <typename T>
 T* mdata(Tensor& t) {
-  if constexpr (std::is_same_v<T, float>) return t.data_f32();
-  else return t.data_f64();
+  if constexpr (std::is_same_v<T, float>)
+    return t.data_f32();
+  else
+    return t.data_f64();
 }
 
 // How the (o, j) outputs are cut into tasks. Each task owns whole sums, so the cut
@@ -83,7 +89,9 @@ Split split_inner(const Geometry& g) {
   return s;
 }
 
-bool is_big(const Geometry& g) { return g.outer * g.len * g.inner > detail::kParallelThreshold; }
+bool is_big(const Geometry& g) {
+  return g.outer * g.len * g.inner > detail::kParallelThreshold;
+}
 
 // x (outer, len, inner) contiguous -> out (outer, inner) = scale * sum over len.
 template <typename T>
@@ -159,8 +167,10 @@ Tensor sum_or_mean(const Tensor& a, int64_t axis, bool keepdim, bool is_mean) {
   Tensor out = Tensor::empty(g.out_shape, a.dtype());
   // mean over an empty axis is 0/0 = NaN, as in NumPy.
   const double scale = is_mean ? 1.0 / static_cast<double>(g.len) : 1.0;
-  if (a.dtype() == DType::F32) sum_kernel(cdata<float>(x), mdata<float>(out), g, scale);
-  else sum_kernel(cdata<double>(x), mdata<double>(out), g, scale);
+  if (a.dtype() == DType::F32)
+    sum_kernel(cdata<float>(x), mdata<float>(out), g, scale);
+  else
+    sum_kernel(cdata<double>(x), mdata<double>(out), g, scale);
   return out;
 }
 
@@ -206,8 +216,7 @@ Tensor sum_all(const Tensor& a) {
 Tensor sum_to_shape(const Tensor& grad, const Shape& shape) {
   const Shape& gs = grad.shape();
   const auto fail = [&] {
-    return ShapeError("sum_to_shape: cannot sum " + shape_str(gs) + " down to " +
-                      shape_str(shape));
+    return ShapeError("sum_to_shape: cannot sum " + shape_str(gs) + " down to " + shape_str(shape));
   };
   if (shape.size() > gs.size()) throw fail();
   const std::size_t lead = gs.size() - shape.size();

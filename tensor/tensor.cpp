@@ -6,6 +6,8 @@
 // The view operations (no data moves) live in tensor_views.cpp.
 //
 // Pipeline position: text -> tokens -> [tensors] -> model -> samples.
+#include "tensor/tensor.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -13,7 +15,6 @@
 #include <new>
 
 #include "tensor/strided.h"
-#include "tensor/tensor.h"
 
 namespace cpurich {
 
@@ -21,18 +22,24 @@ namespace cpurich {
 
 std::size_t dtype_size(DType dtype) {
   switch (dtype) {
-    case DType::F32: return 4;
-    case DType::F64: return 8;
-    case DType::I64: return 8;
+    case DType::F32:
+      return 4;
+    case DType::F64:
+      return 8;
+    case DType::I64:
+      return 8;
   }
   throw std::invalid_argument("dtype_size: unknown dtype");
 }
 
 std::string dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::F32: return "f32";
-    case DType::F64: return "f64";
-    case DType::I64: return "i64";
+    case DType::F32:
+      return "f32";
+    case DType::F64:
+      return "f64";
+    case DType::I64:
+      return "i64";
   }
   throw std::invalid_argument("dtype_name: unknown dtype");
 }
@@ -75,7 +82,9 @@ Storage::Storage(std::size_t bytes) : bytes_(bytes) {
   data_.reset(static_cast<std::byte*>(p));
 }
 
-void Storage::Free::operator()(std::byte* p) const { std::free(p); }
+void Storage::Free::operator()(std::byte* p) const {
+  std::free(p);
+}
 
 // ---- construction ----------------------------------------------------------------------
 
@@ -102,9 +111,13 @@ Tensor Tensor::empty(const Shape& shape, DType dtype) {
   return Tensor(std::make_shared<Storage>(bytes), shape, contiguous_strides(shape), 0, dtype);
 }
 
-Tensor Tensor::zeros(const Shape& shape, DType dtype) { return empty(shape, dtype); }
+Tensor Tensor::zeros(const Shape& shape, DType dtype) {
+  return empty(shape, dtype);
+}
 
-Tensor Tensor::ones(const Shape& shape, DType dtype) { return full(shape, 1.0, dtype); }
+Tensor Tensor::ones(const Shape& shape, DType dtype) {
+  return full(shape, 1.0, dtype);
+}
 
 Tensor Tensor::full(const Shape& shape, double value, DType dtype) {
   Tensor t = empty(shape, dtype);
@@ -117,8 +130,7 @@ void check_count(std::size_t count, const Shape& shape) {
   check_shape(shape, "from_vector");
   if (static_cast<int64_t>(count) != shape_numel(shape))
     throw ShapeError("from_vector: " + std::to_string(count) + " values do not fill shape " +
-                     shape_str(shape) + " (" + std::to_string(shape_numel(shape)) +
-                     " elements)");
+                     shape_str(shape) + " (" + std::to_string(shape_numel(shape)) + " elements)");
 }
 }  // namespace
 
@@ -141,15 +153,23 @@ Tensor Tensor::arange(int64_t n, DType dtype) {
   Tensor t = empty({n}, dtype);
   for (int64_t i = 0; i < n; ++i) {
     switch (dtype) {
-      case DType::F32: t.data_f32()[i] = static_cast<float>(i); break;
-      case DType::F64: t.data_f64()[i] = static_cast<double>(i); break;
-      case DType::I64: t.data_i64()[i] = i; break;
+      case DType::F32:
+        t.data_f32()[i] = static_cast<float>(i);
+        break;
+      case DType::F64:
+        t.data_f64()[i] = static_cast<double>(i);
+        break;
+      case DType::I64:
+        t.data_i64()[i] = i;
+        break;
     }
   }
   return t;
 }
 
-Tensor Tensor::scalar(double value, DType dtype) { return full({}, value, dtype); }
+Tensor Tensor::scalar(double value, DType dtype) {
+  return full({}, value, dtype);
+}
 
 // ---- metadata ----------------------------------------------------------------------------
 
@@ -161,7 +181,9 @@ int64_t Tensor::normalize_axis(int64_t axis) const {
   return axis < 0 ? axis + n : axis;
 }
 
-int64_t Tensor::size(int64_t d) const { return shape_[normalize_axis(d)]; }
+int64_t Tensor::size(int64_t d) const {
+  return shape_[normalize_axis(d)];
+}
 
 bool Tensor::is_contiguous() const {
   if (numel() == 0) return true;
@@ -174,7 +196,9 @@ bool Tensor::is_contiguous() const {
   return true;
 }
 
-bool Tensor::shares_storage_with(const Tensor& other) const { return storage_ == other.storage_; }
+bool Tensor::shares_storage_with(const Tensor& other) const {
+  return storage_ == other.storage_;
+}
 
 // ---- raw access ---------------------------------------------------------------------------
 
@@ -248,9 +272,12 @@ int64_t element_offset(const Shape& shape, const Shape& strides,
 // Reads element `off` of any dtype as a double.
 double read_as_double(const std::byte* base, DType dtype, int64_t off) {
   switch (dtype) {
-    case DType::F32: return reinterpret_cast<const float*>(base)[off];
-    case DType::F64: return reinterpret_cast<const double*>(base)[off];
-    case DType::I64: return static_cast<double>(reinterpret_cast<const int64_t*>(base)[off]);
+    case DType::F32:
+      return reinterpret_cast<const float*>(base)[off];
+    case DType::F64:
+      return reinterpret_cast<const double*>(base)[off];
+    case DType::I64:
+      return static_cast<double>(reinterpret_cast<const int64_t*>(base)[off]);
   }
   return 0.0;
 }
@@ -272,9 +299,15 @@ void Tensor::set(std::initializer_list<int64_t> index, double value) {
   const int64_t off = offset_ + element_offset(shape_, strides_, index, "set");
   std::byte* base = storage_->data();
   switch (dtype_) {
-    case DType::F32: reinterpret_cast<float*>(base)[off] = static_cast<float>(value); break;
-    case DType::F64: reinterpret_cast<double*>(base)[off] = value; break;
-    case DType::I64: reinterpret_cast<int64_t*>(base)[off] = checked_i64(value); break;
+    case DType::F32:
+      reinterpret_cast<float*>(base)[off] = static_cast<float>(value);
+      break;
+    case DType::F64:
+      reinterpret_cast<double*>(base)[off] = value;
+      break;
+    case DType::I64:
+      reinterpret_cast<int64_t*>(base)[off] = checked_i64(value);
+      break;
   }
 }
 

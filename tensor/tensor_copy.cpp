@@ -21,7 +21,9 @@ namespace cpurich {
 
 namespace {
 // True when v converts to int64 without undefined behaviour (false for NaN).
-bool fits_i64(double v) { return v >= -9.2233720368547758e18 && v < 9.2233720368547758e18; }
+bool fits_i64(double v) {
+  return v >= -9.2233720368547758e18 && v < 9.2233720368547758e18;
+}
 
 // The transpose case: the plan's last two dims (P, Q) are unit-stride in dst along Q
 // but in src along P. Copying row by row would read src with a stride of a whole row
@@ -47,8 +49,8 @@ void copy_transposed_tiles(D* dst, const S* src, const detail::StridedPlan& plan
     for (int64_t j0 = 0; j0 < Q; j0 += kTile) {
       const int64_t j1 = std::min(Q, j0 + kTile);
       for (int64_t i = i0; i < i1; ++i) {
-        D* d = dst + offs[0] + i * dp;      // dst row i, contiguous along j
-        const S* s = src + offs[1] + i;     // src column i, stride sq along j
+        D* d = dst + offs[0] + i * dp;   // dst row i, contiguous along j
+        const S* s = src + offs[1] + i;  // src column i, stride sq along j
         for (int64_t j = j0; j < j1; ++j) d[j] = static_cast<D>(s[j * sq]);
       }
     }
@@ -85,9 +87,15 @@ void copy_kernel(D* dst, const S* src, const detail::StridedPlan& plan) {
 template <typename D>
 void copy_typed(D* dst, const Tensor& src, const detail::StridedPlan& plan) {
   switch (src.dtype()) {
-    case DType::F32: copy_kernel(dst, src.data_f32(), plan); break;
-    case DType::F64: copy_kernel(dst, src.data_f64(), plan); break;
-    case DType::I64: copy_kernel(dst, src.data_i64(), plan); break;
+    case DType::F32:
+      copy_kernel(dst, src.data_f32(), plan);
+      break;
+    case DType::F64:
+      copy_kernel(dst, src.data_f64(), plan);
+      break;
+    case DType::I64:
+      copy_kernel(dst, src.data_i64(), plan);
+      break;
   }
 }
 
@@ -95,7 +103,8 @@ void copy_typed(D* dst, const Tensor& src, const detail::StridedPlan& plan) {
 void check_writable(const Tensor& t, const char* who) {
   for (int64_t d = 0; d < t.dim(); ++d)
     if (t.strides()[d] == 0 && t.shape()[d] > 1)
-      throw std::invalid_argument(std::string(who) + ": cannot write into a broadcast view of shape " +
+      throw std::invalid_argument(std::string(who) +
+                                  ": cannot write into a broadcast view of shape " +
                                   shape_str(t.shape()) + " (stride 0); clone() it first");
 }
 }  // namespace
@@ -118,9 +127,15 @@ void Tensor::copy_from(const Tensor& src_in) {
   }();
   const auto plan = detail::make_plan(shape_, {strides_, s.strides()});
   switch (dtype_) {
-    case DType::F32: copy_typed(data_f32(), s, plan); break;
-    case DType::F64: copy_typed(data_f64(), s, plan); break;
-    case DType::I64: copy_typed(data_i64(), s, plan); break;
+    case DType::F32:
+      copy_typed(data_f32(), s, plan);
+      break;
+    case DType::F64:
+      copy_typed(data_f64(), s, plan);
+      break;
+    case DType::I64:
+      copy_typed(data_i64(), s, plan);
+      break;
   }
 }
 
@@ -129,7 +144,9 @@ void Tensor::fill(double value) {
   copy_from(Tensor::from_vector(std::vector<double>{value}, {}));
 }
 
-Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
+Tensor Tensor::contiguous() const {
+  return is_contiguous() ? *this : clone();
+}
 
 Tensor Tensor::clone() const {
   Tensor out = empty(shape_, dtype_);

@@ -11,11 +11,15 @@
 using namespace cpurich;
 
 namespace {
-Tensor f32(std::vector<float> v, const Shape& s) { return Tensor::from_vector(v, s); }
+Tensor f32(std::vector<float> v, const Shape& s) {
+  return Tensor::from_vector(v, s);
+}
 Tensor iota(const Shape& shape, DType dtype = DType::F32) {
   return Tensor::arange(shape_numel(shape), dtype).reshape(shape);
 }
-std::vector<double> vec(std::initializer_list<double> v) { return v; }
+std::vector<double> vec(std::initializer_list<double> v) {
+  return v;
+}
 }  // namespace
 
 TEST_CASE("broadcast_shapes follows NumPy", "[ops][broadcast]") {
@@ -63,8 +67,8 @@ TEST_CASE("binary ops with broadcasting, computed by hand", "[ops][broadcast]") 
 
 TEST_CASE("binary ops on non-contiguous inputs", "[ops][views]") {
   const Tensor a = iota({3, 4});
-  const Tensor at = a.transpose(0, 1);      // (4,3), strides (1,4)
-  const Tensor as = a.slice(1, 0, 4, 2);    // (3,2): columns 0 and 2
+  const Tensor at = a.transpose(0, 1);    // (4,3), strides (1,4)
+  const Tensor as = a.slice(1, 0, 4, 2);  // (3,2): columns 0 and 2
   const Tensor ae = f32({1, 2, 3}, {3, 1}).expand({3, 2});
   CHECK(add(at, at).to_vector() == vec({0, 8, 16, 2, 10, 18, 4, 12, 20, 6, 14, 22}));
   CHECK(mul(as, ae).to_vector() == vec({0, 2, 8, 12, 24, 30}));
@@ -117,8 +121,8 @@ TEST_CASE("unary ops on strided inputs and scalars", "[ops][unary]") {
 // exactly (each output is one rounding of x + y, whoever computes it).
 TEST_CASE("threaded elementwise matches a naive loop at 1, 2, 3 threads", "[ops][threads]") {
   Rng rng(7);
-  const Tensor x = rng.normal({300, 257});           // 77100 elements > threshold
-  const Tensor y = rng.normal({257});                // broadcast row
+  const Tensor x = rng.normal({300, 257});                   // 77100 elements > threshold
+  const Tensor y = rng.normal({257});                        // broadcast row
   const Tensor xt = rng.normal({257, 300}).transpose(0, 1);  // strided
   Tensor ref = Tensor::empty({300, 257});
   for (int64_t i = 0; i < 300; ++i)
@@ -168,11 +172,13 @@ std::vector<double> naive_binary(const Tensor& a, const Tensor& b, const Shape& 
 // (materialised through a permuted base), sometimes a stepped slice of a larger base.
 Tensor random_view(Rng& rng, const Shape& shape) {
   switch (rng.below(3)) {
-    case 0: return rng.normal(shape);
+    case 0:
+      return rng.normal(shape);
     case 1: {  // base is the reversed-dims tensor, viewed back through a permutation
       Shape rev(shape.rbegin(), shape.rend());
       std::vector<int64_t> order(shape.size());
-      for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(shape.size() - 1 - i);
+      for (std::size_t i = 0; i < order.size(); ++i)
+        order[i] = static_cast<int64_t>(shape.size() - 1 - i);
       return rng.normal(rev).permute(order);
     }
     default: {  // every other element along the last dim

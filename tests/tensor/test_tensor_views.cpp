@@ -13,7 +13,9 @@ namespace {
 Tensor iota(const Shape& shape, DType dtype = DType::F32) {
   return Tensor::arange(shape_numel(shape), dtype).reshape(shape);
 }
-std::vector<double> vec(std::initializer_list<double> v) { return v; }
+std::vector<double> vec(std::initializer_list<double> v) {
+  return v;
+}
 }  // namespace
 
 TEST_CASE("shape helpers", "[tensor]") {
