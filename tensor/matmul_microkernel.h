@@ -52,8 +52,8 @@ Microkernel microkernel_for_isa(const std::string& isa);
 void microkernel_portable_4x16(int64_t kc, const float* a_pack, const float* b_pack,
                                const CTile& tile, float alpha, float beta);
 #if defined(__x86_64__)
-void microkernel_avx2_6x16(int64_t kc, const float* a_pack, const float* b_pack,
-                           const CTile& tile, float alpha, float beta);
+void microkernel_avx2_6x16(int64_t kc, const float* a_pack, const float* b_pack, const CTile& tile,
+                           float alpha, float beta);
 void microkernel_avx512_14x32(int64_t kc, const float* a_pack, const float* b_pack,
                               const CTile& tile, float alpha, float beta);
 void pack_a_rows_avx512_14(const float* a, int64_t lda, int64_t rows, int64_t kc, float* dst);

@@ -17,8 +17,8 @@ constexpr int kMR = 6;
 constexpr int kNR = 16;
 }  // namespace
 
-void microkernel_avx2_6x16(int64_t kc, const float* a_pack, const float* b_pack,
-                           const CTile& tile, float alpha, float beta) {
+void microkernel_avx2_6x16(int64_t kc, const float* a_pack, const float* b_pack, const CTile& tile,
+                           float alpha, float beta) {
   __m256 acc[kMR][2];
 #pragma GCC unroll 6
   for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();

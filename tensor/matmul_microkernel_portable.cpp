@@ -58,6 +58,8 @@ const Microkernel& best_microkernel() {
 
 }  // namespace detail
 
-std::string microkernel_isa() { return detail::best_microkernel().isa; }
+std::string microkernel_isa() {
+  return detail::best_microkernel().isa;
+}
 
 }  // namespace cpurich

@@ -21,6 +21,8 @@
 // whole K x NC panel of B is packed once, then reused by every row block.)
 //
 // Pipeline position: tensors -> [matmul] -> every Linear layer of the model.
+#include "tensor/matmul_packed.h"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -29,7 +31,6 @@
 #include <new>
 
 #include "tensor/matmul_internal.h"
-#include "tensor/matmul_packed.h"
 #include "tensor/threads.h"
 
 namespace cpurich {
@@ -69,7 +70,9 @@ class ScratchBuffer {
   int64_t size_ = 0;
 };
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
 
 // Each thread's packed A block and B panel, reused across calls.
 float* thread_local_a_buffer(int64_t count) {
@@ -90,7 +93,7 @@ void pack_a(const GemmArgs& g, const Microkernel& mk, int64_t ic, int64_t mc, in
   for (int64_t ir = 0; ir < mc; ir += mr) {
     const int64_t rows = std::min(mr, mc - ir);
     float* dst = a_pack + ir * kc;  // dst is (kc, MR)
-    if (g.trans_a) {  // stored A^T is (K,M): each p gives MR contiguous values
+    if (g.trans_a) {                // stored A^T is (K,M): each p gives MR contiguous values
       for (int64_t p = 0; p < kc; ++p) {
         const float* src = g.a + (pc + p) * g.lda + ic + ir;
         for (int64_t i = 0; i < mr; ++i) dst[p * mr + i] = i < rows ? src[i] : 0.0f;
@@ -209,14 +212,13 @@ void packed_gemm(const GemmArgs& g, const Microkernel& mk, int threads) {
   int64_t tm = 1, tn = 1;
   thread_grid(g.m, g.n, mk, nt, tm, tn);
   const int64_t row_tiles = ceil_div(g.m, mk.mr), col_tiles = ceil_div(g.n, mk.nr);
-#pragma omp parallel num_threads(static_cast<int>(tm * tn)) if (tm * tn > 1)
+#pragma omp parallel num_threads(static_cast <int>(tm * tn)) if (tm * tn > 1)
   {
     const int64_t tid = omp_get_thread_num(), r = tid / tn, c = tid % tn;
     // Whole tiles per thread, as even as possible.
-    const Share sh{std::min(g.m, row_tiles * r / tm * mk.mr),
-                   std::min(g.m, row_tiles * (r + 1) / tm * mk.mr),
-                   std::min(g.n, col_tiles * c / tn * mk.nr),
-                   std::min(g.n, col_tiles * (c + 1) / tn * mk.nr)};
+    const Share sh{
+        std::min(g.m, row_tiles * r / tm * mk.mr), std::min(g.m, row_tiles * (r + 1) / tm * mk.mr),
+        std::min(g.n, col_tiles * c / tn * mk.nr), std::min(g.n, col_tiles * (c + 1) / tn * mk.nr)};
     compute_share(g, mk, kc_max, sh);
   }
 }
