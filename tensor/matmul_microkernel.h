@@ -33,6 +33,11 @@ using MicrokernelFn = void (*)(int64_t kc, const float* a_pack, const float* b_p
 /// scalar loop, and matters when N is small (A is re-packed for every N/NR).
 using PackAFn = void (*)(const float* a, int64_t lda, int64_t rows, int64_t kc, float* dst);
 
+/// Packs `cols` (<= NR) rows of a stored B^T (bt points at (row 0, col 0), row
+/// stride ldb) and kc columns into one B sliver dst (kc, NR), zero-padding
+/// columns cols..NR-1: again a transpose, used when trans_b.
+using PackBFn = void (*)(const float* bt, int64_t ldb, int64_t cols, int64_t kc, float* dst);
+
 /// A microkernel and its tile shape; the packing routines read mr / nr.
 struct Microkernel {
   std::string isa;  ///< "avx512", "avx2" or "portable"
@@ -40,6 +45,7 @@ struct Microkernel {
   int64_t nr = 0;   ///< columns of the C tile
   MicrokernelFn fn = nullptr;
   PackAFn pack_a_rows = nullptr;  ///< SIMD packing of untransposed A, or null
+  PackBFn pack_b_cols = nullptr;  ///< SIMD packing of transposed B, or null
 };
 
 /// The fastest microkernel this CPU supports (detected once).
@@ -57,6 +63,7 @@ void microkernel_avx2_6x16(int64_t kc, const float* a_pack, const float* b_pack,
 void microkernel_avx512_14x32(int64_t kc, const float* a_pack, const float* b_pack,
                               const CTile& tile, float alpha, float beta);
 void pack_a_rows_avx512_14(const float* a, int64_t lda, int64_t rows, int64_t kc, float* dst);
+void pack_b_cols_avx512_32(const float* bt, int64_t ldb, int64_t cols, int64_t kc, float* dst);
 #endif
 
 }  // namespace cpurich::detail

@@ -112,5 +112,25 @@ void pack_a_rows_avx512_14(const float* a, int64_t lda, int64_t rows, int64_t kc
   }
 }
 
+// dst (kc, 32) <- op(B) for a transposed B: stored B^T rows j = 0..cols-1
+// (row stride ldb), columns p = 0..kc-1, i.e. dst[p*32 + j] = bt[j*ldb + p].
+// Two 16 x 16 transposes (j = 0..15 and 16..31) per 16 values of p.
+void pack_b_cols_avx512_32(const float* bt, int64_t ldb, int64_t cols, int64_t kc, float* dst) {
+  for (int64_t p0 = 0; p0 < kc; p0 += 16) {
+    const int64_t width = std::min<int64_t>(16, kc - p0);
+    const __mmask16 col_mask = first_lanes(width);
+    for (int half = 0; half < 2; ++half) {
+      __m512 r[16];
+      for (int j = 0; j < 16; ++j) {
+        const int64_t jj = half * 16 + j;
+        r[j] =
+            jj < cols ? _mm512_maskz_loadu_ps(col_mask, bt + jj * ldb + p0) : _mm512_setzero_ps();
+      }
+      transpose16(r);
+      for (int q = 0; q < width; ++q) _mm512_storeu_ps(dst + (p0 + q) * kNR + half * 16, r[q]);
+    }
+  }
+}
+
 }  // namespace cpurich::detail
 #endif

@@ -110,24 +110,21 @@ void pack_a(const GemmArgs& g, const Microkernel& mk, int64_t ic, int64_t mc, in
 
 // Sliver s of a B panel: b_pack[s*NR*kc + p*NR + j] = op(B)(pc+p, jc+s*NR+j),
 // columns past the edge are zero.
-void pack_b_sliver(const GemmArgs& g, int64_t pc, int64_t kc, int64_t jc, int64_t nc, int64_t nr,
-                   int64_t s, float* b_pack) {
-  const int64_t j0 = s * nr, cols = std::min(nr, nc - j0);
+void pack_b_sliver(const GemmArgs& g, const Microkernel& mk, int64_t pc, int64_t kc, int64_t jc,
+                   int64_t nc, int64_t s, float* b_pack) {
+  const int64_t nr = mk.nr, j0 = s * nr, cols = std::min(nr, nc - j0);
   float* dst = b_pack + j0 * kc;  // dst is (kc, NR)
-  if (!g.trans_b) {
+  if (!g.trans_b) {               // rows of B are already NR-contiguous: a copy
     for (int64_t p = 0; p < kc; ++p) {
-      const float* src = g.b + (pc + p) * g.ldb + jc + j0;  // a row piece of B
-      float* row = dst + p * nr;
-      for (int64_t j = 0; j < cols; ++j) row[j] = src[j];
-      for (int64_t j = cols; j < nr; ++j) row[j] = 0.0f;
+      const float* src = g.b + (pc + p) * g.ldb + jc + j0;
+      for (int64_t j = 0; j < nr; ++j) dst[p * nr + j] = j < cols ? src[j] : 0.0f;
     }
-  } else {
-    for (int64_t j = 0; j < cols; ++j) {
-      const float* src = g.b + (jc + j0 + j) * g.ldb + pc;  // a row of stored B^T
-      for (int64_t p = 0; p < kc; ++p) dst[p * nr + j] = src[p];
-    }
+  } else if (mk.pack_b_cols != nullptr) {  // a SIMD transpose
+    mk.pack_b_cols(g.b + (jc + j0) * g.ldb + pc, g.ldb, cols, kc, dst);
+  } else {  // the same transpose, one element at a time
     for (int64_t p = 0; p < kc; ++p)
-      for (int64_t j = cols; j < nr; ++j) dst[p * nr + j] = 0.0f;
+      for (int64_t j = 0; j < nr; ++j)
+        dst[p * nr + j] = j < cols ? g.b[(jc + j0 + j) * g.ldb + pc + p] : 0.0f;
   }
 }
 
@@ -163,7 +160,7 @@ void compute_share(const GemmArgs& g, const Microkernel& mk, int64_t kc_max, con
     float* b_pack = thread_local_b_buffer(k_blocks * kc_max * nc_padded);
     for (int64_t pc = 0; pc < g.k; pc += kc_max)  // pack the whole K x nc panel once
       for (int64_t s = 0; s < nc_padded / mk.nr; ++s)
-        pack_b_sliver(g, pc, std::min(kc_max, g.k - pc), jc, nc, mk.nr, s,
+        pack_b_sliver(g, mk, pc, std::min(kc_max, g.k - pc), jc, nc, s,
                       b_pack + (pc / kc_max) * kc_max * nc_padded);
     for (int64_t ic = sh.i_begin; ic < sh.i_end; ic += kMC) {  // ic loop
       const int64_t mc = std::min(kMC, sh.i_end - ic);
