@@ -17,8 +17,8 @@ constexpr int kMR = 6;
 constexpr int kNR = 16;
 }  // namespace
 
-void microkernel_avx2_6x16(int64_t kc, const float* a_pack, const float* b_pack, float* c,
-                           int64_t ldc, float alpha, float beta) {
+void microkernel_avx2_6x16(int64_t kc, const float* a_pack, const float* b_pack, const CTile& tile,
+                           float alpha, float beta) {
   __m256 acc[kMR][2];
 #pragma GCC unroll 6
   for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
@@ -36,17 +36,22 @@ void microkernel_avx2_6x16(int64_t kc, const float* a_pack, const float* b_pack,
   }
   const __m256 valpha = _mm256_set1_ps(alpha);
   const __m256 vbeta = _mm256_set1_ps(beta);
+  // Edge tiles: lanes j >= cols are masked off (maskload reads 0, maskstore skips).
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(tile.cols)), lane);
+  const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(tile.cols) - 8), lane);
 #pragma GCC unroll 6
-  for (int i = 0; i < kMR; ++i) {
-    float* row = c + i * ldc;
+  for (int i = 0; i < kMR; ++i) {  // constant trip count: acc stays in registers
+    if (i >= tile.rows) break;
+    float* row = tile.c + i * tile.ldc;
     __m256 r0 = _mm256_mul_ps(valpha, acc[i][0]);
     __m256 r1 = _mm256_mul_ps(valpha, acc[i][1]);
     if (beta != 0.0f) {  // beta == 0: never read C
-      r0 = _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(row), r0);
-      r1 = _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(row + 8), r1);
+      r0 = _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(row, m0), r0);
+      r1 = _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(row + 8, m1), r1);
     }
-    _mm256_storeu_ps(row, r0);
-    _mm256_storeu_ps(row + 8, r1);
+    _mm256_maskstore_ps(row, m0, r0);
+    _mm256_maskstore_ps(row + 8, m1, r1);
   }
 }
 
