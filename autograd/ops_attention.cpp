@@ -18,8 +18,8 @@
 #include <cmath>
 #include <vector>
 
-#include "autograd/ops.h"
 #include "autograd/fast_math.h"
+#include "autograd/ops.h"
 #include "autograd/ops_internal.h"
 
 namespace cpurich::ag {
@@ -110,8 +110,8 @@ template <class T>
 // Gradients of one head; dq, dk, dv rows use h.in_stride, dout rows h.out_stride.
 // dp is scratch of T_len values.
 template <class T>
-[[gnu::always_inline]] inline void head_backward(const HeadView<T>& h, const T* att,
-                                                 const T* dout, T* dq, T* dk, T* dv, T* dp) {
+[[gnu::always_inline]] inline void head_backward(const HeadView<T>& h, const T* att, const T* dout,
+                                                 T* dq, T* dk, T* dv, T* dp) {
   const T scale = T(1) / std::sqrt(static_cast<T>(h.D));
   for (int64_t t = 0; t < h.T_len; ++t) {
     const T* pt = att + t * h.T_len;
@@ -150,8 +150,8 @@ CPURICH_TARGET_CLONES void head_backward_isa(const HeadView<float>& h, const flo
                                              float* dp) {
   head_backward(h, att, dout, dq, dk, dv, dp);
 }
-void head_backward_isa(const HeadView<double>& h, const double* att, const double* dout,
-                       double* dq, double* dk, double* dv, double* dp) {
+void head_backward_isa(const HeadView<double>& h, const double* att, const double* dout, double* dq,
+                       double* dk, double* dv, double* dp) {
   head_backward(h, att, dout, dq, dk, dv, dp);
 }
 
@@ -166,7 +166,7 @@ template <class T>
 Var fused_attention(const Var& qkv, int64_t n_head) {
   const Tensor QKV = qkv.value().contiguous();  // (B, T, 3C)
   const int64_t B = QKV.size(0), Tn = QKV.size(1), C = QKV.size(2) / 3, hs = C / n_head;
-  Tensor out = Tensor::empty({B, Tn, C}, QKV.dtype());         // (B, T, C)
+  Tensor out = Tensor::empty({B, Tn, C}, QKV.dtype());           // (B, T, C)
   Tensor att = Tensor::empty({B, n_head, Tn, Tn}, QKV.dtype());  // (B, H, T, T) probabilities
   const T* x = ptr<T>(QKV);
   T* o = ptr<T>(out);
@@ -188,8 +188,8 @@ Var fused_attention(const Var& qkv, int64_t n_head) {
       const int64_t b = bh / n_head, h = bh % n_head;
       std::vector<T> dp(static_cast<size_t>(Tn));
       T* dbase = dx + b * Tn * 3 * C + h * hs;
-      head_backward_isa(fused_head(x, b, h, Tn, C, hs), a + bh * Tn * Tn, dout + b * Tn * C + h * hs,
-                    dbase, dbase + C, dbase + 2 * C, dp.data());
+      head_backward_isa(fused_head(x, b, h, Tn, C, hs), a + bh * Tn * Tn,
+                        dout + b * Tn * C + h * hs, dbase, dbase + C, dbase + 2 * C, dp.data());
     }
   });
 }
@@ -223,7 +223,7 @@ Var sdpa_typed(const Var& q, const Var& k, const Var& v, bool causal) {
       std::vector<T> dp(static_cast<size_t>(Tn));
       const int64_t off = bh * Tn * D;
       head_backward_isa(head(Q, K, V, bh), ptr<T>(att) + bh * Tn * Tn, dout + off, d[0] + off,
-                    d[1] + off, d[2] + off, dp.data());
+                        d[1] + off, d[2] + off, dp.data());
     }
   });
 }

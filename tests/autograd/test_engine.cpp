@@ -1,7 +1,6 @@
 // Tests of the autograd engine: recording, NoGradGuard, accumulation,
 // topological order and freeing the graph after backward.
 #include <catch2/catch.hpp>
-
 #include <memory>
 
 #include "autograd/ops.h"
@@ -49,9 +48,7 @@ TEST_CASE("NoGradGuard records nothing and restores the mode", "[engine]") {
     CHECK_FALSE(y.requires_grad());
     CHECK(y.node()->parents.empty());
     CHECK_FALSE(static_cast<bool>(y.node()->backward));
-    {
-      NoGradGuard nested;
-    }
+    { NoGradGuard nested; }
     CHECK_FALSE(grad_enabled());  // the nested guard restored "off", not "on"
   }
   CHECK(grad_enabled());
