@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <exception>
 #include <memory>
 #include <new>
 
@@ -232,15 +233,29 @@ void packed_gemm(const GemmArgs& g, const Microkernel& mk, int threads) {
   int64_t tm = 1, tn = 1;
   thread_grid(g.m, g.n, mk, nt, tm, tn);
   const int64_t row_tiles = ceil_div(g.m, mk.mr), col_tiles = ceil_div(g.n, mk.nr);
-#pragma omp parallel num_threads(static_cast <int>(tm * tn)) if (tm * tn > 1)
+  const int team_size = static_cast<int>(tm * tn);
+  std::exception_ptr error;
+#pragma omp parallel num_threads(team_size) if (team_size > 1)
   {
-    const int64_t tid = omp_get_thread_num(), r = tid / tn, c = tid % tn;
-    // Whole tiles per thread, as even as possible.
-    const Share sh{
-        std::min(g.m, row_tiles * r / tm * mk.mr), std::min(g.m, row_tiles * (r + 1) / tm * mk.mr),
-        std::min(g.n, col_tiles * c / tn * mk.nr), std::min(g.n, col_tiles * (c + 1) / tn * mk.nr)};
-    compute_share(g, mk, kc_max, sh);
+    // Usually one share per thread; a smaller team (e.g. when called inside
+    // another parallel region, where OpenMP gives us one thread) takes several.
+    const int team = omp_get_num_threads();
+    for (int64_t share = omp_get_thread_num(); share < tm * tn; share += team) {
+      const int64_t r = share / tn, c = share % tn;
+      // Whole tiles per share, as even as possible.
+      const Share sh{std::min(g.m, row_tiles * r / tm * mk.mr),
+                     std::min(g.m, row_tiles * (r + 1) / tm * mk.mr),
+                     std::min(g.n, col_tiles * c / tn * mk.nr),
+                     std::min(g.n, col_tiles * (c + 1) / tn * mk.nr)};
+      try {  // an exception must not escape an OpenMP region (bad_alloc of a buffer)
+        compute_share(g, mk, kc_max, sh);
+      } catch (...) {
+#pragma omp critical(cpurich_packed_error)
+        error = std::current_exception();
+      }
+    }
   }
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace detail
