@@ -11,13 +11,12 @@
 //   bench/gemm --kernels packed_mt,openblas --sizes 1024 --gpt=false --runs 3
 //   bench/gemm --json                           one JSON object per line
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <string>
@@ -54,8 +53,8 @@ struct Options {
 // Median GFLOP/s of `runs` runs of C = A @ B.
 double time_kernel(MatmulKernel kernel, const Shape3& s, const std::vector<float>& a,
                    const std::vector<float>& b, std::vector<float>& c, int runs) {
-  const GemmArgs g{false, false, s.m, s.n, s.k, 1.0f, a.data(), s.k, b.data(), s.n,
-                   0.0f,  c.data(), s.n};
+  const GemmArgs g{false, false,    s.m, s.n,  s.k,      1.0f, a.data(),
+                   s.k,   b.data(), s.n, 0.0f, c.data(), s.n};
   const double flops = 2.0 * s.m * s.n * s.k;
   gemm(kernel, g);  // warm-up: caches, page faults, thread pool start
   std::vector<double> gflops;
@@ -113,10 +112,10 @@ void run_threads(const Options& o, int threads, const std::vector<MatmulKernel>&
                  const std::vector<Shape3>& shapes) {
   set_num_threads(threads);
   const double peak = detail::measure_fma_peak_gflops(threads);
-  using nlohmann::json;
+  using json = nlohmann::ordered_json;  // keys in the documented order
   if (o.json) {
-    std::cout << json{{"kernel", "peak"}, {"m", 0}, {"k", 0}, {"n", 0}, {"threads", threads},
-                      {"gflops", peak}}
+    std::cout << json{{"kernel", "peak"},   {"m", 0},        {"k", 0}, {"n", 0},
+                      {"threads", threads}, {"gflops", peak}}
               << std::endl;
   } else {
     std::cout << "\n== " << threads << " thread(s): fp32 FMA peak " << fmt(peak, "%.1f")
@@ -139,20 +138,22 @@ void run_threads(const Options& o, int threads, const std::vector<MatmulKernel>&
     for (MatmulKernel kk : kernels) {
       const double flops = 2.0 * s.m * s.n * s.k;
       // Only the slow teaching steps are skipped; the fast kernels always run.
-      const bool slow_step = kk == MatmulKernel::Naive || kk == MatmulKernel::Ikj ||
-                             kk == MatmulKernel::Blocked;
+      const bool slow_step =
+          kk == MatmulKernel::Naive || kk == MatmulKernel::Ikj || kk == MatmulKernel::Blocked;
       if (slow_step && last.count(kk) && flops / (last[kk] * 1e9) * (o.runs + 1) > o.budget) {
         row << pad_left("skip", 10);
         continue;
       }
       const double gf = time_kernel(kk, s, a, b, c, o.runs);
       last[kk] = gf;
-      if (kk == MatmulKernel::OpenBLAS) oblas = gf;
-      else best = std::max(best, gf);
+      if (kk == MatmulKernel::OpenBLAS)
+        oblas = gf;
+      else
+        best = std::max(best, gf);
       row << fmt(gf, "%10.1f");
       if (o.json)
-        std::cout << json{{"kernel", kernel_name(kk)}, {"m", s.m}, {"k", s.k}, {"n", s.n},
-                          {"threads", threads}, {"gflops", gf}}
+        std::cout << json{{"kernel", kernel_name(kk)}, {"m", s.m},    {"k", s.k}, {"n", s.n},
+                          {"threads", threads},        {"gflops", gf}}
                   << std::endl;
     }
     row << (oblas > 0 && best > 0 ? fmt(best / oblas, "%11.2fx") : std::string("          -"))
@@ -166,23 +167,29 @@ void run_threads(const Options& o, int threads, const std::vector<MatmulKernel>&
 int main(int argc, char** argv) {
   Options o;
   CLI::App app{"cpurich GEMM benchmark: the matmul staircase vs OpenBLAS and the FMA peak"};
-  app.add_option("--kernels", o.kernels, "kernels to run (default: all available)")
-      ->delimiter(',');
+  app.add_option("--kernels", o.kernels, "kernels to run (default: all available)")->delimiter(',');
   app.add_option("--sizes", o.sizes, "square sizes M=N=K")->delimiter(',');
-  app.add_option("--gpt", o.gpt, "also the tiny-GPT shapes (768,128,512) (768,512,128) (4096,384,1152)");
+  app.add_option("--gpt", o.gpt,
+                 "also the tiny-GPT shapes (768,128,512) (768,512,128) (4096,384,1152)");
   app.add_option("--threads", o.threads, "thread counts")->delimiter(',');
-  app.add_option("--runs", o.runs, "runs per measurement (median reported)")->check(CLI::Range(1, 1000));
-  app.add_option("--budget", o.budget, "skip a kernel at sizes whose measurement would take longer (s)");
+  app.add_option("--runs", o.runs, "runs per measurement (median reported)")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--budget", o.budget,
+                 "skip a kernel at sizes whose measurement would take longer (s)");
   app.add_flag("--json", o.json, "one JSON object per line instead of the table");
   CLI11_PARSE(app, argc, argv);
   try {
     const std::vector<MatmulKernel> kernels = selected_kernels(o);
+    for (int64_t size : o.sizes)
+      if (size < 1 || size > 16384) throw std::invalid_argument("--sizes must be in [1, 16384]");
+    for (int t : o.threads)
+      if (t < 1) throw std::invalid_argument("--threads must be >= 1");
     std::vector<Shape3> shapes;
     for (int64_t s : o.sizes) shapes.push_back({s, s, s});
     if (o.gpt) shapes.insert(shapes.end(), {{768, 128, 512}, {768, 512, 128}, {4096, 384, 1152}});
     if (!o.json) {
-      std::cout << "cpurich GEMM benchmark: C (m,n) = A (m,k) @ B (k,n), fp32, median of "
-                << o.runs << " runs, GFLOP/s\n";
+      std::cout << "cpurich GEMM benchmark: C (m,n) = A (m,k) @ B (k,n), fp32, median of " << o.runs
+                << " runs, GFLOP/s\n";
       std::cout << "microkernel: " << microkernel_isa() << "\n";
       print_openblas_info();
       std::cout << "steps slower than --budget " << o.budget

@@ -38,8 +38,8 @@ double seconds_for(MatmulKernel kernel, const GemmArgs& g, int runs) {
   for (int r = 0; r < runs; ++r) {
     const auto start = std::chrono::steady_clock::now();
     gemm(kernel, g);
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                              .count());
+    best = std::min(
+        best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   return best;
 }
@@ -66,8 +66,8 @@ int main(int argc, char** argv) {
 
     // Naive first: it is the reference for both speed and values.
     Tensor c_naive = Tensor::zeros({n, n});
-    GemmArgs g{false, false, n, n, n, 1.0f, a.data_f32(), n, b.data_f32(), n, 0.0f,
-               c_naive.data_f32(), n};
+    GemmArgs g{
+        false, false, n, n, n, 1.0f, a.data_f32(), n, b.data_f32(), n, 0.0f, c_naive.data_f32(), n};
     const double t_naive = seconds_for(MatmulKernel::Naive, g, 1);
     double t_openblas = 0.0;
     if (openblas_available()) {
@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
     for (MatmulKernel kernel : available_kernels()) {
       Tensor c = Tensor::zeros({n, n});
       g.c = c.data_f32();
-      const double t = kernel == MatmulKernel::Naive ? t_naive
+      const double t = kernel == MatmulKernel::Naive      ? t_naive
                        : kernel == MatmulKernel::OpenBLAS ? t_openblas
                                                           : seconds_for(kernel, g, 3);
       gemm(kernel, g);  // the values we compare (naive's own C for naive)
@@ -90,11 +90,11 @@ int main(int argc, char** argv) {
         max_diff = std::max(max_diff, std::fabs(double(got[i]) - ref[i]));
       const bool mt = kernel == MatmulKernel::PackedMT || kernel == MatmulKernel::OpenBLAS;
       const double peak = mt ? peak_all : peak1;
-      std::printf("%-10s %9.1f %8.1fx %9s %7.0f%% %12.2e\n", kernel_name(kernel).c_str(),
-                  flops / t * 1e-9, t_naive / t,
-                  t_openblas > 0 ? (std::to_string(int(100 * t_openblas / t + 0.5)) + "%").c_str()
-                                 : "-",
-                  100.0 * flops / t * 1e-9 / peak, max_diff);
+      std::printf(
+          "%-10s %9.1f %8.1fx %9s %7.0f%% %12.2e\n", kernel_name(kernel).c_str(), flops / t * 1e-9,
+          t_naive / t,
+          t_openblas > 0 ? (std::to_string(int(100 * t_openblas / t + 0.5)) + "%").c_str() : "-",
+          100.0 * flops / t * 1e-9 / peak, max_diff);
     }
     std::printf(
         "\n%% peak uses the 1-core peak for single-threaded steps and the %d-core peak for\n"

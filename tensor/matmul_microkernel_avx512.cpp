@@ -62,10 +62,17 @@ void transpose16(__m512 r[16]) {
 }  // namespace
 
 void microkernel_avx512_14x32(int64_t kc, const float* a_pack, const float* b_pack,
-                              const CTile& tile, float alpha, float beta) {
+                              int64_t b_stride, const CTile& tile, float alpha, float beta) {
   __m512 acc[kMR][2];
 #pragma GCC unroll 14
-  for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int i = 0; i < kMR; ++i) {
+    acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    // Ask for the C tile now, so it is in L1 when we update it after the loop.
+    if (i < tile.rows) {
+      _mm_prefetch(reinterpret_cast<const char*>(tile.c + i * tile.ldc), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(tile.c + i * tile.ldc + kNR - 1), _MM_HINT_T0);
+    }
+  }
   for (int64_t p = 0; p < kc; ++p) {
     const __m512 b0 = _mm512_loadu_ps(b_pack);       // row p of B, columns 0..15
     const __m512 b1 = _mm512_loadu_ps(b_pack + 16);  // columns 16..31
@@ -76,7 +83,7 @@ void microkernel_avx512_14x32(int64_t kc, const float* a_pack, const float* b_pa
       acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
     }
     a_pack += kMR;
-    b_pack += kNR;
+    b_pack += b_stride;  // NR when packed, ldb when read in place
   }
   const __m512 valpha = _mm512_set1_ps(alpha);
   const __m512 vbeta = _mm512_set1_ps(beta);
@@ -109,6 +116,26 @@ void pack_a_rows_avx512_14(const float* a, int64_t lda, int64_t rows, int64_t kc
       r[i] = i < rows ? _mm512_maskz_loadu_ps(col_mask, a + i * lda + p0) : _mm512_setzero_ps();
     transpose16(r);
     for (int j = 0; j < width; ++j) _mm512_mask_storeu_ps(dst + (p0 + j) * kMR, row_mask, r[j]);
+  }
+}
+
+// dst (kc, 32) <- op(B) for a transposed B: stored B^T rows j = 0..cols-1
+// (row stride ldb), columns p = 0..kc-1, i.e. dst[p*32 + j] = bt[j*ldb + p].
+// Two 16 x 16 transposes (j = 0..15 and 16..31) per 16 values of p.
+void pack_b_cols_avx512_32(const float* bt, int64_t ldb, int64_t cols, int64_t kc, float* dst) {
+  for (int64_t p0 = 0; p0 < kc; p0 += 16) {
+    const int64_t width = std::min<int64_t>(16, kc - p0);
+    const __mmask16 col_mask = first_lanes(width);
+    for (int half = 0; half < 2; ++half) {
+      __m512 r[16];
+      for (int j = 0; j < 16; ++j) {
+        const int64_t jj = half * 16 + j;
+        r[j] =
+            jj < cols ? _mm512_maskz_loadu_ps(col_mask, bt + jj * ldb + p0) : _mm512_setzero_ps();
+      }
+      transpose16(r);
+      for (int q = 0; q < width; ++q) _mm512_storeu_ps(dst + (p0 + q) * kNR + half * 16, r[q]);
+    }
   }
 }
 

@@ -21,11 +21,11 @@ constexpr int64_t kNR = 16;
 }  // namespace
 
 void microkernel_portable_4x16(int64_t kc, const float* a_pack, const float* b_pack,
-                               const CTile& tile, float alpha, float beta) {
+                               int64_t b_stride, const CTile& tile, float alpha, float beta) {
   float acc[kMR][kNR] = {};  // the C tile, accumulated over p = 0..kc-1
   for (int64_t p = 0; p < kc; ++p) {
-    const float* a = a_pack + p * kMR;  // a is (MR): column p of the A sliver
-    const float* b = b_pack + p * kNR;  // b is (NR): row p of the B sliver
+    const float* a = a_pack + p * kMR;       // a is (MR): column p of the A sliver
+    const float* b = b_pack + p * b_stride;  // b is (NR): row p of the B sliver
     for (int64_t i = 0; i < kMR; ++i)
       for (int64_t j = 0; j < kNR; ++j) acc[i][j] += a[i] * b[j];
   }
@@ -37,11 +37,13 @@ void microkernel_portable_4x16(int64_t kc, const float* a_pack, const float* b_p
 }
 
 Microkernel microkernel_for_isa(const std::string& isa) {
-  if (isa == "portable") return {"portable", kMR, kNR, microkernel_portable_4x16, nullptr};
+  if (isa == "portable") return {"portable", kMR, kNR, microkernel_portable_4x16, nullptr, nullptr};
 #if defined(__x86_64__)
-  if (isa == "avx2" && cpu_has_avx2()) return {"avx2", 6, 16, microkernel_avx2_6x16, nullptr};
+  if (isa == "avx2" && cpu_has_avx2())
+    return {"avx2", 6, 16, microkernel_avx2_6x16, nullptr, nullptr};
   if (isa == "avx512" && cpu_has_avx512())
-    return {"avx512", 14, 32, microkernel_avx512_14x32, pack_a_rows_avx512_14};
+    return {
+        "avx512", 14, 32, microkernel_avx512_14x32, pack_a_rows_avx512_14, pack_b_cols_avx512_32};
 #endif
   throw std::invalid_argument("microkernel '" + isa +
                               "' is unknown or not supported by this CPU (portable always is)");
@@ -58,6 +60,8 @@ const Microkernel& best_microkernel() {
 
 }  // namespace detail
 
-std::string microkernel_isa() { return detail::best_microkernel().isa; }
+std::string microkernel_isa() {
+  return detail::best_microkernel().isa;
+}
 
 }  // namespace cpurich

@@ -1,5 +1,7 @@
 // matmul_peak.cpp: picks the widest FMA chains this CPU runs and times them
 // with a thread team (see matmul_peak.h).
+#include "tensor/matmul_peak.h"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -7,7 +9,6 @@
 #include <vector>
 
 #include "tensor/cpu_features.h"
-#include "tensor/matmul_peak.h"
 
 namespace cpurich::detail {
 namespace {

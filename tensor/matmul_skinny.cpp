@@ -29,7 +29,7 @@
 namespace cpurich::detail {
 namespace {
 
-constexpr int64_t kLanes = 16;     // partial sums per dot product
+constexpr int64_t kLanes = 16;      // partial sums per dot product
 constexpr int64_t kColBlock = 512;  // columns per task in the axpy form
 
 // acc (n) += sum over p of x(p) * w(p, :), w row-major with row stride ldw.

@@ -6,7 +6,6 @@
 // kernel that reads it fails). packed_mt must give the same bits for any
 // thread count.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -95,8 +94,9 @@ struct Dims {
 };
 // 1, primes, odd sizes, and sizes crossing MR (14/6/4), NR (32/16), MC (168),
 // KC (256) and the skinny M == 1 / N == 1 paths.
-const Dims kShapes[] = {{1, 1, 1},   {1, 37, 13},  {29, 1, 31},  {2, 3, 5},   {7, 11, 1},
-                        {14, 32, 8}, {15, 33, 17}, {13, 31, 300}, {181, 67, 3}, {43, 97, 523}};
+const Dims kShapes[] = {{1, 1, 1},    {1, 37, 13},   {29, 1, 31},   {2, 3, 5},
+                        {7, 11, 1},   {14, 32, 8},   {15, 33, 17},  {13, 31, 300},
+                        {181, 67, 3}, {43, 97, 523}, {343, 19, 529}};
 
 }  // namespace
 
@@ -109,9 +109,9 @@ TEST_CASE("every kernel matches naive on odd shapes, transposes, alpha/beta, pad
         for (int ab = 0; ab < 2; ++ab) {
           const float alpha = ab == 0 ? 1.0f : -0.75f, beta = ab == 0 ? 0.0f : 1.5f;
           const Problem p = make_problem(d.m, d.n, d.k, t & 1, t & 2, alpha, beta, ab * 3, seed++);
-          INFO(kernel_name(kernel) << " m=" << d.m << " n=" << d.n << " k=" << d.k
-                                   << " ta=" << (t & 1) << " tb=" << (t & 2) << " alpha="
-                                   << alpha << " beta=" << beta);
+          INFO(kernel_name(kernel)
+               << " m=" << d.m << " n=" << d.n << " k=" << d.k << " ta=" << (t & 1)
+               << " tb=" << (t & 2) << " alpha=" << alpha << " beta=" << beta);
           check_close(p, run(p, kernel), run(p, MatmulKernel::Naive));
         }
   }
@@ -142,7 +142,8 @@ TEST_CASE("every microkernel this CPU supports matches naive") {
 TEST_CASE("packed_mt gives the same bits for 1, 2, 3, 4 and 7 threads") {
   // Big enough to use a thread team; crosses MC, KC and NR edges. Also the
   // threaded skinny path (M == 1 with a large K*N).
-  const Dims shapes[] = {{181, 203, 300}, {200, 45, 270}, {1, 3000, 120}, {2500, 1, 130}};
+  const Dims shapes[] = {
+      {181, 203, 300}, {200, 45, 270}, {347, 90, 520}, {1, 3000, 120}, {2500, 1, 130}};
   for (const Dims& d : shapes)
     for (int t = 0; t < 4; ++t) {
       const Problem p = make_problem(d.m, d.n, d.k, t & 1, t & 2, 1.0f, 0.5f, 1, 7 + t);
@@ -196,4 +197,18 @@ TEST_CASE("kernel names round-trip") {
   REQUIRE(available_kernels().front() == MatmulKernel::Naive);
   const std::string isa = microkernel_isa();
   REQUIRE((isa == "avx512" || isa == "avx2" || isa == "portable"));
+}
+
+TEST_CASE("packed_mt called from inside a parallel region still computes all of C") {
+  // Nested regions get a team of one thread: that thread must do every share.
+  const Problem p = make_problem(150, 170, 90, false, true, 1.0f, 0.0f, 0, 11);
+  set_num_threads(2);
+  const std::vector<float> ref = run(p, MatmulKernel::PackedMT);
+  std::vector<float> nested;
+#pragma omp parallel num_threads(2)
+  {
+#pragma omp single
+    nested = run(p, MatmulKernel::PackedMT);
+  }
+  REQUIRE(std::memcmp(nested.data(), ref.data(), ref.size() * sizeof(float)) == 0);
 }

@@ -1,7 +1,6 @@
 // test_matmul_tensor.cpp: the Tensor-level matmul (shapes, batching,
 // broadcasting, views, F64, errors) against explicit loops.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <limits>
 
@@ -25,7 +24,7 @@ double op_at(const Tensor& x, bool trans, int64_t r, int64_t c) {
 void check_2d(const Tensor& got, const Tensor& a, const Tensor& b, bool ta, bool tb) {
   const int64_t m = got.size(0), n = got.size(1), k = ta ? a.size(0) : a.size(1);
   const double eps = got.dtype() == DType::F64 ? std::numeric_limits<double>::epsilon()
-                                                : std::numeric_limits<float>::epsilon();
+                                               : std::numeric_limits<float>::epsilon();
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       double exact = 0.0, abs_sum = 0.0;
@@ -60,7 +59,8 @@ TEST_CASE("2-D matmul, all transposes, both dtypes, several kernels") {
       const int64_t m = 13, k = 29, n = 37;
       const Tensor a = rng.uniform(ta ? Shape{k, m} : Shape{m, k}, -1, 1, dt);
       const Tensor b = rng.uniform(tb ? Shape{n, k} : Shape{k, n}, -1, 1, dt);
-      for (MatmulKernel kernel : {MatmulKernel::Naive, MatmulKernel::Blocked, MatmulKernel::PackedMT}) {
+      for (MatmulKernel kernel :
+           {MatmulKernel::Naive, MatmulKernel::Blocked, MatmulKernel::PackedMT}) {
         const Tensor c = matmul(a, b, ta, tb, kernel);
         REQUIRE(c.shape() == Shape{m, n});
         REQUIRE(c.dtype() == dt);
@@ -72,10 +72,10 @@ TEST_CASE("2-D matmul, all transposes, both dtypes, several kernels") {
 TEST_CASE("non-contiguous inputs: transposed views cost no copy, strided ones are copied") {
   Rng rng(2);
   const Tensor base = rng.uniform({20, 24}, -1, 1);
-  const Tensor at = base.transpose(0, 1);            // (24, 20), column-major view
-  const Tensor strided = base.slice(1, 0, 24, 2);    // (20, 12), column stride 2
+  const Tensor at = base.transpose(0, 1);          // (24, 20), column-major view
+  const Tensor strided = base.slice(1, 0, 24, 2);  // (20, 12), column stride 2
   const Tensor b = rng.uniform({20, 7}, -1, 1);
-  check_2d(matmul(at, b), at, b, false, false);       // (24,20) @ (20,7)
+  check_2d(matmul(at, b), at, b, false, false);  // (24,20) @ (20,7)
   check_2d(matmul(base, b, true), base, b, true, false);
   const Tensor b2 = rng.uniform({12, 5}, -1, 1);
   check_2d(matmul(strided, b2), strided, b2, false, false);
@@ -91,11 +91,11 @@ TEST_CASE("batched matmul with broadcasting and a shared 2-D b") {
   };
   const Case cases[] = {
       {{2, 3, 5, 4}, {2, 3, 4, 6}, {2, 3, 5, 6}, false, false},
-      {{2, 1, 5, 4}, {3, 4, 6}, {2, 3, 5, 6}, false, false},   // broadcast batch dims
-      {{4, 5, 7}, {7, 6}, {4, 5, 6}, false, false},            // Linear layer: b shared
-      {{4, 1, 7}, {6, 7}, {4, 1, 6}, false, true},             // decode-like, W^T
-      {{4, 7, 5}, {7, 6}, {4, 5, 6}, true, false},             // a^T per batch, b shared
-      {{5, 4}, {2, 4, 6}, {2, 5, 6}, false, false},            // a shared
+      {{2, 1, 5, 4}, {3, 4, 6}, {2, 3, 5, 6}, false, false},  // broadcast batch dims
+      {{4, 5, 7}, {7, 6}, {4, 5, 6}, false, false},           // Linear layer: b shared
+      {{4, 1, 7}, {6, 7}, {4, 1, 6}, false, true},            // decode-like, W^T
+      {{4, 7, 5}, {7, 6}, {4, 5, 6}, true, false},            // a^T per batch, b shared
+      {{5, 4}, {2, 4, 6}, {2, 5, 6}, false, false},           // a shared
       {{3, 4, 5}, {3, 6, 4}, {3, 5, 6}, true, true},
   };
   for (const Case& c : cases)
