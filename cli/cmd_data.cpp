@@ -43,8 +43,9 @@ void register_data(CLI::App& app) {
                   "Biographies per train/test person")
       ->capture_default_str();
   sub->add_option("--seed", args->options.seed, "Random seed")->capture_default_str();
-  sub->add_flag("--qa-in-corpus", args->options.qa_in_corpus,
-                "Also mix the train Q/A (chat format) into corpus.txt");
+  sub->add_flag("--qa-in-corpus,!--no-qa-in-corpus", args->options.qa_in_corpus,
+                "Mix the train Q/A (chat format) into corpus.txt (default on; "
+                "--no-qa-in-corpus: biographies only)");
   sub->callback([args] { run_data_world(*args); });
 }
 

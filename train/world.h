@@ -88,7 +88,7 @@ struct WorldOptions {
   uint64_t seed = 1;           ///< same seed -> same world, byte for byte
   double test_fraction = 0.2;  ///< share of people in the test group
   double unseen_fraction = 0.2;  ///< share of people in the unseen group
-  bool qa_in_corpus = false;   ///< also mix train Q/A (chat format) into corpus.txt
+  bool qa_in_corpus = true;    ///< also mix train Q/A (chat format) into corpus.txt
 };
 
 /// Everything the generator produces.

@@ -25,6 +25,7 @@ WorldOptions small(uint64_t seed = 1) {
   o.people = 100;
   o.bios_per_person = 5;
   o.seed = seed;
+  o.qa_in_corpus = false;  // biographies only: every paragraph is one biography
   return o;
 }
 
@@ -58,7 +59,11 @@ std::vector<std::string> paragraphs(const std::string& corpus) {
 }  // namespace
 
 TEST_CASE("world is deterministic for a seed and differs across seeds") {
+  REQUIRE(WorldOptions{}.qa_in_corpus);  // the default mixes train Q/A into the corpus
   const World a = generate_world(small(1)), b = generate_world(small(1)), c = generate_world(small(2));
+  WorldOptions mixed = small(1);
+  mixed.qa_in_corpus = true;
+  REQUIRE(generate_world(mixed).corpus == generate_world(mixed).corpus);
   REQUIRE(a.corpus == b.corpus);
   REQUIRE(qa_to_jsonl(a.qa_test) == qa_to_jsonl(b.qa_test));
   REQUIRE(a.corpus != c.corpus);
@@ -182,6 +187,15 @@ TEST_CASE("world files are written and Q/A can be mixed into the corpus") {
   REQUIRE(w.corpus.find(chat_format(w.qa_train[7])) != std::string::npos);
   REQUIRE(w.corpus.find(chat_format(w.qa_test[0])) == std::string::npos);
   REQUIRE(generate_world(small()).corpus.find("### Human:") == std::string::npos);
+  // The Q/A blocks are paragraphs of their own, between biographies.
+  std::size_t qa_blocks = 0;
+  for (const std::string& para : paragraphs(w.corpus)) {
+    if (para.starts_with("### Human: ")) {
+      ++qa_blocks;
+      REQUIRE(para.find("\n### Assistant: ") != std::string::npos);
+    }
+  }
+  REQUIRE(qa_blocks == w.qa_train.size());
 }
 
 TEST_CASE("world word lists are consistent and bad options are rejected") {
