@@ -20,12 +20,14 @@ struct DataWorldArgs {
 void run_data_world(const DataWorldArgs& a) {
   const auto start = std::chrono::steady_clock::now();
   const world::World w = world::generate_world(a.options);
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   world::write_world(w, a.out);
-  std::printf("wrote %s/corpus.txt (%zu bytes, %zu biographies) and Q/A: %zu train, %zu test, %zu unseen "
-              "(generated in %.0f ms)\n",
-              a.out.c_str(), w.corpus.size(), w.bios.size(), w.qa_train.size(), w.qa_test.size(),
-              w.qa_unseen.size(), ms);
+  std::printf(
+      "wrote %s/corpus.txt (%zu bytes, %zu biographies) and Q/A: %zu train, %zu test, %zu unseen "
+      "(generated in %.0f ms)\n",
+      a.out.c_str(), w.corpus.size(), w.bios.size(), w.qa_train.size(), w.qa_test.size(),
+      w.qa_unseen.size(), ms);
 }
 
 }  // namespace

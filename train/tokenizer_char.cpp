@@ -32,7 +32,8 @@ CharTokenizer CharTokenizer::train(std::string_view corpus, bool use_unk) {
   std::vector<char32_t> chars;
   for (std::size_t pos = 0; pos < corpus.size();) {
     const utf8::Decoded d = utf8::decode_one(corpus, pos);
-    if (d.len == 0) throw std::invalid_argument("invalid UTF-8 at byte offset " + std::to_string(pos));
+    if (d.len == 0)
+      throw std::invalid_argument("invalid UTF-8 at byte offset " + std::to_string(pos));
     if (!seen[d.cp]) chars.push_back(d.cp);
     seen[d.cp] = true;
     pos += d.len;
@@ -115,7 +116,8 @@ CharTokenizer CharTokenizer::from_json(const nlohmann::json& j) {
   }
   bool use_unk = false;
   if (j.contains("unk")) {
-    if (!j["unk"].is_boolean()) throw std::invalid_argument("tokenizer.json: field 'unk' must be true or false");
+    if (!j["unk"].is_boolean())
+      throw std::invalid_argument("tokenizer.json: field 'unk' must be true or false");
     use_unk = j["unk"].get<bool>();
   }
   try {
