@@ -102,15 +102,27 @@ std::vector<std::string_view> pre_split(std::string_view text) {
 
 std::vector<TextPiece> split_on_specials(std::string_view text,
                                          const std::vector<std::string>& specials) {
+  // next_at[s]: where special s next occurs at or after `pos` (npos: never).
+  // Each special is searched again only once we have moved past its cached
+  // position, so the whole split is linear in the text length (searching
+  // every special from every position would be quadratic when, say, a chat
+  // corpus holds thousands of "### Human:" but no "<|endoftext|>").
+  constexpr std::size_t npos = std::string_view::npos;
+  std::vector<std::size_t> next_at(specials.size(), 0);
+  std::vector<bool> searched(specials.size(), false);
   std::vector<TextPiece> pieces;
   std::size_t pos = 0;
   while (pos < text.size()) {
-    std::size_t best = std::string_view::npos;
+    std::size_t best = npos;
     int which = -1;
     for (std::size_t s = 0; s < specials.size(); ++s) {
       if (specials[s].empty()) continue;
-      const std::size_t at = text.find(specials[s], pos);
-      if (at == std::string_view::npos) continue;
+      if (!searched[s] || (next_at[s] != npos && next_at[s] < pos)) {
+        next_at[s] = text.find(specials[s], pos);
+        searched[s] = true;
+      }
+      const std::size_t at = next_at[s];
+      if (at == npos) continue;
       if (at < best || (at == best && specials[s].size() > specials[which].size())) {
         best = at;
         which = static_cast<int>(s);

@@ -153,6 +153,27 @@ TEST_CASE("bpe special tokens encode as single ids and are never merged") {
   for (int32_t id = 256; id < eot; ++id) REQUIRE(tok.tokens()[id].find('#') == std::string::npos);
 }
 
+TEST_CASE("split_on_specials finds every special, leftmost and longest first") {
+  const std::vector<std::string> specials = {"<|endoftext|>", "### Human:", "##", "### Assistant:"};
+  std::string text;
+  for (int i = 0; i < 100; ++i)
+    text += "### Human: q" + std::to_string(i) + "\n### Assistant: a ## b\n";
+  const std::vector<TextPiece> pieces = split_on_specials(text, specials);
+  std::string joined;
+  std::vector<int> count(specials.size(), 0);
+  for (const TextPiece& p : pieces) {
+    joined += p.text;
+    if (p.special >= 0) {
+      ++count[p.special];
+      REQUIRE(p.text == specials[p.special]);
+    } else {
+      REQUIRE(p.text.find("##") == std::string_view::npos);  // no special left inside
+    }
+  }
+  REQUIRE(joined == text);
+  REQUIRE(count == std::vector<int>{0, 100, 100, 100});
+}
+
 TEST_CASE("bpe decode of a partial UTF-8 sequence and bad ids") {
   const BpeTokenizer tok = train_bpe("", opts(256, true));
   REQUIRE(tok.vocab_size() == 256);
