@@ -40,7 +40,8 @@ class Var {
   void zero_grad() const;  ///< drops the gradient (it is re-created on demand)
 
   /// Backpropagates from this scalar (seed 1), then frees the graph: every
-  /// interior node drops its parents and closure. Leaves keep their grads.
+  /// interior node drops its parents, closure and gradient. Leaves (and this
+  /// root) keep their grads.
   void backward() const;
   /// Same with an explicit seed gradient of this Var's shape.
   void backward(const Tensor& seed) const;
@@ -60,6 +61,13 @@ struct Node {
   std::vector<Var> parents;
   std::function<void(Node& self)> backward;
   std::string op = "leaf";
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  /// Releases the parents iteratively: dropping a long unreleased graph (a
+  /// forward pass without backward) must not recurse once per node.
+  ~Node();
 };
 
 /// Builds an op's result: when grad mode is on and some parent requires grad,
@@ -69,6 +77,14 @@ Var make_op_result(Tensor value, std::vector<Var> parents, std::string op,
 /// parent.grad += g (allocates parent.grad on first use); no-op if the parent
 /// does not require grad. g must have the parent's shape.
 void accumulate_grad(const Var& parent, const Tensor& g);
+
+/// Like accumulate_grad, but g is a fresh tensor nobody else holds: on the
+/// first contribution it becomes the parent's grad without a copy.
+void accumulate_grad_owned(const Var& parent, Tensor g);
+/// The parent's grad buffer (contiguous, allocated as zeros on first use) so a
+/// backward can write into it directly, e.g. a GEMM with beta = 1 adds
+/// dW = x^T @ dy into it without a temporary. nullptr if the parent needs no grad.
+Tensor* grad_accumulator(const Var& parent);
 
 /// Is the graph being recorded? (false inside a NoGradGuard)
 bool grad_enabled();

@@ -1,0 +1,336 @@
+// ops_attention.cpp: softmax, scaled dot-product attention and GPT-2's fused
+// causal self-attention, with backward passes.
+//
+// What it teaches: attention for one head is three steps per query row t:
+//   s[t2]   = q_t . k_t2 / sqrt(D)           for t2 <= t (causal mask)
+//   p       = softmax(s)                     (subtract max(s) first: exp cannot overflow)
+//   out_t   = sum_t2 p[t2] v_t2
+// Backward, walking the same steps in reverse (dout_t is given):
+//   dp[t2]  = dout_t . v_t2                  dv_t2 += p[t2] dout_t
+//   ds[t2]  = p[t2] (dp[t2] - sum_j p[j] dp[j])          (softmax backward)
+//   dq_t   += ds[t2] k_t2 / sqrt(D)          dk_t2 += ds[t2] q_t / sqrt(D)
+// The probabilities p are saved in the forward pass (B*H*T*T numbers, like
+// llm.c) so the backward does not recompute the exps. Heads are independent:
+// OpenMP runs one (batch, head) pair per iteration, and each pair writes only
+// its own slices of the gradients, so no two threads touch the same float.
+//
+// Pipeline position: the attn block of every GPT layer.
+#include <cmath>
+#include <vector>
+
+#include "autograd/fast_math.h"
+#include "autograd/ops.h"
+#include "autograd/ops_internal.h"
+
+namespace cpurich::ag {
+using namespace detail;
+
+namespace {
+
+// ---- softmax over the last axis: y = exp(x - max) / sum;  dx = y (dy - sum(dy y)) ----
+template <class T>
+void softmax_rows(const T* x, T* y, int64_t N, int64_t C) {
+#pragma omp parallel for if (N * C > kParallelMin) schedule(static)
+  for (int64_t i = 0; i < N; ++i) {
+    const T* xi = x + i * C;
+    T* yi = y + i * C;
+    T m = xi[0];
+    for (int64_t j = 1; j < C; ++j) m = std::max(m, xi[j]);
+    for (int64_t j = 0; j < C; ++j) yi[j] = exp_t(xi[j] - m);
+    const T inv = T(1) / sum_lanes(yi, C);
+    for (int64_t j = 0; j < C; ++j) yi[j] *= inv;
+  }
+}
+
+template <class T>
+void softmax_rows_backward(const T* y, const T* dy, T* dx, int64_t N, int64_t C) {
+#pragma omp parallel for if (N * C > kParallelMin) schedule(static)
+  for (int64_t i = 0; i < N; ++i) {
+    const T *yi = y + i * C, *dyi = dy + i * C;
+    const T dot = dot_lanes(dyi, yi, C);
+    for (int64_t j = 0; j < C; ++j) dx[i * C + j] += yi[j] * (dyi[j] - dot);
+  }
+}
+
+template <class T>
+Var softmax_typed(const Var& x) {
+  const Tensor X = x.value().contiguous();
+  const int64_t C = X.size(-1), N = C ? X.numel() / C : 0;
+  Tensor Y = Tensor::empty(X.shape(), X.dtype());
+  if (C > 0) softmax_rows<T>(ptr<T>(X), ptr<T>(Y), N, C);
+  return make_op_result(Y, {x}, "softmax", [Y, N, C](Node& self) {
+    if (Tensor* dx = grad_accumulator(self.parents[0]))
+      if (C > 0) softmax_rows_backward<T>(ptr<T>(Y), ptr<T>(self.grad), ptr<T>(*dx), N, C);
+  });
+}
+
+// ---- one attention head ------------------------------------------------------------
+// Where one head's rows live: row t of q is q[t * in_stride .. + D), same for
+// k and v; row t of out is out[t * out_stride ..]. The fused qkv layout has
+// in_stride = 3C, the (B,H,T,D) layout has in_stride = D.
+template <class T>
+struct HeadView {
+  const T* q;
+  const T* k;
+  const T* v;
+  int64_t in_stride;
+  int64_t out_stride;
+  int64_t T_len;
+  int64_t D;
+  bool causal;
+};
+
+// Register blocking: the inner loops below accumulate kBlock outputs in a
+// local array the compiler keeps in a SIMD register, instead of re-loading and
+// re-storing the output on every step. Each output is still summed in a fixed
+// order (over i, or over t2), so results are reproducible.
+inline constexpr int64_t kBlock = 16;
+
+int64_t round_up(int64_t n) {
+  return (n + kBlock - 1) / kBlock * kBlock;
+}
+
+// cols (D, ld) = the transpose of a (rows, D) block whose rows are `stride`
+// apart; ld = round_up(rows) and the padding columns are zero.
+template <class T>
+[[gnu::always_inline]] inline void transpose_block(const T* src, int64_t stride, int64_t rows,
+                                                   int64_t D, T* cols) {
+  const int64_t ld = round_up(rows);
+  for (int64_t i = 0; i < D; ++i)
+    for (int64_t r = rows; r < ld; ++r) cols[i * ld + r] = 0;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < D; ++i) cols[i * ld + r] = src[r * stride + i];
+}
+
+// s[t2] = sum_i a[i] * cols[i][t2] for t2 < n (cols as made by transpose_block
+// from `rows` rows): one query row against n keys, summed over i = 0..D-1.
+template <class T>
+[[gnu::always_inline]] inline void row_times_cols(const T* a, const T* cols, int64_t rows,
+                                                  int64_t D, int64_t n, T* s) {
+  const int64_t ld = round_up(rows);
+  for (int64_t t0 = 0; t0 < n; t0 += kBlock) {
+    T acc[kBlock] = {};
+    for (int64_t i = 0; i < D; ++i) {
+      const T ai = a[i];
+      const T* ci = cols + i * ld + t0;
+      for (int64_t l = 0; l < kBlock; ++l) acc[l] += ai * ci[l];
+    }
+    const int64_t len = std::min(kBlock, n - t0);
+    for (int64_t l = 0; l < len; ++l) s[t0 + l] = acc[l];
+  }
+}
+
+// out[i] += sum_t2 w[t2] * rows[t2 * stride + i] for i < D, t2 < n (in order).
+template <class T>
+[[gnu::always_inline]] inline void add_weighted_rows(const T* w, const T* rows, int64_t stride,
+                                                     int64_t n, int64_t D, T* out) {
+  int64_t i0 = 0;
+  for (; i0 + kBlock <= D; i0 += kBlock) {
+    T acc[kBlock];
+    for (int64_t l = 0; l < kBlock; ++l) acc[l] = out[i0 + l];
+    for (int64_t t2 = 0; t2 < n; ++t2) {
+      const T* r = rows + t2 * stride + i0;
+      for (int64_t l = 0; l < kBlock; ++l) acc[l] += w[t2] * r[l];
+    }
+    for (int64_t l = 0; l < kBlock; ++l) out[i0 + l] = acc[l];
+  }
+  for (int64_t i = i0; i < D; ++i)
+    for (int64_t t2 = 0; t2 < n; ++t2) out[i] += w[t2] * rows[t2 * stride + i];
+}
+
+// out (T_len, D) rows = softmax(q k^T / sqrt(D)) v;  att (T_len, T_len) receives p
+// (entries above the diagonal stay 0 when causal). scratch holds D * round_up(T_len)
+// values: k transposed, so scores are computed across keys with SIMD.
+template <class T>
+[[gnu::always_inline]] inline void head_forward(const HeadView<T>& h, T* out, T* att, T* scratch) {
+  const T scale = T(1) / std::sqrt(static_cast<T>(h.D));
+  transpose_block(h.k, h.in_stride, h.T_len, h.D, scratch);
+  for (int64_t t = 0; t < h.T_len; ++t) {
+    T* pt = att + t * h.T_len;
+    const int64_t n_keys = h.causal ? t + 1 : h.T_len;
+    row_times_cols(h.q + t * h.in_stride, scratch, h.T_len, h.D, n_keys, pt);
+    T m = -INFINITY;
+    for (int64_t t2 = 0; t2 < n_keys; ++t2) m = std::max(m, pt[t2] *= scale);
+    for (int64_t t2 = 0; t2 < n_keys; ++t2) pt[t2] = exp_t(pt[t2] - m);
+    const T inv = T(1) / sum_lanes(pt, n_keys);
+    for (int64_t t2 = 0; t2 < n_keys; ++t2) pt[t2] *= inv;
+    T* ot = out + t * h.out_stride;
+    for (int64_t i = 0; i < h.D; ++i) ot[i] = 0;
+    add_weighted_rows(pt, h.v, h.in_stride, n_keys, h.D, ot);  // out_t = sum p[t2] v_t2
+  }
+}
+
+// Scratch values head_backward needs: v transposed, the T x T matrix dS, a column.
+int64_t backward_scratch_size(int64_t T_len, int64_t D) {
+  return D * round_up(T_len) + T_len * T_len + T_len;
+}
+
+// Gradients of one head; dq, dk, dv rows use h.in_stride, dout rows h.out_stride.
+// Pass 1 walks query rows t: dp, ds (kept in the T x T scratch) and dq_t.
+// Pass 2 walks key rows t2: dv_t2 = sum_t p[t][t2] dout_t, dk_t2 = sum_t ds[t][t2] q_t,
+// each a register-blocked sum over t of whole rows.
+template <class T>
+[[gnu::always_inline]] inline void head_backward(const HeadView<T>& h, const T* att, const T* dout,
+                                                 T* dq, T* dk, T* dv, T* scratch) {
+  const T scale = T(1) / std::sqrt(static_cast<T>(h.D));
+  const int64_t Tn = h.T_len;
+  T* v_cols = scratch;
+  T* ds_all = v_cols + h.D * round_up(Tn);  // (T, T), row t = ds for query t
+  T* col = ds_all + Tn * Tn;                // one column of p or ds
+  transpose_block(h.v, h.in_stride, Tn, h.D, v_cols);
+  for (int64_t t = 0; t < Tn; ++t) {
+    const T* pt = att + t * Tn;
+    T* ds = ds_all + t * Tn;
+    const int64_t n_keys = h.causal ? t + 1 : Tn;
+    row_times_cols(dout + t * h.out_stride, v_cols, Tn, h.D, n_keys, ds);  // dp = dout_t . v_t2
+    const T pdp = dot_lanes(pt, ds, n_keys);                               // sum_j p[j] dp[j]
+    for (int64_t t2 = 0; t2 < n_keys; ++t2) ds[t2] = pt[t2] * (ds[t2] - pdp) * scale;
+    add_weighted_rows(ds, h.k, h.in_stride, n_keys, h.D, dq + t * h.in_stride);
+  }
+  for (int64_t t2 = 0; t2 < Tn; ++t2) {
+    const int64_t first = h.causal ? t2 : 0;  // queries that see key t2
+    const int64_t n = Tn - first;
+    for (int64_t t = first; t < Tn; ++t) col[t - first] = att[t * Tn + t2];
+    add_weighted_rows(col, dout + first * h.out_stride, h.out_stride, n, h.D,
+                      dv + t2 * h.in_stride);
+    for (int64_t t = first; t < Tn; ++t) col[t - first] = ds_all[t * Tn + t2];
+    add_weighted_rows(col, h.q + first * h.in_stride, h.in_stride, n, h.D, dk + t2 * h.in_stride);
+  }
+}
+
+// The float versions are compiled per ISA (see CPURICH_TARGET_CLONES);
+// overloads on the element type let the templates below call either.
+CPURICH_TARGET_CLONES void head_forward_isa(const HeadView<float>& h, float* out, float* att,
+                                            float* scratch) {
+  head_forward(h, out, att, scratch);
+}
+void head_forward_isa(const HeadView<double>& h, double* out, double* att, double* scratch) {
+  head_forward(h, out, att, scratch);
+}
+CPURICH_TARGET_CLONES void head_backward_isa(const HeadView<float>& h, const float* att,
+                                             const float* dout, float* dq, float* dk, float* dv,
+                                             float* scratch) {
+  head_backward(h, att, dout, dq, dk, dv, scratch);
+}
+void head_backward_isa(const HeadView<double>& h, const double* att, const double* dout, double* dq,
+                       double* dk, double* dv, double* scratch) {
+  head_backward(h, att, dout, dq, dk, dv, scratch);
+}
+
+// ---- GPT-2 fused attention: qkv (B,T,3C) -> (B,T,C) -------------------------------
+template <class T>
+HeadView<T> fused_head(const T* qkv, int64_t b, int64_t h, int64_t Tn, int64_t C, int64_t hs) {
+  const T* base = qkv + b * Tn * 3 * C + h * hs;
+  return HeadView<T>{base, base + C, base + 2 * C, 3 * C, C, Tn, hs, true};
+}
+
+template <class T>
+Var fused_attention(const Var& qkv, int64_t n_head) {
+  const Tensor QKV = qkv.value().contiguous();  // (B, T, 3C)
+  const int64_t B = QKV.size(0), Tn = QKV.size(1), C = QKV.size(2) / 3, hs = C / n_head;
+  Tensor out = Tensor::empty({B, Tn, C}, QKV.dtype());           // (B, T, C)
+  Tensor att = Tensor::empty({B, n_head, Tn, Tn}, QKV.dtype());  // (B, H, T, T) probabilities
+  const T* x = ptr<T>(QKV);
+  T* o = ptr<T>(out);
+  T* a = ptr<T>(att);
+#pragma omp parallel for if (B * n_head * Tn * Tn * hs > kParallelMin) schedule(static)
+  for (int64_t bh = 0; bh < B * n_head; ++bh) {
+    const int64_t b = bh / n_head, h = bh % n_head;
+    std::vector<T> scratch(static_cast<size_t>(hs * round_up(Tn)));
+    head_forward_isa(fused_head(x, b, h, Tn, C, hs), o + b * Tn * C + h * hs, a + bh * Tn * Tn,
+                     scratch.data());
+  }
+  return make_op_result(out, {qkv}, "attention", [QKV, att, B, Tn, C, n_head, hs](Node& self) {
+    Tensor* dqkv = grad_accumulator(self.parents[0]);
+    if (!dqkv) return;
+    const T* x = ptr<T>(QKV);
+    const T* dout = ptr<T>(self.grad);
+    const T* a = ptr<T>(att);
+    T* dx = ptr<T>(*dqkv);
+#pragma omp parallel for if (B * n_head * Tn * Tn * hs > kParallelMin) schedule(static)
+    for (int64_t bh = 0; bh < B * n_head; ++bh) {
+      const int64_t b = bh / n_head, h = bh % n_head;
+      std::vector<T> scratch(static_cast<size_t>(backward_scratch_size(Tn, hs)));
+      T* dbase = dx + b * Tn * 3 * C + h * hs;
+      head_backward_isa(fused_head(x, b, h, Tn, C, hs), a + bh * Tn * Tn,
+                        dout + b * Tn * C + h * hs, dbase, dbase + C, dbase + 2 * C,
+                        scratch.data());
+    }
+  });
+}
+
+// ---- scaled_dot_product_attention: q, k, v (B,H,T,D) -> (B,H,T,D) ----------------
+template <class T>
+Var sdpa_typed(const Var& q, const Var& k, const Var& v, bool causal) {
+  const Tensor Q = q.value().contiguous(), K = k.value().contiguous(), V = v.value().contiguous();
+  const int64_t BH = Q.size(0) * Q.size(1), Tn = Q.size(2), D = Q.size(3);
+  Tensor out = Tensor::empty(Q.shape(), Q.dtype());
+  Tensor att = Tensor::empty({BH, Tn, Tn}, Q.dtype());
+  auto head = [Tn, D, causal](const Tensor& Q, const Tensor& K, const Tensor& V, int64_t bh) {
+    const int64_t off = bh * Tn * D;
+    return HeadView<T>{ptr<T>(Q) + off, ptr<T>(K) + off, ptr<T>(V) + off, D, D, Tn, D, causal};
+  };
+#pragma omp parallel for if (BH * Tn * Tn * D > kParallelMin) schedule(static)
+  for (int64_t bh = 0; bh < BH; ++bh) {
+    std::vector<T> scratch(static_cast<size_t>(D * round_up(Tn)));
+    head_forward_isa(head(Q, K, V, bh), ptr<T>(out) + bh * Tn * D, ptr<T>(att) + bh * Tn * Tn,
+                     scratch.data());
+  }
+  return make_op_result(out, {q, k, v}, "sdpa", [Q, K, V, att, BH, Tn, D, head](Node& self) {
+    // Parents that need no gradient get a scratch buffer, so the kernel stays simple.
+    Tensor scratch[3];
+    T* d[3];
+    for (int i = 0; i < 3; ++i) {
+      Tensor* g = grad_accumulator(self.parents[static_cast<size_t>(i)]);
+      if (!g) g = &(scratch[i] = Tensor::zeros(Q.shape(), Q.dtype()));
+      d[i] = ptr<T>(*g);
+    }
+    const T* dout = ptr<T>(self.grad);
+#pragma omp parallel for if (BH * Tn * Tn * D > kParallelMin) schedule(static)
+    for (int64_t bh = 0; bh < BH; ++bh) {
+      std::vector<T> scratch(static_cast<size_t>(backward_scratch_size(Tn, D)));
+      const int64_t off = bh * Tn * D;
+      head_backward_isa(head(Q, K, V, bh), ptr<T>(att) + bh * Tn * Tn, dout + off, d[0] + off,
+                        d[1] + off, d[2] + off, scratch.data());
+    }
+  });
+}
+
+}  // namespace
+
+Var softmax(const Var& x) {
+  check_defined(x, "softmax");
+  check_float(x.value(), "softmax");
+  if (x.value().dim() < 1) throw ShapeError("softmax: needs at least one axis, got a scalar");
+  ProfileScope prof(OpClass::Attention, false);
+  if (x.value().dtype() == DType::F32) return softmax_typed<float>(x);
+  return softmax_typed<double>(x);
+}
+
+Var scaled_dot_product_attention(const Var& q, const Var& k, const Var& v, bool causal) {
+  for (const Var* t : {&q, &k, &v}) {
+    check_defined(*t, "scaled_dot_product_attention");
+    check_same_dtype(q.value(), t->value(), "scaled_dot_product_attention");
+  }
+  if (q.value().dim() != 4 || k.shape() != q.shape() || v.shape() != q.shape())
+    throw ShapeError("scaled_dot_product_attention: q, k, v must share a (B, H, T, D) shape, got " +
+                     shape_str(q.shape()) + ", " + shape_str(k.shape()) + ", " +
+                     shape_str(v.shape()));
+  ProfileScope prof(OpClass::Attention, false);
+  if (q.value().dtype() == DType::F32) return sdpa_typed<float>(q, k, v, causal);
+  return sdpa_typed<double>(q, k, v, causal);
+}
+
+Var causal_self_attention(const Var& qkv, int64_t n_head) {
+  check_defined(qkv, "causal_self_attention");
+  check_float(qkv.value(), "causal_self_attention");
+  const Shape& s = qkv.shape();
+  if (s.size() != 3 || s[2] % 3 != 0 || n_head <= 0 || (s[2] / 3) % n_head != 0)
+    throw ShapeError("causal_self_attention: expected qkv (B, T, 3C) with C divisible by n_head " +
+                     std::to_string(n_head) + ", got " + shape_str(s));
+  ProfileScope prof(OpClass::Attention, false);
+  if (qkv.value().dtype() == DType::F32) return fused_attention<float>(qkv, n_head);
+  return fused_attention<double>(qkv, n_head);
+}
+
+}  // namespace cpurich::ag
