@@ -4,7 +4,7 @@
 // the step (the same matrix products called through gemm() with no autograd
 // around them): the ratio step / gemm-only says how much the rest costs.
 //
-//   build/rel/bench/autograd_step [steps=10] [threads]
+//   build/release/bench/autograd_step [steps=10] [threads]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>

@@ -50,11 +50,43 @@ std::string brief(const json& j) {
   return printable(j.dump());
 }
 
+/// A real header nests at most 3 levels: {name: {"shape": [dims]}}. Deeper
+/// JSON is rejected before parsing because a JSON DOM costs ~100 bytes per
+/// "[" of input: a 100 MB header of "[[[[..." would need ~10 GB. Brackets
+/// inside strings do not count, so the scan tracks quotes and escapes.
+void check_nesting(const std::string& text, const std::string& what) {
+  constexpr int kMaxDepth = 3;
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > kMaxDepth)
+        fail(what, "header nests JSON deeper than " + std::to_string(kMaxDepth) +
+                       " levels at byte " + std::to_string(i) +
+                       " ({name: {\"shape\": [...]}} is as deep as it gets)");
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+}
+
 /// Parses the header text, rejecting duplicate keys in any object. A plain
 /// json::parse would silently keep one of two "wte.weight" entries, so the
 /// file would mean different things to different readers; the parser callback
 /// lets us see every key as it is read and keep one set of keys per open object.
 json parse_json_rejecting_duplicates(const std::string& text, const std::string& what) {
+  check_nesting(text, what);
   std::vector<std::set<std::string>> open_objects;
   std::string duplicate;
   auto callback = [&](int /*depth*/, json::parse_event_t event, json& parsed) {

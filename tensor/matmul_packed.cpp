@@ -49,8 +49,9 @@ namespace {
 constexpr int64_t kKC = 512;
 constexpr int64_t kMC = 336;
 constexpr int64_t kPanelFloats = int64_t{1} << 20;
-// Below this many multiply-adds a thread team costs more than it saves.
-constexpr int64_t kMinParallelWork = int64_t{1} << 19;
+// Below this many multiply-adds (~160^3, ~25 us on one core) waking a thread
+// team costs more than it saves, and a busy machine makes it worse.
+constexpr int64_t kMinParallelWork = int64_t{1} << 22;
 
 // A growable 64-byte aligned scratch buffer, reused across calls so a GEMM
 // does not allocate (and page-fault) megabytes every time.

@@ -112,6 +112,11 @@ CharTokenizer CharTokenizer::from_json(const nlohmann::json& j) {
     if (!e.is_string()) throw std::invalid_argument(where + " must be a string");
     const std::vector<char32_t> cps = utf8::decode(e.get<std::string>());
     if (cps.size() != 1) throw std::invalid_argument(where + " must be exactly one character");
+    // Ids are positions in the sorted list: an unsorted file would silently
+    // renumber the tokens, so we reject it.
+    if (!chars.empty() && cps[0] <= chars.back()) {
+      throw std::invalid_argument(where + " breaks the order: vocab must be sorted by code point");
+    }
     chars.push_back(cps[0]);
   }
   bool use_unk = false;

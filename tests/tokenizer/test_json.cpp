@@ -73,7 +73,9 @@ TEST_CASE("malformed tokenizer.json gives an error naming the field") {
   CHECK(
       load_error(d, "{\"kind\": \"char\", \"vocab\": [\"a\", \"bc\"]}").find("field 'vocab[1]'") !=
       std::string::npos);
-  CHECK(load_error(d, "{\"kind\": \"char\", \"vocab\": [\"a\", \"a\"]}").find("duplicate") !=
+  CHECK(load_error(d, "{\"kind\": \"char\", \"vocab\": [\"a\", \"a\"]}").find("field 'vocab[1]'") !=
+        std::string::npos);
+  CHECK(load_error(d, "{\"kind\": \"char\", \"vocab\": [\"b\", \"a\"]}").find("sorted") !=
         std::string::npos);
   CHECK(load_error(d, "{\"kind\": \"char\", \"vocab\": [\"a\"], \"unk\": 1}").find("field 'unk'") !=
         std::string::npos);
