@@ -106,7 +106,10 @@ std::span<const float> Decoder::append(std::span<const int32_t> ids) {
     if (id < 0 || id >= config_.vocab_size)
       throw std::invalid_argument("decoder: token id " + std::to_string(id) + " outside [0, " +
                                   std::to_string(config_.vocab_size) + ")");
-  int threads = std::min(num_threads(), scratch_threads_);
+  // Weight multiply-adds of this call: about 12 C^2 per layer per row.
+  const int64_t C = config_.n_embd;
+  const int64_t macs = T * (config_.n_layer * 12 * C * C + config_.vocab_size * C);
+  int threads = macs < parallel_threshold_ ? 1 : std::min(num_threads(), scratch_threads_);
   if (threads < 1) threads = 1;
   forward_rows(ids.data(), T, threads);
   tokens_.insert(tokens_.end(), ids.begin(), ids.end());  // within reserved capacity

@@ -65,6 +65,10 @@ class Decoder {
 
   /// Bytes of weights a decode step reads (all matrices, biases, the head).
   int64_t weight_bytes_per_token() const;
+  /// Multiply-adds below which append() runs on one thread: waking threads
+  /// costs microseconds, more than a tiny model's whole decode step. Default
+  /// 2^18 (a 4-layer, 128-wide model's step is ~6x that); 0 = always parallel.
+  void set_parallel_threshold(int64_t macs) { parallel_threshold_ = macs; }
   /// Bytes of the KV cache.
   int64_t cache_bytes() const { return cache_.bytes(); }
 
@@ -86,6 +90,7 @@ class Decoder {
   std::vector<float> scores_;                   // (max threads, P) attention scratch
   std::vector<float> logits_;                   // (V,)
   int scratch_threads_ = 0;
+  int64_t parallel_threshold_ = int64_t{1} << 18;
 };
 
 }  // namespace cpurich
