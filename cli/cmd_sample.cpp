@@ -21,16 +21,20 @@ struct SampleOptions {
   std::string prompt;
   std::string prompt_file;
   bool json = false;
+  CLI::Option* prompt_opt = nullptr;
+  CLI::Option* prompt_file_opt = nullptr;
 };
 
 void run_sample(const SampleOptions& o) {
   apply_threads(o.flags.threads);
-  const GenerateOptions options = o.flags.to_options();  // bad values fail before loading
-  if (o.prompt.empty() == o.prompt_file.empty())
+  GenerateOptions options = o.flags.to_options();  // bad values fail before loading
+  const bool from_file = o.prompt_file_opt->count() > 0;
+  if ((o.prompt_opt->count() > 0) == from_file)
     throw std::invalid_argument("give exactly one of --prompt TEXT and --prompt-file FILE");
-  const std::string text = o.prompt_file.empty() ? o.prompt : read_file(o.prompt_file);
+  const std::string text = from_file ? read_file(o.prompt_file) : o.prompt;
   if (text.empty()) throw std::invalid_argument("empty prompt: give some text to continue");
   InferenceModel m = load_inference_model(o.flags.model);
+  options.sampler.validate(m.decoder->config().vocab_size);  // now top-k's bound is known
   const auto ids = encode_prompt(*m.tokenizer, text);
   TextCallback print;
   if (!o.json) {
@@ -69,8 +73,8 @@ void register_sample(CLI::App& app) {
       "prefill and decode speed (tokens/s) on stderr. Samplers apply in the order repetition\n"
       "penalty, temperature, top-k, top-p, min-p; the same seed always gives the same text.");
   add_sampling_flags(sub, opts->flags);
-  sub->add_option("--prompt", opts->prompt, "The text to continue");
-  sub->add_option("--prompt-file", opts->prompt_file, "Read the prompt from FILE");
+  opts->prompt_opt = sub->add_option("--prompt", opts->prompt, "The text to continue");
+  opts->prompt_file_opt = sub->add_option("--prompt-file", opts->prompt_file, "Read the prompt from FILE");
   sub->add_flag("--json", opts->json,
                 "Print one JSON object {text, prompt_tokens, new_tokens, prefill_tok_s, "
                 "decode_tok_s, finish_reason} instead of streaming");

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <stdexcept>
 
 #include "infer/stop_strings.h"
@@ -69,7 +70,13 @@ GenerateResult generate(Decoder& decoder, const Tokenizer& tokenizer,
   result.prefill_seconds = seconds_since(t0);
 
   t0 = std::chrono::steady_clock::now();
+  // A model may have more ids than its tokenizer (a vocabulary padded to a
+  // round size): those ids have no text, so they must never be sampled.
+  const auto usable = std::min<size_t>(static_cast<size_t>(tokenizer.vocab_size()),
+                                       decoder.logits().size());
   std::vector<float> logits(decoder.logits().begin(), decoder.logits().end());
+  auto mask_unusable = [&] { std::fill(logits.begin() + static_cast<std::ptrdiff_t>(usable), logits.end(), -INFINITY); };
+  mask_unusable();
   result.finish_reason = "length";
   for (int64_t i = 0; i < options.max_new_tokens; ++i) {
     const int32_t token = sampler.next(logits, decoder.tokens());
@@ -96,6 +103,7 @@ GenerateResult generate(Decoder& decoder, const Tokenizer& tokenizer,
       decoder.step(token);
     }
     std::copy(decoder.logits().begin(), decoder.logits().end(), logits.begin());
+    mask_unusable();
   }
   result.decode_seconds = seconds_since(t0);
   if (on_text) {

@@ -122,3 +122,11 @@ TEST_CASE("the CLI's input checks give clear errors") {
   opts = sampling(0, 0);
   CHECK_THROWS_WITH(generate(d, kTok, kTok.encode("a"), opts), Catch::Contains("max new tokens"));
 }
+
+TEST_CASE("ids beyond the tokenizer's vocabulary are never sampled") {
+  // A model with 8 more ids than the tokenizer (a padded vocabulary).
+  const GPT model = test::random_model(test::small_config(64, kTok.vocab_size() + 8), 27);
+  Decoder d(model);
+  const auto r = generate(d, kTok, kTok.encode("abc"), sampling(6, 60));
+  for (const int32_t t : r.tokens) CHECK(t < kTok.vocab_size());
+}
