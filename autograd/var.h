@@ -70,6 +70,14 @@ Var make_op_result(Tensor value, std::vector<Var> parents, std::string op,
 /// does not require grad. g must have the parent's shape.
 void accumulate_grad(const Var& parent, const Tensor& g);
 
+/// Like accumulate_grad, but g is a fresh tensor nobody else holds: on the
+/// first contribution it becomes the parent's grad without a copy.
+void accumulate_grad_owned(const Var& parent, Tensor g);
+/// The parent's grad buffer (contiguous, allocated as zeros on first use) so a
+/// backward can write into it directly, e.g. a GEMM with beta = 1 adds
+/// dW = x^T @ dy into it without a temporary. nullptr if the parent needs no grad.
+Tensor* grad_accumulator(const Var& parent);
+
 /// Is the graph being recorded? (false inside a NoGradGuard)
 bool grad_enabled();
 /// RAII scope with recording off: inference and optimizer updates use it.

@@ -1,0 +1,199 @@
+// ops_linalg.cpp: matmul and linear with their backward passes.
+//
+// What it teaches: the gradient of a matrix product is two more matrix
+// products. For C = A @ B and an upstream gradient dC:
+//     dA = dC @ B^T        dB = A^T @ dC
+// (check the shapes: (M,N)@(N,K) = (M,K) and (K,M)@(M,N) = (K,N)). Transposes
+// are never materialised: the GEMM reads the same buffer with trans flags, and
+// beta = 1 makes it add straight into the parameter's gradient buffer.
+//
+// Pipeline position: every Linear layer of the GPT and the tied LM head.
+#include <stdexcept>
+
+#include "autograd/ops.h"
+#include "autograd/ops_internal.h"
+#include "tensor/matmul.h"
+#include "tensor/ops.h"
+
+namespace cpurich::ag {
+using namespace detail;
+
+namespace {
+
+// C (m,n) (+)= op(A) @ op(B) in f32 through the fast GEMM; a, b row-major
+// with leading dimensions equal to their stored row length.
+void gemm_f32(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, const float* b,
+              float beta, float* c) {
+  GemmArgs g;
+  g.trans_a = ta;
+  g.trans_b = tb;
+  g.m = m;
+  g.n = n;
+  g.k = k;
+  g.a = a;
+  g.lda = ta ? m : k;
+  g.b = b;
+  g.ldb = tb ? k : n;
+  g.beta = beta;
+  g.c = c;
+  g.ldc = n;
+  gemm(g);
+}
+
+// The f32 fast path applies when the right operand is one shared 2-D matrix
+// and the left one is not transposed: then all leading dims of a fold into M.
+bool matmul_fast_path(const Tensor& a, const Tensor& b, bool trans_a) {
+  return a.dtype() == DType::F32 && b.dtype() == DType::F32 && b.dim() == 2 && a.dim() >= 2 &&
+         !trans_a;
+}
+
+}  // namespace
+
+// ---- matmul ---------------------------------------------------------------------------
+// C = op(A) @ op(B). With dop(A) = dC @ op(B)^T and dop(B) = op(A)^T @ dC:
+//   !trans_a: dA = dC @ op(B)^T             trans_a: dA = (dop A)^T = op(B) @ dC^T
+//   !trans_b: dB = op(A)^T @ dC             trans_b: dB = (dop B)^T = dC^T @ op(A)
+// Broadcast batch dims are summed back with sum_to_shape.
+Var matmul(const Var& a, const Var& b, bool trans_a, bool trans_b) {
+  check_defined(a, "matmul");
+  check_defined(b, "matmul");
+  check_same_dtype(a.value(), b.value(), "matmul");
+  ProfileScope prof(OpClass::Matmul, false);
+  if (matmul_fast_path(a.value(), b.value(), trans_a)) {
+    const Tensor A = a.value().contiguous();  // (..., M, K)
+    const Tensor B = b.value().contiguous();  // (K, N) or (N, K) when trans_b
+    const int64_t K = A.size(-1);
+    const int64_t N = trans_b ? B.size(0) : B.size(1);
+    if ((trans_b ? B.size(1) : B.size(0)) != K)
+      throw ShapeError("matmul: shape mismatch " + shape_str(A.shape()) + " @ " +
+                       shape_str(B.shape()) + (trans_b ? "^T" : ""));
+    const int64_t M = A.numel() / K;
+    Shape out_shape = A.shape();
+    out_shape.back() = N;
+    Tensor C = Tensor::empty(out_shape, DType::F32);  // (..., M, N)
+    gemm_f32(false, trans_b, M, N, K, A.data_f32(), B.data_f32(), 0.0f, C.data_f32());
+    return make_op_result(C, {a, b}, "matmul", [A, B, M, N, K, trans_b](Node& self) {
+      const float* dC = self.grad.data_f32();  // (M, N)
+      if (Tensor* dA = grad_accumulator(self.parents[0]))  // (M, K) += dC @ op(B)^T
+        gemm_f32(false, !trans_b, M, K, N, dC, B.data_f32(), 1.0f, dA->data_f32());
+      if (Tensor* dB = grad_accumulator(self.parents[1])) {
+        if (!trans_b)  // (K, N) += A^T @ dC
+          gemm_f32(true, false, K, N, M, A.data_f32(), dC, 1.0f, dB->data_f32());
+        else  // (N, K) += dC^T @ A
+          gemm_f32(true, false, N, K, M, dC, A.data_f32(), 1.0f, dB->data_f32());
+      }
+    });
+  }
+  const Tensor A = a.value(), B = b.value();
+  Tensor C = cpurich::matmul(A, B, trans_a, trans_b);
+  return make_op_result(C, {a, b}, "matmul", [A, B, trans_a, trans_b](Node& self) {
+    const Tensor& dC = self.grad;
+    if (self.parents[0].requires_grad()) {
+      Tensor dA = trans_a ? cpurich::matmul(B, dC, trans_b, true)
+                          : cpurich::matmul(dC, B, false, !trans_b);
+      accumulate_grad_owned(self.parents[0], sum_to_shape(dA, A.shape()));
+    }
+    if (self.parents[1].requires_grad()) {
+      Tensor dB = trans_b ? cpurich::matmul(dC, A, true, trans_a)
+                          : cpurich::matmul(A, dC, !trans_a, false);
+      accumulate_grad_owned(self.parents[1], sum_to_shape(dB, B.shape()));
+    }
+  });
+}
+
+// ---- linear ---------------------------------------------------------------------------
+// y = x @ W + b with x (N, IN) (leading dims folded into N), W (IN, OUT), b (OUT).
+//   dx = dy @ W^T        dW = x^T @ dy        db = sum over rows of dy
+// In f32 each is one GEMM (trans flags, beta = 1 into the grad buffers) and db
+// is a column sum done by one thread per column chunk, rows in order.
+namespace {
+
+void check_linear_shapes(const Tensor& x, const Tensor& w, const Var& bias) {
+  if (w.dim() != 2 || x.dim() < 1 || x.size(-1) != w.size(0))
+    throw ShapeError("linear: shape mismatch x " + shape_str(x.shape()) + " @ weight " +
+                     shape_str(w.shape()));
+  if (bias.defined() && (bias.value().dim() != 1 || bias.value().size(0) != w.size(1)))
+    throw ShapeError("linear: bias " + shape_str(bias.value().shape()) + " for weight " +
+                     shape_str(w.shape()));
+}
+
+// db (OUT) += column sums of dy (N, OUT); parallel over column chunks only.
+void bias_grad_f32(const float* dy, int64_t N, int64_t OUT, float* db) {
+  constexpr int64_t kChunk = 64;
+  const int64_t chunks = (OUT + kChunk - 1) / kChunk;
+#pragma omp parallel for if (N * OUT > kParallelMin) schedule(static)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t j0 = c * kChunk, j1 = std::min(OUT, j0 + kChunk);
+    for (int64_t i = 0; i < N; ++i)
+      for (int64_t j = j0; j < j1; ++j) db[j] += dy[i * OUT + j];
+  }
+}
+
+Var linear_f32(const Var& x, const Var& w, const Var& bias) {
+  const Tensor X = x.value().contiguous();  // (N, IN)
+  const Tensor W = w.value().contiguous();  // (IN, OUT)
+  const int64_t IN = W.size(0), OUT = W.size(1), N = X.numel() / IN;
+  Shape out_shape = X.shape();
+  out_shape.back() = OUT;
+  Tensor Y = Tensor::empty(out_shape, DType::F32);  // (N, OUT)
+  float* y = Y.data_f32();
+  float beta = 0.0f;
+  if (bias.defined()) {  // start every row at b, then the GEMM adds x @ W on top
+    const Tensor bv = bias.value().contiguous();
+    const float* b = bv.data_f32();
+    for (int64_t i = 0; i < N; ++i)
+      for (int64_t j = 0; j < OUT; ++j) y[i * OUT + j] = b[j];
+    beta = 1.0f;
+  }
+  gemm_f32(false, false, N, OUT, IN, X.data_f32(), W.data_f32(), beta, y);
+  std::vector<Var> parents{x, w};
+  if (bias.defined()) parents.push_back(bias);
+  return make_op_result(Y, std::move(parents), "linear", [X, W, N, IN, OUT](Node& self) {
+    const float* dy = self.grad.data_f32();  // (N, OUT)
+    if (Tensor* dx = grad_accumulator(self.parents[0]))  // (N, IN) += dy @ W^T
+      gemm_f32(false, true, N, IN, OUT, dy, W.data_f32(), 1.0f, dx->data_f32());
+    if (Tensor* dW = grad_accumulator(self.parents[1]))  // (IN, OUT) += x^T @ dy
+      gemm_f32(true, false, IN, OUT, N, X.data_f32(), dy, 1.0f, dW->data_f32());
+    if (self.parents.size() > 2)
+      if (Tensor* db = grad_accumulator(self.parents[2])) bias_grad_f32(dy, N, OUT, db->data_f32());
+  });
+}
+
+// The f64 version (gradcheck) goes through the tensor-level ops.
+Var linear_generic(const Var& x, const Var& w, const Var& bias) {
+  const Tensor X = x.value(), W = w.value();
+  const int64_t IN = W.size(0), OUT = W.size(1);
+  const Tensor X2 = X.reshape({-1, IN});
+  Tensor Y2 = cpurich::matmul(X2, W);
+  if (bias.defined()) Y2 = cpurich::add(Y2, bias.value());
+  Shape out_shape = X.shape();
+  out_shape.back() = OUT;
+  std::vector<Var> parents{x, w};
+  if (bias.defined()) parents.push_back(bias);
+  return make_op_result(Y2.reshape(out_shape), std::move(parents), "linear",
+                        [X, X2, W, IN, OUT](Node& self) {
+                          const Tensor dy = self.grad.reshape({-1, OUT});
+                          if (self.parents[0].requires_grad())
+                            accumulate_grad_owned(self.parents[0],
+                                                  cpurich::matmul(dy, W, false, true).reshape(X.shape()));
+                          if (self.parents[1].requires_grad())
+                            accumulate_grad_owned(self.parents[1], cpurich::matmul(X2, dy, true, false));
+                          if (self.parents.size() > 2)
+                            accumulate_grad_owned(self.parents[2], cpurich::sum(dy, 0));
+                        });
+}
+
+}  // namespace
+
+Var linear(const Var& x, const Var& w, const Var& bias) {
+  check_defined(x, "linear");
+  check_defined(w, "linear");
+  check_same_dtype(x.value(), w.value(), "linear");
+  if (bias.defined()) check_same_dtype(x.value(), bias.value(), "linear");
+  check_linear_shapes(x.value(), w.value(), bias);
+  ProfileScope prof(OpClass::Matmul, false);
+  if (x.value().dtype() == DType::F32) return linear_f32(x, w, bias);
+  return linear_generic(x, w, bias);
+}
+
+}  // namespace cpurich::ag
