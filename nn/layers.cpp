@@ -1,0 +1,50 @@
+// layers.cpp: Linear, Embedding, LayerNorm and RMSNorm (see layers.h). The
+// math and the backward passes live in autograd/; a layer only owns its
+// parameters and names them.
+#include "nn/layers.h"
+
+#include "autograd/ops.h"
+
+namespace cpurich {
+
+Linear::Linear(int64_t in, int64_t out, double std, const ParamInit& init, bool has_bias)
+    : weight(normal_param({in, out}, std, init)) {
+  if (has_bias) bias = constant_param({out}, 0.0, init);
+}
+
+Var Linear::forward(const Var& x) const { return ag::linear(x, weight, bias); }
+
+void Linear::collect_parameters(const std::string& prefix, NamedParameters& out) const {
+  out.emplace_back(prefix + "weight", weight);
+  if (bias.defined()) out.emplace_back(prefix + "bias", bias);
+}
+
+Embedding::Embedding(int64_t num, int64_t dim, double std, const ParamInit& init)
+    : weight(normal_param({num, dim}, std, init)) {}
+
+Var Embedding::forward(std::span<const int32_t> ids) const { return ag::embedding(weight, ids); }
+
+void Embedding::collect_parameters(const std::string& prefix, NamedParameters& out) const {
+  out.emplace_back(prefix + "weight", weight);
+}
+
+LayerNorm::LayerNorm(int64_t dim, double eps_, const ParamInit& init)
+    : weight(constant_param({dim}, 1.0, init)), bias(constant_param({dim}, 0.0, init)), eps(eps_) {}
+
+Var LayerNorm::forward(const Var& x) const { return ag::layer_norm(x, weight, bias, eps); }
+
+void LayerNorm::collect_parameters(const std::string& prefix, NamedParameters& out) const {
+  out.emplace_back(prefix + "weight", weight);
+  out.emplace_back(prefix + "bias", bias);
+}
+
+RMSNorm::RMSNorm(int64_t dim, double eps_, const ParamInit& init)
+    : weight(constant_param({dim}, 1.0, init)), eps(eps_) {}
+
+Var RMSNorm::forward(const Var& x) const { return ag::rms_norm(x, weight, eps); }
+
+void RMSNorm::collect_parameters(const std::string& prefix, NamedParameters& out) const {
+  out.emplace_back(prefix + "weight", weight);
+}
+
+}  // namespace cpurich

@@ -1,0 +1,69 @@
+// layers.h: the leaf layers of a transformer: Linear, Embedding, LayerNorm,
+// RMSNorm. Each one owns its parameter tensors and calls one autograd op.
+//
+// Pipeline position: tensors -> autograd -> [nn layers] -> blocks -> GPT.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "nn/module.h"
+
+namespace cpurich {
+
+/// y = x @ weight + bias, with weight stored (in, out) like Hugging Face
+/// GPT-2's Conv1D (so HF checkpoints load without transposing).
+class Linear : public Module {
+ public:
+  /// weight ~ N(0, std^2) (in, out), bias = 0 (out) unless !has_bias.
+  Linear(int64_t in, int64_t out, double std, const ParamInit& init, bool has_bias = true);
+  /// x (..., in) -> (..., out).
+  Var forward(const Var& x) const;
+  void collect_parameters(const std::string& prefix, NamedParameters& out) const override;
+
+  Var weight;  ///< (in, out)
+  Var bias;    ///< (out), undefined when the layer has no bias
+};
+
+/// A lookup table: row i of weight is the vector for token (or position) i.
+class Embedding : public Module {
+ public:
+  /// weight ~ N(0, std^2) of shape (num, dim).
+  Embedding(int64_t num, int64_t dim, double std, const ParamInit& init);
+  /// ids (N) -> (N, dim). Throws std::out_of_range naming an id >= num.
+  Var forward(std::span<const int32_t> ids) const;
+  void collect_parameters(const std::string& prefix, NamedParameters& out) const override;
+
+  Var weight;  ///< (num, dim)
+};
+
+/// (x - mean) / sqrt(var + eps) * weight + bias over the last axis.
+class LayerNorm : public Module {
+ public:
+  /// weight = 1, bias = 0, both (dim).
+  LayerNorm(int64_t dim, double eps, const ParamInit& init);
+  /// x (..., dim) -> (..., dim).
+  Var forward(const Var& x) const;
+  void collect_parameters(const std::string& prefix, NamedParameters& out) const override;
+
+  Var weight;  ///< (dim)
+  Var bias;    ///< (dim)
+  double eps;
+};
+
+/// x / sqrt(mean(x^2) + eps) * weight over the last axis (Llama's norm: no
+/// mean subtraction, no bias). Not used by GPT-2; here for experiments.
+class RMSNorm : public Module {
+ public:
+  /// weight = 1 (dim).
+  RMSNorm(int64_t dim, double eps, const ParamInit& init);
+  /// x (..., dim) -> (..., dim).
+  Var forward(const Var& x) const;
+  void collect_parameters(const std::string& prefix, NamedParameters& out) const override;
+
+  Var weight;  ///< (dim)
+  double eps;
+};
+
+}  // namespace cpurich
