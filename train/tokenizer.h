@@ -30,7 +30,17 @@ class Tokenizer {
   virtual int32_t vocab_size() const = 0;
   virtual std::string kind() const = 0;  ///< "char" or "bpe"
   virtual nlohmann::json to_json() const = 0;
+  /// Id of a special token ("<|endoftext|>", "### Human:", "### Assistant:"),
+  /// or -1 if this tokenizer has no such special token (char-level never has).
+  virtual int32_t special_id(std::string_view content) const {
+    (void)content;
+    return -1;
+  }
 };
+
+/// Builds a tokenizer from the JSON object save_tokenizer writes (format in
+/// docs/course/tokenizers.md); throws std::invalid_argument naming a bad field.
+std::unique_ptr<Tokenizer> tokenizer_from_json(const nlohmann::json& j);
 
 /// Reads a tokenizer.json written by save_tokenizer.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path);
