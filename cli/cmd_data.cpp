@@ -1,8 +1,51 @@
-// cmd_data.cpp: `cpurich data` (placeholder until its issue lands).
+// cmd_data.cpp: `cpurich data world --out DIR`, the built-in corpus.
+// Writes DIR/corpus.txt (biographies for pretraining) and the Q/A sets
+// qa_train.jsonl / qa_test.jsonl / qa_unseen.jsonl (see train/world.h).
+#include <chrono>
+#include <cstdio>
+#include <memory>
+
 #include "cli/commands.h"
+#include "train/world.h"
 
 namespace cpurich::cli {
 
-void register_data(CLI::App& /*app*/) {}
+namespace {
+
+struct DataWorldArgs {
+  std::string out;
+  world::WorldOptions options;
+};
+
+void run_data_world(const DataWorldArgs& a) {
+  const auto start = std::chrono::steady_clock::now();
+  const world::World w = world::generate_world(a.options);
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  world::write_world(w, a.out);
+  std::printf("wrote %s/corpus.txt (%zu bytes, %zu biographies) and Q/A: %zu train, %zu test, %zu unseen "
+              "(generated in %.0f ms)\n",
+              a.out.c_str(), w.corpus.size(), w.bios.size(), w.qa_train.size(), w.qa_test.size(),
+              w.qa_unseen.size(), ms);
+}
+
+}  // namespace
+
+void register_data(CLI::App& app) {
+  auto* data = app.add_subcommand("data", "Generate built-in datasets");
+  data->require_subcommand(1);
+  auto args = std::make_shared<DataWorldArgs>();
+  auto* sub = data->add_subcommand(
+      "world", "Fictional people: biographies (corpus.txt) and Q/A sets (qa_*.jsonl)");
+  sub->add_option("--out", args->out, "Output directory (created if missing)")->required();
+  sub->add_option("--people", args->options.people, "Number of people (train + test + unseen)")
+      ->capture_default_str();
+  sub->add_option("--bios-per-person", args->options.bios_per_person,
+                  "Biographies per train/test person")
+      ->capture_default_str();
+  sub->add_option("--seed", args->options.seed, "Random seed")->capture_default_str();
+  sub->add_flag("--qa-in-corpus", args->options.qa_in_corpus,
+                "Also mix the train Q/A (chat format) into corpus.txt");
+  sub->callback([args] { run_data_world(*args); });
+}
 
 }  // namespace cpurich::cli

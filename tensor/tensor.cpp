@@ -6,6 +6,7 @@
 // The view operations (no data moves) live in tensor_views.cpp.
 //
 // Pipeline position: text -> tokens -> [tensors] -> model -> samples.
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -251,7 +252,7 @@ double read_as_double(const std::byte* base, DType dtype, int64_t off) {
 
 // double -> int64 with a clear error instead of undefined behaviour.
 int64_t checked_i64(double v) {
-  if (!(v >= -9.2233720368547758e18 && v < 9.2233720368547758e18))
+  if (!(v >= -9.2233720368547758e18 && v < 9.2233720368547758e18))  // also false for NaN
     throw std::domain_error("cannot convert " + std::to_string(v) + " to i64");
   return static_cast<int64_t>(v);
 }
@@ -288,20 +289,28 @@ std::vector<double> Tensor::to_vector() const {
 // ---- copies ---------------------------------------------------------------------------------
 
 namespace {
+// True when v converts to int64 without undefined behaviour.
+bool fits_i64(double v) { return v >= -9.2233720368547758e18 && v < 9.2233720368547758e18; }
+
 // dst[i] = D(src[i]) over a plan with operand 0 = dst, operand 1 = src.
 template <typename D, typename S>
 void copy_kernel(D* dst, const S* src, const detail::StridedPlan& plan) {
   const int64_t sd = plan.inner_stride(0), ss = plan.inner_stride(1);
+  std::atomic<bool> bad{false};  // an exception must not escape an OpenMP region
   detail::for_each_chunk(plan, [&](const int64_t* offs, int64_t n) {
     D* d = dst + offs[0];
     const S* s = src + offs[1];
     for (int64_t i = 0; i < n; ++i) {
-      if constexpr (std::is_same_v<D, int64_t> && !std::is_same_v<S, int64_t>)
-        d[i * sd] = checked_i64(static_cast<double>(s[i * ss]));
-      else
+      if constexpr (std::is_same_v<D, int64_t> && !std::is_same_v<S, int64_t>) {
+        const double v = static_cast<double>(s[i * ss]);
+        if (!fits_i64(v)) bad = true;
+        d[i * sd] = fits_i64(v) ? static_cast<int64_t>(v) : 0;
+      } else {
         d[i * sd] = static_cast<D>(s[i * ss]);
+      }
     }
   });
+  if (bad) throw std::domain_error("cannot convert NaN, infinity or out-of-range values to i64");
 }
 
 template <typename D>
