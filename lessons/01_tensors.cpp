@@ -72,8 +72,7 @@ void expand_and_contiguous() {
   Tensor t = a.transpose(0, 1);
   Tensor c = t.contiguous();
   show("t.contiguous()", c);
-  std::cout << "copy shares storage with a: " << (c.shares_storage_with(a) ? "yes" : "no")
-            << "\n";
+  std::cout << "copy shares storage with a: " << (c.shares_storage_with(a) ? "yes" : "no") << "\n";
   std::cout << "a.reshape({3, 2}) shares storage with a: "
             << (a.reshape({3, 2}).shares_storage_with(a) ? "yes" : "no") << "\n";
   std::cout << "t.reshape({6})   shares storage with a: "

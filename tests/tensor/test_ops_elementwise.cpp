@@ -11,11 +11,15 @@
 using namespace cpurich;
 
 namespace {
-Tensor f32(std::vector<float> v, const Shape& s) { return Tensor::from_vector(v, s); }
+Tensor f32(std::vector<float> v, const Shape& s) {
+  return Tensor::from_vector(v, s);
+}
 Tensor iota(const Shape& shape, DType dtype = DType::F32) {
   return Tensor::arange(shape_numel(shape), dtype).reshape(shape);
 }
-std::vector<double> vec(std::initializer_list<double> v) { return v; }
+std::vector<double> vec(std::initializer_list<double> v) {
+  return v;
+}
 }  // namespace
 
 TEST_CASE("broadcast_shapes follows NumPy", "[ops][broadcast]") {
@@ -63,8 +67,8 @@ TEST_CASE("binary ops with broadcasting, computed by hand", "[ops][broadcast]") 
 
 TEST_CASE("binary ops on non-contiguous inputs", "[ops][views]") {
   const Tensor a = iota({3, 4});
-  const Tensor at = a.transpose(0, 1);      // (4,3), strides (1,4)
-  const Tensor as = a.slice(1, 0, 4, 2);    // (3,2): columns 0 and 2
+  const Tensor at = a.transpose(0, 1);    // (4,3), strides (1,4)
+  const Tensor as = a.slice(1, 0, 4, 2);  // (3,2): columns 0 and 2
   const Tensor ae = f32({1, 2, 3}, {3, 1}).expand({3, 2});
   CHECK(add(at, at).to_vector() == vec({0, 8, 16, 2, 10, 18, 4, 12, 20, 6, 14, 22}));
   CHECK(mul(as, ae).to_vector() == vec({0, 2, 8, 12, 24, 30}));
@@ -117,8 +121,8 @@ TEST_CASE("unary ops on strided inputs and scalars", "[ops][unary]") {
 // exactly (each output is one rounding of x + y, whoever computes it).
 TEST_CASE("threaded elementwise matches a naive loop at 1, 2, 3 threads", "[ops][threads]") {
   Rng rng(7);
-  const Tensor x = rng.normal({300, 257});           // 77100 elements > threshold
-  const Tensor y = rng.normal({257});                // broadcast row
+  const Tensor x = rng.normal({300, 257});                   // 77100 elements > threshold
+  const Tensor y = rng.normal({257});                        // broadcast row
   const Tensor xt = rng.normal({257, 300}).transpose(0, 1);  // strided
   Tensor ref = Tensor::empty({300, 257});
   for (int64_t i = 0; i < 300; ++i)
@@ -132,4 +136,81 @@ TEST_CASE("threaded elementwise matches a naive loop at 1, 2, 3 threads", "[ops]
     CHECK(max_abs_diff(out, ref) == 0.0);
   }
   set_num_threads(before);
+}
+
+namespace {
+// Naive reference: out[idx] = f(a[bidx_a], b[bidx_b]) with broadcasting done by hand on
+// row-major value lists (no strides, no views, no shared code with the kernels).
+template <typename F>
+std::vector<double> naive_binary(const Tensor& a, const Tensor& b, const Shape& out_shape, F f) {
+  const std::vector<double> va = a.to_vector(), vb = b.to_vector();
+  const int64_t n = shape_numel(out_shape), nd = static_cast<int64_t>(out_shape.size());
+  std::vector<double> out(static_cast<std::size_t>(n));
+  for (int64_t flat = 0; flat < n; ++flat) {
+    int64_t rem = flat, ia = 0, ib = 0, mul_a = 1, mul_b = 1;
+    for (int64_t d = nd - 1; d >= 0; --d) {
+      const int64_t i = rem % out_shape[d];
+      rem /= out_shape[d];
+      const int64_t da = d - (nd - a.dim()), db = d - (nd - b.dim());
+      if (da >= 0) {
+        const int64_t sa = a.shape()[da];
+        ia += (sa == 1 ? 0 : i) * mul_a;
+        mul_a *= sa;
+      }
+      if (db >= 0) {
+        const int64_t sb = b.shape()[db];
+        ib += (sb == 1 ? 0 : i) * mul_b;
+        mul_b *= sb;
+      }
+    }
+    out[flat] = f(static_cast<float>(va[ia]), static_cast<float>(vb[ib]));
+  }
+  return out;
+}
+
+// A random view of a random tensor with the given shape: sometimes transposed
+// (materialised through a permuted base), sometimes a stepped slice of a larger base.
+Tensor random_view(Rng& rng, const Shape& shape) {
+  switch (rng.below(3)) {
+    case 0:
+      return rng.normal(shape);
+    case 1: {  // base is the reversed-dims tensor, viewed back through a permutation
+      Shape rev(shape.rbegin(), shape.rend());
+      std::vector<int64_t> order(shape.size());
+      for (std::size_t i = 0; i < order.size(); ++i)
+        order[i] = static_cast<int64_t>(shape.size() - 1 - i);
+      return rng.normal(rev).permute(order);
+    }
+    default: {  // every other element along the last dim
+      if (shape.empty()) return rng.normal(shape);
+      Shape big = shape;
+      big.back() = 2 * shape.back();
+      return rng.normal(big).slice(-1, 0, big.back(), 2);
+    }
+  }
+}
+}  // namespace
+
+TEST_CASE("random broadcast shapes and views match the naive reference", "[ops][broadcast]") {
+  Rng rng(123);
+  for (int trial = 0; trial < 200; ++trial) {
+    // Random output shape of rank 0..4 with dims 1..4; each input drops some leading
+    // dims and sets some dims to 1.
+    const auto rank = static_cast<int64_t>(rng.below(5));
+    Shape out(rank);
+    for (auto& d : out) d = 1 + static_cast<int64_t>(rng.below(4));
+    auto input_shape = [&] {
+      Shape s(out.begin() + static_cast<int64_t>(rng.below(rank + 1)), out.end());
+      for (auto& d : s)
+        if (rng.below(3) == 0) d = 1;
+      return s;
+    };
+    const Tensor a = random_view(rng, input_shape()), b = random_view(rng, input_shape());
+    const Shape os = broadcast_shapes(a.shape(), b.shape());
+    INFO("a " << shape_str(a.shape()) << " b " << shape_str(b.shape()));
+    CHECK(add(a, b).to_vector() == naive_binary(a, b, os, [](float x, float y) { return x + y; }));
+    CHECK(mul(a, b).to_vector() == naive_binary(a, b, os, [](float x, float y) { return x * y; }));
+    CHECK(maximum(a, b).to_vector() ==
+          naive_binary(a, b, os, [](float x, float y) { return x >= y ? x : y; }));
+  }
 }

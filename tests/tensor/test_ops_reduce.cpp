@@ -11,11 +11,15 @@
 using namespace cpurich;
 
 namespace {
-Tensor f32(std::vector<float> v, const Shape& s) { return Tensor::from_vector(v, s); }
+Tensor f32(std::vector<float> v, const Shape& s) {
+  return Tensor::from_vector(v, s);
+}
 Tensor iota(const Shape& shape, DType dtype = DType::F32) {
   return Tensor::arange(shape_numel(shape), dtype).reshape(shape);
 }
-std::vector<double> vec(std::initializer_list<double> v) { return v; }
+std::vector<double> vec(std::initializer_list<double> v) {
+  return v;
+}
 }  // namespace
 
 TEST_CASE("sum and mean on every axis of a (2,3,4) tensor", "[reduce]") {
@@ -97,14 +101,14 @@ TEST_CASE("sum_to_shape is the adjoint of broadcasting", "[reduce][broadcast]") 
   const double lhs = sum_all(mul(x.expand({2, 3, 4}), g)).item();
   const double rhs = sum_all(mul(x, sum_to_shape(g, {3, 1}))).item();
   CHECK(lhs == rhs);
-  CHECK_THROWS_WITH(sum_to_shape(g, {3}),
-                    Catch::Contains("(2, 3, 4)") && Catch::Contains("(3,)"));
+  CHECK_THROWS_WITH(sum_to_shape(g, {3}), Catch::Contains("(2, 3, 4)") && Catch::Contains("(3,)"));
   CHECK_THROWS_AS(sum_to_shape(g, {1, 2, 3, 4}), ShapeError);
 }
 
 TEST_CASE("softmax and log_softmax match hand values", "[softmax]") {
   // softmax(0, ln 2, ln 3) = (1, 2, 3) / 6
-  const Tensor x = Tensor::from_vector(std::vector<double>{0, std::log(2.0), std::log(3.0)}, {1, 3});
+  const Tensor x =
+      Tensor::from_vector(std::vector<double>{0, std::log(2.0), std::log(3.0)}, {1, 3});
   const Tensor s = softmax(x);
   // f64 with a handful of roundings: 1e-15 is a few ulps of values near 0.5.
   CHECK(s.at({0, 0}) == Approx(1.0 / 6).margin(1e-15));
@@ -145,7 +149,8 @@ TEST_CASE("softmax over the last axis of strided 3-d input", "[softmax]") {
   // Each row is (c, c+4, c+8): softmax = exp(0,4,8)/sum, the same for every row.
   const double z = 1 + std::exp(4.0) + std::exp(8.0);
   for (int64_t i = 0; i < 2; ++i)
-    for (int64_t j = 0; j < 4; ++j) CHECK(s.at({i, j, 2}) == Approx(std::exp(8.0) / z).epsilon(1e-6));
+    for (int64_t j = 0; j < 4; ++j)
+      CHECK(s.at({i, j, 2}) == Approx(std::exp(8.0) / z).epsilon(1e-6));
   CHECK_THROWS_AS(softmax(Tensor::scalar(1.0)), ShapeError);
   CHECK(softmax(Tensor::zeros({3, 0})).shape() == Shape{3, 0});
 }

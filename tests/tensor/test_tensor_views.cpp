@@ -13,7 +13,9 @@ namespace {
 Tensor iota(const Shape& shape, DType dtype = DType::F32) {
   return Tensor::arange(shape_numel(shape), dtype).reshape(shape);
 }
-std::vector<double> vec(std::initializer_list<double> v) { return v; }
+std::vector<double> vec(std::initializer_list<double> v) {
+  return v;
+}
 }  // namespace
 
 TEST_CASE("shape helpers", "[tensor]") {
@@ -207,4 +209,22 @@ TEST_CASE("to_string prints shape, dtype and values, eliding long dims", "[tenso
         "tensor(shape=(2, 1, 2), i64)\n[[[0, 1]],\n\n [[2, 3]]]");
   CHECK(iota({3, 2}).transpose(0, 1).to_string() ==
         "tensor(shape=(2, 3), f32)\n[[0, 2, 4],\n [1, 3, 5]]");
+}
+
+// Large enough (>= 8 x 8 per matrix, sizes not multiples of the 32 tile) to take the
+// tiled transpose path of copy_from; checked element by element through at().
+TEST_CASE("contiguous() of transposed batches matches element access", "[tensor][copies]") {
+  const Tensor a = iota({3, 45, 37});
+  for (const Tensor& t : {a.transpose(1, 2), a.permute({2, 0, 1}), a.transpose(0, 2)}) {
+    const Tensor c = t.contiguous();
+    REQUIRE(c.is_contiguous());
+    for (int64_t i = 0; i < t.shape()[0]; ++i)
+      for (int64_t j = 0; j < t.shape()[1]; ++j)
+        for (int64_t k = 0; k < t.shape()[2]; ++k) REQUIRE(c.at({i, j, k}) == t.at({i, j, k}));
+  }
+  // And with a dtype conversion on the way.
+  Tensor d = Tensor::empty({37, 45}, DType::F64);
+  d.copy_from(a.slice(0, 1, 2).squeeze(0).transpose(0, 1));
+  CHECK(d.at({36, 44}) == a.at({1, 44, 36}));
+  CHECK(d.at({5, 7}) == a.at({1, 7, 5}));
 }
