@@ -155,6 +155,21 @@ void Var::backward(const Tensor& seed) const {
   }
 }
 
+// When the last Var of a node goes, the node's parents would be released
+// recursively: parent destructor inside child destructor, one nesting level
+// per node of a chain. Instead, parents whose only owner is this chain are
+// emptied into a local worklist first, so each destructor runs with no parents.
+Node::~Node() {
+  std::vector<Var> pending = std::move(parents);
+  while (!pending.empty()) {
+    Var v = std::move(pending.back());
+    pending.pop_back();
+    const std::shared_ptr<Node>& n = v.node();
+    if (n && n.use_count() == 1)
+      for (Var& p : n->parents) pending.push_back(std::move(p));
+  }  // v dies at the end of each iteration, with an empty parent list
+}
+
 // ---- recording -------------------------------------------------------------------
 
 Var make_op_result(Tensor value, std::vector<Var> parents, std::string op,

@@ -61,6 +61,13 @@ struct Node {
   std::vector<Var> parents;
   std::function<void(Node& self)> backward;
   std::string op = "leaf";
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  /// Releases the parents iteratively: dropping a long unreleased graph (a
+  /// forward pass without backward) must not recurse once per node.
+  ~Node();
 };
 
 /// Builds an op's result: when grad mode is on and some parent requires grad,

@@ -124,3 +124,15 @@ TEST_CASE("grad_accumulator allocates zeros once and skips constants", "[engine]
   CHECK(grad_accumulator(w)->to_vector() == std::vector<double>{1.5, 1.5});
   CHECK_THROWS_AS(accumulate_grad(w, vec({1.0})), ShapeError);
 }
+
+TEST_CASE("dropping a long graph without backward does not recurse", "[engine]") {
+  Var x(vec({1.0}), true);
+  std::weak_ptr<Node> first;
+  {
+    Var y = ag::add_scalar(x, 1.0);
+    first = y.node();
+    for (int i = 0; i < 200000; ++i) y = ag::mul_scalar(y, 1.0);
+  }  // one recursive destructor per node would overflow the stack here
+  CHECK(first.expired());
+  CHECK(x.node().use_count() == 1);  // the chain released its reference to x
+}
