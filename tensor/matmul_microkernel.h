@@ -24,8 +24,10 @@ struct CTile {
   int64_t ldc, rows, cols;
 };
 
+/// Row p of the B sliver starts at b_pack + p * b_stride: b_stride = NR for a
+/// packed sliver, ldb when a full-width sliver is read in place from B.
 using MicrokernelFn = void (*)(int64_t kc, const float* a_pack, const float* b_pack,
-                               const CTile& tile, float alpha, float beta);
+                               int64_t b_stride, const CTile& tile, float alpha, float beta);
 
 /// Packs `rows` (<= MR) rows of a row-major A (a points at (row 0, col 0),
 /// row stride lda) and kc columns into one sliver dst (kc, MR), zero-padding
@@ -56,12 +58,12 @@ Microkernel microkernel_for_isa(const std::string& isa);
 
 // The kernels themselves. The x86 ones exist only in x86-64 builds.
 void microkernel_portable_4x16(int64_t kc, const float* a_pack, const float* b_pack,
-                               const CTile& tile, float alpha, float beta);
+                               int64_t b_stride, const CTile& tile, float alpha, float beta);
 #if defined(__x86_64__)
-void microkernel_avx2_6x16(int64_t kc, const float* a_pack, const float* b_pack, const CTile& tile,
-                           float alpha, float beta);
+void microkernel_avx2_6x16(int64_t kc, const float* a_pack, const float* b_pack, int64_t b_stride,
+                           const CTile& tile, float alpha, float beta);
 void microkernel_avx512_14x32(int64_t kc, const float* a_pack, const float* b_pack,
-                              const CTile& tile, float alpha, float beta);
+                              int64_t b_stride, const CTile& tile, float alpha, float beta);
 void pack_a_rows_avx512_14(const float* a, int64_t lda, int64_t rows, int64_t kc, float* dst);
 void pack_b_cols_avx512_32(const float* bt, int64_t ldb, int64_t cols, int64_t kc, float* dst);
 #endif

@@ -17,8 +17,8 @@ constexpr int kMR = 6;
 constexpr int kNR = 16;
 }  // namespace
 
-void microkernel_avx2_6x16(int64_t kc, const float* a_pack, const float* b_pack, const CTile& tile,
-                           float alpha, float beta) {
+void microkernel_avx2_6x16(int64_t kc, const float* a_pack, const float* b_pack, int64_t b_stride,
+                           const CTile& tile, float alpha, float beta) {
   __m256 acc[kMR][2];
 #pragma GCC unroll 6
   for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
@@ -32,7 +32,7 @@ void microkernel_avx2_6x16(int64_t kc, const float* a_pack, const float* b_pack,
       acc[i][1] = _mm256_fmadd_ps(a, b1, acc[i][1]);
     }
     a_pack += kMR;
-    b_pack += kNR;
+    b_pack += b_stride;  // NR when packed, ldb when read in place
   }
   const __m256 valpha = _mm256_set1_ps(alpha);
   const __m256 vbeta = _mm256_set1_ps(beta);

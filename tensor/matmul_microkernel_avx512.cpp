@@ -62,7 +62,7 @@ void transpose16(__m512 r[16]) {
 }  // namespace
 
 void microkernel_avx512_14x32(int64_t kc, const float* a_pack, const float* b_pack,
-                              const CTile& tile, float alpha, float beta) {
+                              int64_t b_stride, const CTile& tile, float alpha, float beta) {
   __m512 acc[kMR][2];
 #pragma GCC unroll 14
   for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
@@ -76,7 +76,7 @@ void microkernel_avx512_14x32(int64_t kc, const float* a_pack, const float* b_pa
       acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
     }
     a_pack += kMR;
-    b_pack += kNR;
+    b_pack += b_stride;  // NR when packed, ldb when read in place
   }
   const __m512 valpha = _mm512_set1_ps(alpha);
   const __m512 vbeta = _mm512_set1_ps(beta);

@@ -21,11 +21,11 @@ constexpr int64_t kNR = 16;
 }  // namespace
 
 void microkernel_portable_4x16(int64_t kc, const float* a_pack, const float* b_pack,
-                               const CTile& tile, float alpha, float beta) {
+                               int64_t b_stride, const CTile& tile, float alpha, float beta) {
   float acc[kMR][kNR] = {};  // the C tile, accumulated over p = 0..kc-1
   for (int64_t p = 0; p < kc; ++p) {
-    const float* a = a_pack + p * kMR;  // a is (MR): column p of the A sliver
-    const float* b = b_pack + p * kNR;  // b is (NR): row p of the B sliver
+    const float* a = a_pack + p * kMR;       // a is (MR): column p of the A sliver
+    const float* b = b_pack + p * b_stride;  // b is (NR): row p of the B sliver
     for (int64_t i = 0; i < kMR; ++i)
       for (int64_t j = 0; j < kNR; ++j) acc[i][j] += a[i] * b[j];
   }

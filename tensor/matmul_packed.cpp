@@ -108,13 +108,12 @@ void pack_a(const GemmArgs& g, const Microkernel& mk, int64_t ic, int64_t mc, in
   }
 }
 
-// Sliver s of a B panel: b_pack[s*NR*kc + p*NR + j] = op(B)(pc+p, jc+s*NR+j),
-// columns past the edge are zero.
+// Sliver s of a B panel: dst[p*NR + j] = op(B)(pc+p, jc+s*NR+j), columns past
+// the edge are zero. dst is (kc, NR).
 void pack_b_sliver(const GemmArgs& g, const Microkernel& mk, int64_t pc, int64_t kc, int64_t jc,
-                   int64_t nc, int64_t s, float* b_pack) {
+                   int64_t nc, int64_t s, float* dst) {
   const int64_t nr = mk.nr, j0 = s * nr, cols = std::min(nr, nc - j0);
-  float* dst = b_pack + j0 * kc;  // dst is (kc, NR)
-  if (!g.trans_b) {               // rows of B are already NR-contiguous: a copy
+  if (!g.trans_b) {  // rows of B are already NR-contiguous: a copy
     for (int64_t p = 0; p < kc; ++p) {
       const float* src = g.b + (pc + p) * g.ldb + jc + j0;
       for (int64_t j = 0; j < nr; ++j) dst[p * nr + j] = j < cols ? src[j] : 0.0f;
@@ -136,40 +135,64 @@ struct Share {
   int64_t i_begin, i_end, j_begin, j_end;
 };
 
-// The micro-loops: C[ic:+mc, jc:+nc] (+)= A block (packed) @ B panel (packed).
+// Where the B slivers of one (pc, jc) step live. Packed: sliver s at
+// packed + s*NR*kc, rows NR apart. In place (small M, untransposed B): full
+// slivers are read straight from B (rows ldb apart) and only a ragged last
+// sliver is packed, at `packed`.
+struct BPanel {
+  const float* packed;
+  bool in_place;
+  const float* b;  // op(B)(pc, jc) when in place
+  int64_t ldb;
+};
+
+// The micro-loops: C[ic:+mc, jc:+nc] (+)= A block (packed) @ B panel.
 void macro_kernel(const GemmArgs& g, const Microkernel& mk, int64_t ic, int64_t mc, int64_t jc,
-                  int64_t nc, int64_t kc, const float* a_pack, const float* b_panel, float beta) {
+                  int64_t nc, int64_t kc, const float* a_pack, const BPanel& bp, float beta) {
   for (int64_t jr = 0; jr < nc; jr += mk.nr) {  // jr loop: one B sliver stays in L1 ...
-    const float* b_sliver = b_panel + jr * kc;
+    const int64_t cols = std::min(mk.nr, nc - jr);
+    const bool direct = bp.in_place && cols == mk.nr;
+    const float* b_sliver = direct ? bp.b + jr : bp.in_place ? bp.packed : bp.packed + jr * kc;
+    const int64_t b_stride = direct ? bp.ldb : mk.nr;
     for (int64_t ir = 0; ir < mc; ir += mk.mr) {  // ir loop: ... while A slivers stream by
-      const CTile tile{g.c + (ic + ir) * g.ldc + jc + jr, g.ldc, std::min(mk.mr, mc - ir),
-                       std::min(mk.nr, nc - jr)};
-      mk.fn(kc, a_pack + ir * kc, b_sliver, tile, g.alpha, beta);
+      const CTile tile{g.c + (ic + ir) * g.ldc + jc + jr, g.ldc, std::min(mk.mr, mc - ir), cols};
+      mk.fn(kc, a_pack + ir * kc, b_sliver, b_stride, tile, g.alpha, beta);
     }
   }
 }
 
 void compute_share(const GemmArgs& g, const Microkernel& mk, int64_t kc_max, const Share& sh) {
   const int64_t k_blocks = ceil_div(g.k, kc_max);
+  // With few rows, B is used by at most two A slivers: packing it (read, write,
+  // read again) costs more than reading it in place.
+  const bool in_place = !g.trans_b && sh.i_end - sh.i_begin <= 2 * mk.mr;
   // Columns per jc step: the thread's B panel (K x nc) stays under kPanelFloats.
   const int64_t nc_max = std::max(mk.nr, kPanelFloats / (k_blocks * kc_max) / mk.nr * mk.nr);
   float* a_pack = thread_local_a_buffer(ceil_div(kMC, mk.mr) * mk.mr * kc_max);
   for (int64_t jc = sh.j_begin; jc < sh.j_end; jc += nc_max) {  // jc loop
     const int64_t nc = std::min(nc_max, sh.j_end - jc);
-    const int64_t nc_padded = ceil_div(nc, mk.nr) * mk.nr;
-    float* b_pack = thread_local_b_buffer(k_blocks * kc_max * nc_padded);
-    for (int64_t pc = 0; pc < g.k; pc += kc_max)  // pack the whole K x nc panel once
-      for (int64_t s = 0; s < nc_padded / mk.nr; ++s)
-        pack_b_sliver(g, mk, pc, std::min(kc_max, g.k - pc), jc, nc, s,
-                      b_pack + (pc / kc_max) * kc_max * nc_padded);
+    const int64_t slivers = ceil_div(nc, mk.nr);
+    const int64_t panel = in_place ? mk.nr : slivers * mk.nr;  // floats per K row of b_pack
+    float* b_pack = thread_local_b_buffer(k_blocks * kc_max * panel);
+    for (int64_t pc = 0; pc < g.k; pc += kc_max) {  // pack the K x nc panel once
+      const int64_t kc = std::min(kc_max, g.k - pc);
+      float* block = b_pack + (pc / kc_max) * kc_max * panel;
+      if (!in_place) {
+        for (int64_t s = 0; s < slivers; ++s)
+          pack_b_sliver(g, mk, pc, kc, jc, nc, s, block + s * mk.nr * kc);
+      } else if (nc % mk.nr != 0) {  // only the ragged last sliver
+        pack_b_sliver(g, mk, pc, kc, jc, nc, slivers - 1, block);
+      }
+    }
     for (int64_t ic = sh.i_begin; ic < sh.i_end; ic += kMC) {  // ic loop
       const int64_t mc = std::min(kMC, sh.i_end - ic);
       for (int64_t pc = 0; pc < g.k; pc += kc_max) {  // pc loop: fixed order for every C
         const int64_t kc = std::min(kc_max, g.k - pc);
         pack_a(g, mk, ic, mc, pc, kc, a_pack);
+        const BPanel bp{b_pack + (pc / kc_max) * kc_max * panel, in_place, g.b + pc * g.ldb + jc,
+                        g.ldb};
         // The first K block applies the caller's beta, later ones add to C.
-        macro_kernel(g, mk, ic, mc, jc, nc, kc, a_pack, b_pack + (pc / kc_max) * kc_max * nc_padded,
-                     pc == 0 ? g.beta : 1.0f);
+        macro_kernel(g, mk, ic, mc, jc, nc, kc, a_pack, bp, pc == 0 ? g.beta : 1.0f);
       }
     }
   }
