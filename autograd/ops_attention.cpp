@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "autograd/ops.h"
+#include "autograd/fast_math.h"
 #include "autograd/ops_internal.h"
 
 namespace cpurich::ag {
@@ -35,9 +36,9 @@ void softmax_rows(const T* x, T* y, int64_t N, int64_t C) {
     T* yi = y + i * C;
     T m = xi[0];
     for (int64_t j = 1; j < C; ++j) m = std::max(m, xi[j]);
-    T s = 0;
-    for (int64_t j = 0; j < C; ++j) s += (yi[j] = std::exp(xi[j] - m));
-    for (int64_t j = 0; j < C; ++j) yi[j] /= s;
+    for (int64_t j = 0; j < C; ++j) yi[j] = exp_t(xi[j] - m);
+    const T inv = T(1) / sum_lanes(yi, C);
+    for (int64_t j = 0; j < C; ++j) yi[j] *= inv;
   }
 }
 
@@ -46,8 +47,7 @@ void softmax_rows_backward(const T* y, const T* dy, T* dx, int64_t N, int64_t C)
 #pragma omp parallel for if (N * C > kParallelMin) schedule(static)
   for (int64_t i = 0; i < N; ++i) {
     const T *yi = y + i * C, *dyi = dy + i * C;
-    T dot = 0;
-    for (int64_t j = 0; j < C; ++j) dot += dyi[j] * yi[j];
+    const T dot = dot_lanes(dyi, yi, C);
     for (int64_t j = 0; j < C; ++j) dx[i * C + j] += yi[j] * (dyi[j] - dot);
   }
 }
@@ -81,9 +81,10 @@ struct HeadView {
 };
 
 // out (T_len, D) rows = softmax(q k^T / sqrt(D)) v;  att (T_len, T_len) receives p
-// (entries above the diagonal stay 0 when causal).
+// (entries above the diagonal stay 0 when causal). Dot products use the
+// fixed-order lane sums of fast_math.h; exp is exp_f32 in float.
 template <class T>
-void head_forward(const HeadView<T>& h, T* out, T* att) {
+[[gnu::always_inline]] inline void head_forward(const HeadView<T>& h, T* out, T* att) {
   const T scale = T(1) / std::sqrt(static_cast<T>(h.D));
   for (int64_t t = 0; t < h.T_len; ++t) {
     const T* qt = h.q + t * h.in_stride;
@@ -91,21 +92,17 @@ void head_forward(const HeadView<T>& h, T* out, T* att) {
     const int64_t n_keys = h.causal ? t + 1 : h.T_len;
     T m = -INFINITY;
     for (int64_t t2 = 0; t2 < n_keys; ++t2) {
-      const T* kt = h.k + t2 * h.in_stride;
-      T s = 0;
-      for (int64_t i = 0; i < h.D; ++i) s += qt[i] * kt[i];
-      pt[t2] = s * scale;
+      pt[t2] = dot_lanes(qt, h.k + t2 * h.in_stride, h.D) * scale;
       m = std::max(m, pt[t2]);
     }
-    T sum = 0;
-    for (int64_t t2 = 0; t2 < n_keys; ++t2) sum += (pt[t2] = std::exp(pt[t2] - m));
-    const T inv = T(1) / sum;
+    for (int64_t t2 = 0; t2 < n_keys; ++t2) pt[t2] = exp_t(pt[t2] - m);
+    const T inv = T(1) / sum_lanes(pt, n_keys);
     T* ot = out + t * h.out_stride;
     for (int64_t i = 0; i < h.D; ++i) ot[i] = 0;
     for (int64_t t2 = 0; t2 < n_keys; ++t2) {
-      pt[t2] *= inv;
+      const T p = (pt[t2] *= inv);
       const T* vt = h.v + t2 * h.in_stride;
-      for (int64_t i = 0; i < h.D; ++i) ot[i] += pt[t2] * vt[i];
+      for (int64_t i = 0; i < h.D; ++i) ot[i] += p * vt[i];
     }
   }
 }
@@ -113,25 +110,19 @@ void head_forward(const HeadView<T>& h, T* out, T* att) {
 // Gradients of one head; dq, dk, dv rows use h.in_stride, dout rows h.out_stride.
 // dp is scratch of T_len values.
 template <class T>
-void head_backward(const HeadView<T>& h, const T* att, const T* dout, T* dq, T* dk, T* dv,
-                   T* dp) {
+[[gnu::always_inline]] inline void head_backward(const HeadView<T>& h, const T* att,
+                                                 const T* dout, T* dq, T* dk, T* dv, T* dp) {
   const T scale = T(1) / std::sqrt(static_cast<T>(h.D));
   for (int64_t t = 0; t < h.T_len; ++t) {
     const T* pt = att + t * h.T_len;
     const T* dot = dout + t * h.out_stride;
     const int64_t n_keys = h.causal ? t + 1 : h.T_len;
-    T pdp = 0;  // sum_j p[j] dp[j]
     for (int64_t t2 = 0; t2 < n_keys; ++t2) {
-      const T* vt = h.v + t2 * h.in_stride;
+      dp[t2] = dot_lanes(dot, h.v + t2 * h.in_stride, h.D);
       T* dvt = dv + t2 * h.in_stride;
-      T s = 0;
-      for (int64_t i = 0; i < h.D; ++i) {
-        s += dot[i] * vt[i];
-        dvt[i] += pt[t2] * dot[i];
-      }
-      dp[t2] = s;
-      pdp += pt[t2] * s;
+      for (int64_t i = 0; i < h.D; ++i) dvt[i] += pt[t2] * dot[i];
     }
+    const T pdp = dot_lanes(pt, dp, n_keys);  // sum_j p[j] dp[j]
     const T* qt = h.q + t * h.in_stride;
     T* dqt = dq + t * h.in_stride;
     for (int64_t t2 = 0; t2 < n_keys; ++t2) {
@@ -144,6 +135,24 @@ void head_backward(const HeadView<T>& h, const T* att, const T* dout, T* dq, T* 
       }
     }
   }
+}
+
+// The float versions are compiled per ISA (see CPURICH_TARGET_CLONES);
+// overloads on the element type let the templates below call either.
+CPURICH_TARGET_CLONES void head_forward_isa(const HeadView<float>& h, float* out, float* att) {
+  head_forward(h, out, att);
+}
+void head_forward_isa(const HeadView<double>& h, double* out, double* att) {
+  head_forward(h, out, att);
+}
+CPURICH_TARGET_CLONES void head_backward_isa(const HeadView<float>& h, const float* att,
+                                             const float* dout, float* dq, float* dk, float* dv,
+                                             float* dp) {
+  head_backward(h, att, dout, dq, dk, dv, dp);
+}
+void head_backward_isa(const HeadView<double>& h, const double* att, const double* dout,
+                       double* dq, double* dk, double* dv, double* dp) {
+  head_backward(h, att, dout, dq, dk, dv, dp);
 }
 
 // ---- GPT-2 fused attention: qkv (B,T,3C) -> (B,T,C) -------------------------------
@@ -165,7 +174,7 @@ Var fused_attention(const Var& qkv, int64_t n_head) {
 #pragma omp parallel for if (B * n_head * Tn * Tn * hs > kParallelMin) schedule(static)
   for (int64_t bh = 0; bh < B * n_head; ++bh) {
     const int64_t b = bh / n_head, h = bh % n_head;
-    head_forward(fused_head(x, b, h, Tn, C, hs), o + b * Tn * C + h * hs, a + bh * Tn * Tn);
+    head_forward_isa(fused_head(x, b, h, Tn, C, hs), o + b * Tn * C + h * hs, a + bh * Tn * Tn);
   }
   return make_op_result(out, {qkv}, "attention", [QKV, att, B, Tn, C, n_head, hs](Node& self) {
     Tensor* dqkv = grad_accumulator(self.parents[0]);
@@ -179,7 +188,7 @@ Var fused_attention(const Var& qkv, int64_t n_head) {
       const int64_t b = bh / n_head, h = bh % n_head;
       std::vector<T> dp(static_cast<size_t>(Tn));
       T* dbase = dx + b * Tn * 3 * C + h * hs;
-      head_backward(fused_head(x, b, h, Tn, C, hs), a + bh * Tn * Tn, dout + b * Tn * C + h * hs,
+      head_backward_isa(fused_head(x, b, h, Tn, C, hs), a + bh * Tn * Tn, dout + b * Tn * C + h * hs,
                     dbase, dbase + C, dbase + 2 * C, dp.data());
     }
   });
@@ -198,7 +207,7 @@ Var sdpa_typed(const Var& q, const Var& k, const Var& v, bool causal) {
   };
 #pragma omp parallel for if (BH * Tn * Tn * D > kParallelMin) schedule(static)
   for (int64_t bh = 0; bh < BH; ++bh)
-    head_forward(head(Q, K, V, bh), ptr<T>(out) + bh * Tn * D, ptr<T>(att) + bh * Tn * Tn);
+    head_forward_isa(head(Q, K, V, bh), ptr<T>(out) + bh * Tn * D, ptr<T>(att) + bh * Tn * Tn);
   return make_op_result(out, {q, k, v}, "sdpa", [Q, K, V, att, BH, Tn, D, head](Node& self) {
     // Parents that need no gradient get a scratch buffer, so the kernel stays simple.
     Tensor scratch[3];
@@ -213,7 +222,7 @@ Var sdpa_typed(const Var& q, const Var& k, const Var& v, bool causal) {
     for (int64_t bh = 0; bh < BH; ++bh) {
       std::vector<T> dp(static_cast<size_t>(Tn));
       const int64_t off = bh * Tn * D;
-      head_backward(head(Q, K, V, bh), ptr<T>(att) + bh * Tn * Tn, dout + off, d[0] + off,
+      head_backward_isa(head(Q, K, V, bh), ptr<T>(att) + bh * Tn * Tn, dout + off, d[0] + off,
                     d[1] + off, d[2] + off, dp.data());
     }
   });

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "autograd/ops.h"
+#include "autograd/fast_math.h"
 #include "autograd/ops_internal.h"
 
 namespace cpurich::ag {
@@ -72,9 +73,8 @@ void ce_forward_rows(const T* x, const int32_t* targets, int32_t ignore, T* prob
     T* pi = probs + i * V;
     T m = xi[0];
     for (int64_t j = 1; j < V; ++j) m = std::max(m, xi[j]);
-    T s = 0;
-    for (int64_t j = 0; j < V; ++j) s += (pi[j] = std::exp(xi[j] - m));
-    const T inv = T(1) / s;
+    for (int64_t j = 0; j < V; ++j) pi[j] = exp_t(xi[j] - m);
+    const T s = sum_lanes(pi, V), inv = T(1) / s;
     for (int64_t j = 0; j < V; ++j) pi[j] *= inv;
     row_loss[i] = static_cast<double>(m + std::log(s) - xi[targets[i]]);
   }

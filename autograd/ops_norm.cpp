@@ -13,12 +13,26 @@
 #include <cmath>
 
 #include "autograd/ops.h"
+#include "autograd/fast_math.h"
 #include "autograd/ops_internal.h"
 
 namespace cpurich::ag {
 using namespace detail;
 
 namespace {
+
+// sum_j (x[j] - m)^2 in kLanes partial sums (fixed order, see fast_math.h).
+template <class T>
+T sum_sq_dev(const T* x, T m, int64_t n) {
+  T acc[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) acc[l] += (x[j + l] - m) * (x[j + l] - m);
+  T s = 0;
+  for (int l = 0; l < kLanes; ++l) s += acc[l];
+  for (; j < n; ++j) s += (x[j] - m) * (x[j] - m);
+  return s;
+}
 
 // y (N,C) = (x - mean) * rstd * w + b per row; mean, rstd (N) are saved for
 // the backward pass. b may be null (rms_norm); center = false skips the mean.
@@ -28,16 +42,13 @@ void norm_forward(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, in
 #pragma omp parallel for if (N * C > kParallelMin) schedule(static)
   for (int64_t i = 0; i < N; ++i) {
     const T* xi = x + i * C;
-    T m = 0;
-    if (center) {
-      for (int64_t j = 0; j < C; ++j) m += xi[j];
-      m /= static_cast<T>(C);
-    }
-    T v = 0;
-    for (int64_t j = 0; j < C; ++j) v += (xi[j] - m) * (xi[j] - m);
-    const T r = T(1) / std::sqrt(v / static_cast<T>(C) + eps);
+    const T m = center ? sum_lanes(xi, C) / static_cast<T>(C) : T(0);
+    const T r = T(1) / std::sqrt(sum_sq_dev(xi, m, C) / static_cast<T>(C) + eps);
     T* yi = y + i * C;
-    for (int64_t j = 0; j < C; ++j) yi[j] = (xi[j] - m) * r * w[j] + (b ? b[j] : T(0));
+    if (b)
+      for (int64_t j = 0; j < C; ++j) yi[j] = (xi[j] - m) * r * w[j] + b[j];
+    else
+      for (int64_t j = 0; j < C; ++j) yi[j] = (xi[j] - m) * r * w[j];
     mean[i] = m;
     rstd[i] = r;
   }
@@ -45,24 +56,37 @@ void norm_forward(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, in
 
 // dx (N,C) += rstd * (dn - mean(dn) - xhat * mean(dn * xhat)), dn = dy * w.
 // For rms_norm (center = false) the mean(dn) term is absent since mean is 0.
+// mean(dn * xhat) = rstd * mean(dn * (x - mean)): both sums in kLanes lanes.
 template <class T>
 void norm_backward_dx(const T* x, const T* w, const T* dy, const T* mean, const T* rstd, T* dx,
                       int64_t N, int64_t C, bool center) {
 #pragma omp parallel for if (N * C > kParallelMin) schedule(static)
   for (int64_t i = 0; i < N; ++i) {
     const T *xi = x + i * C, *dyi = dy + i * C;
-    T dn_mean = 0, dn_xhat_mean = 0;
-    for (int64_t j = 0; j < C; ++j) {
-      const T dn = dyi[j] * w[j];
-      dn_mean += dn;
-      dn_xhat_mean += dn * (xi[j] - mean[i]) * rstd[i];
+    const T m = mean[i], r = rstd[i];
+    T acc_dn[kLanes] = {}, acc_dnx[kLanes] = {};
+    int64_t j = 0;
+    for (; j + kLanes <= C; j += kLanes)
+      for (int l = 0; l < kLanes; ++l) {
+        const T dn = dyi[j + l] * w[j + l];
+        acc_dn[l] += dn;
+        acc_dnx[l] += dn * (xi[j + l] - m);
+      }
+    T dn_sum = 0, dnx_sum = 0;
+    for (int l = 0; l < kLanes; ++l) {
+      dn_sum += acc_dn[l];
+      dnx_sum += acc_dnx[l];
     }
-    dn_mean = center ? dn_mean / static_cast<T>(C) : T(0);
-    dn_xhat_mean /= static_cast<T>(C);
+    for (; j < C; ++j) {
+      dn_sum += dyi[j] * w[j];
+      dnx_sum += dyi[j] * w[j] * (xi[j] - m);
+    }
+    const T dn_mean = center ? dn_sum / static_cast<T>(C) : T(0);
+    const T dn_xhat_mean = dnx_sum * r / static_cast<T>(C);
     T* dxi = dx + i * C;
-    for (int64_t j = 0; j < C; ++j) {
-      const T xhat = (xi[j] - mean[i]) * rstd[i];
-      dxi[j] += rstd[i] * (dyi[j] * w[j] - dn_mean - xhat * dn_xhat_mean);
+    for (j = 0; j < C; ++j) {
+      const T xhat = (xi[j] - m) * r;
+      dxi[j] += r * (dyi[j] * w[j] - dn_mean - xhat * dn_xhat_mean);
     }
   }
 }

@@ -40,7 +40,8 @@ class Var {
   void zero_grad() const;  ///< drops the gradient (it is re-created on demand)
 
   /// Backpropagates from this scalar (seed 1), then frees the graph: every
-  /// interior node drops its parents and closure. Leaves keep their grads.
+  /// interior node drops its parents, closure and gradient. Leaves (and this
+  /// root) keep their grads.
   void backward() const;
   /// Same with an explicit seed gradient of this Var's shape.
   void backward(const Tensor& seed) const;
@@ -60,6 +61,13 @@ struct Node {
   std::vector<Var> parents;
   std::function<void(Node& self)> backward;
   std::string op = "leaf";
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  /// Releases the parents iteratively: dropping a long unreleased graph (a
+  /// forward pass without backward) must not recurse once per node.
+  ~Node();
 };
 
 /// Builds an op's result: when grad mode is on and some parent requires grad,

@@ -38,12 +38,10 @@ void register_data(CLI::App& app) {
       "world", "Fictional people: biographies (corpus.txt) and Q/A sets (qa_*.jsonl)");
   sub->add_option("--out", args->out, "Output directory (created if missing)")->required();
   sub->add_option("--people", args->options.people, "Number of people (train + test + unseen)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 2400));
+      ->capture_default_str();
   sub->add_option("--bios-per-person", args->options.bios_per_person,
                   "Biographies per train/test person")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 100));
+      ->capture_default_str();
   sub->add_option("--seed", args->options.seed, "Random seed")->capture_default_str();
   sub->add_flag("--qa-in-corpus", args->options.qa_in_corpus,
                 "Also mix the train Q/A (chat format) into corpus.txt");

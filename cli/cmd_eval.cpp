@@ -2,6 +2,7 @@
 // of a model on a token stream (windowing defined in nn/evaluate.h).
 #include <cstdio>
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -10,6 +11,7 @@
 #include "nn/evaluate.h"
 #include "nn/gpt.h"
 #include "tensor/file_util.h"
+#include "train/tokenizer.h"
 
 namespace cpurich::cli {
 
@@ -18,6 +20,7 @@ namespace {
 struct EvalOptions {
   std::string model;
   std::string ids;
+  std::string text;
   int64_t block = 0;
   int64_t batch = 8;
   bool json = false;
@@ -26,9 +29,17 @@ struct EvalOptions {
 
 void run_eval(const EvalOptions& o) {
   apply_threads(o.threads);
+  if (o.ids.empty() == o.text.empty())
+    throw std::invalid_argument("eval: give exactly one of --ids FILE or --text FILE");
   GPT model = load_model(o.model);
-  const std::vector<int32_t> ids =
-      parse_token_ids(read_file(o.ids), model.config().vocab_size, o.ids);
+  std::vector<int32_t> ids;
+  if (!o.text.empty()) {
+    // The model directory's own tokenizer, so ids mean what they meant in training.
+    const auto tokenizer = load_tokenizer_from_dir(o.model);
+    ids = tokenizer->encode(read_file(o.text));
+  } else {
+    ids = parse_token_ids(read_file(o.ids), model.config().vocab_size, o.ids);
+  }
   const EvalResult r = evaluate_ids(model, ids, o.block, o.batch);
   if (o.json) {
     const nlohmann::json j = {{"loss", r.loss}, {"ppl", r.ppl}, {"tokens", r.tokens}};
@@ -53,8 +64,11 @@ void register_eval(CLI::App& app) {
       "the mean over those n-1 predictions (each window weighted by its number of predictions).");
   sub->add_option("--model", opts->model, "Model directory (config.json + model.safetensors)")
       ->required();
-  sub->add_option("--ids", opts->ids, "File of whitespace-separated token ids (at least 2)")
-      ->required();
+  CLI::Option* ids =
+      sub->add_option("--ids", opts->ids, "File of whitespace-separated token ids (at least 2)");
+  CLI::Option* text = sub->add_option(
+      "--text", opts->text, "Text file, encoded with the model directory's tokenizer");
+  ids->excludes(text);
   sub->add_option("--block", opts->block, "Window size b (default: the model's n_positions)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   sub->add_option("--batch", opts->batch, "Windows per forward pass (speed only)")

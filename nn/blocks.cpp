@@ -23,9 +23,9 @@ MLP::MLP(const GPTConfig& config, const ParamInit& init)
 
 Var MLP::forward(const Var& x) const { return c_proj.forward(ag::gelu(c_fc.forward(x))); }
 
-void MLP::collect_parameters(const std::string& prefix, NamedParameters& out) const {
-  c_fc.collect_parameters(prefix + "c_fc.", out);
-  c_proj.collect_parameters(prefix + "c_proj.", out);
+void MLP::visit_parameters(const std::string& prefix, const ParameterVisitor& visit) {
+  c_fc.visit_parameters(prefix + "c_fc.", visit);
+  c_proj.visit_parameters(prefix + "c_proj.", visit);
 }
 
 CausalSelfAttention::CausalSelfAttention(const GPTConfig& config, const ParamInit& init)
@@ -39,10 +39,9 @@ Var CausalSelfAttention::forward(const Var& x) const {
   return c_proj.forward(y);                                 // (B, T, C)
 }
 
-void CausalSelfAttention::collect_parameters(const std::string& prefix,
-                                             NamedParameters& out) const {
-  c_attn.collect_parameters(prefix + "c_attn.", out);
-  c_proj.collect_parameters(prefix + "c_proj.", out);
+void CausalSelfAttention::visit_parameters(const std::string& prefix, const ParameterVisitor& visit) {
+  c_attn.visit_parameters(prefix + "c_attn.", visit);
+  c_proj.visit_parameters(prefix + "c_proj.", visit);
 }
 
 Block::Block(const GPTConfig& config, const ParamInit& init)
@@ -56,11 +55,11 @@ Var Block::forward(const Var& x, const DropoutContext& drop) const {
   return ag::add(h, drop(mlp.forward(ln_2.forward(h))));
 }
 
-void Block::collect_parameters(const std::string& prefix, NamedParameters& out) const {
-  ln_1.collect_parameters(prefix + "ln_1.", out);
-  attn.collect_parameters(prefix + "attn.", out);
-  ln_2.collect_parameters(prefix + "ln_2.", out);
-  mlp.collect_parameters(prefix + "mlp.", out);
+void Block::visit_parameters(const std::string& prefix, const ParameterVisitor& visit) {
+  ln_1.visit_parameters(prefix + "ln_1.", visit);
+  attn.visit_parameters(prefix + "attn.", visit);
+  ln_2.visit_parameters(prefix + "ln_2.", visit);
+  mlp.visit_parameters(prefix + "mlp.", visit);
 }
 
 }  // namespace cpurich

@@ -32,7 +32,7 @@ class MLP : public Module {
   MLP(const GPTConfig& config, const ParamInit& init);
   /// x (B, T, C) -> (B, T, C).
   Var forward(const Var& x) const;
-  void collect_parameters(const std::string& prefix, NamedParameters& out) const override;
+  void visit_parameters(const std::string& prefix, const ParameterVisitor& visit) override;
 
   Linear c_fc;
   Linear c_proj;
@@ -45,7 +45,7 @@ class CausalSelfAttention : public Module {
   CausalSelfAttention(const GPTConfig& config, const ParamInit& init);
   /// x (B, T, C) -> (B, T, C).
   Var forward(const Var& x) const;
-  void collect_parameters(const std::string& prefix, NamedParameters& out) const override;
+  void visit_parameters(const std::string& prefix, const ParameterVisitor& visit) override;
 
   Linear c_attn;
   Linear c_proj;
@@ -58,7 +58,7 @@ class Block : public Module {
   Block(const GPTConfig& config, const ParamInit& init);
   /// x (B, T, C) -> (B, T, C); `drop` is applied to each branch's output.
   Var forward(const Var& x, const DropoutContext& drop) const;
-  void collect_parameters(const std::string& prefix, NamedParameters& out) const override;
+  void visit_parameters(const std::string& prefix, const ParameterVisitor& visit) override;
 
   LayerNorm ln_1;
   CausalSelfAttention attn;

@@ -60,11 +60,10 @@ GPT::GPT(const GPTConfig& config, DType dtype, uint64_t seed, bool randomize, Rn
 void GPT::to_dtype(DType dtype) {
   if (dtype != DType::F32 && dtype != DType::F64)
     throw std::invalid_argument("GPT parameters must be f32 or f64, got " + dtype_name(dtype));
-  for (auto& [name, p] : named_parameters()) {
+  visit_parameters("", [dtype](const std::string&, Var& p) {
     p.zero_grad();
-    Var handle = p;  // shares the Node, so every module sees the new value
-    handle.value_mut() = p.value().to(dtype);
-  }
+    p.value_mut() = p.value().to(dtype);
+  });
   dtype_ = dtype;
 }
 
@@ -98,12 +97,12 @@ Var GPT::loss(std::span<const int32_t> ids, std::span<const int32_t> targets, in
                            ignore_index);
 }
 
-void GPT::collect_parameters(const std::string& prefix, NamedParameters& out) const {
-  wte_.collect_parameters(prefix + "wte.", out);
-  wpe_.collect_parameters(prefix + "wpe.", out);
+void GPT::visit_parameters(const std::string& prefix, const ParameterVisitor& visit) {
+  wte_.visit_parameters(prefix + "wte.", visit);
+  wpe_.visit_parameters(prefix + "wpe.", visit);
   for (size_t i = 0; i < h_.size(); ++i)
-    h_[i].collect_parameters(prefix + "h." + std::to_string(i) + ".", out);
-  ln_f_.collect_parameters(prefix + "ln_f.", out);
+    h_[i].visit_parameters(prefix + "h." + std::to_string(i) + ".", visit);
+  ln_f_.visit_parameters(prefix + "ln_f.", visit);
 }
 
 std::map<std::string, Tensor> GPT::state_dict() const {
@@ -116,10 +115,9 @@ void GPT::load_state_dict(const std::map<std::string, Tensor>& tensors) {
   const NamedParameters params = named_parameters();
   const std::string problem = state_dict_mismatch(params, tensors);
   if (!problem.empty()) throw std::runtime_error(problem);
-  for (const auto& [name, p] : params) {
-    Var handle = p;
-    handle.value_mut().copy_from(tensors.at(name).to(dtype_));
-  }
+  visit_parameters("", [&](const std::string& name, Var& p) {
+    p.value_mut().copy_from(tensors.at(name).to(dtype_));
+  });
 }
 
 int64_t GPT::num_parameters() const { return Module::num_parameters(); }

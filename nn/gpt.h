@@ -56,7 +56,7 @@ class GPT : public Module {
   /// Every trainable tensor with its HF name, in a fixed order (wte, wpe,
   /// h.0.ln_1.weight, ..., ln_f.bias): Module::named_parameters().
   using Module::named_parameters;
-  void collect_parameters(const std::string& prefix, NamedParameters& out) const override;
+  void visit_parameters(const std::string& prefix, const ParameterVisitor& visit) override;
   /// name -> value tensor (shares storage with the parameters).
   std::map<std::string, Tensor> state_dict() const;
   /// Copies values in (converting to this model's dtype); throws

@@ -14,9 +14,9 @@ Linear::Linear(int64_t in, int64_t out, double std, const ParamInit& init, bool 
 
 Var Linear::forward(const Var& x) const { return ag::linear(x, weight, bias); }
 
-void Linear::collect_parameters(const std::string& prefix, NamedParameters& out) const {
-  out.emplace_back(prefix + "weight", weight);
-  if (bias.defined()) out.emplace_back(prefix + "bias", bias);
+void Linear::visit_parameters(const std::string& prefix, const ParameterVisitor& visit) {
+  visit(prefix + "weight", weight);
+  if (bias.defined()) visit(prefix + "bias", bias);
 }
 
 Embedding::Embedding(int64_t num, int64_t dim, double std, const ParamInit& init)
@@ -24,8 +24,8 @@ Embedding::Embedding(int64_t num, int64_t dim, double std, const ParamInit& init
 
 Var Embedding::forward(std::span<const int32_t> ids) const { return ag::embedding(weight, ids); }
 
-void Embedding::collect_parameters(const std::string& prefix, NamedParameters& out) const {
-  out.emplace_back(prefix + "weight", weight);
+void Embedding::visit_parameters(const std::string& prefix, const ParameterVisitor& visit) {
+  visit(prefix + "weight", weight);
 }
 
 LayerNorm::LayerNorm(int64_t dim, double eps_, const ParamInit& init)
@@ -33,9 +33,9 @@ LayerNorm::LayerNorm(int64_t dim, double eps_, const ParamInit& init)
 
 Var LayerNorm::forward(const Var& x) const { return ag::layer_norm(x, weight, bias, eps); }
 
-void LayerNorm::collect_parameters(const std::string& prefix, NamedParameters& out) const {
-  out.emplace_back(prefix + "weight", weight);
-  out.emplace_back(prefix + "bias", bias);
+void LayerNorm::visit_parameters(const std::string& prefix, const ParameterVisitor& visit) {
+  visit(prefix + "weight", weight);
+  visit(prefix + "bias", bias);
 }
 
 RMSNorm::RMSNorm(int64_t dim, double eps_, const ParamInit& init)
@@ -43,8 +43,8 @@ RMSNorm::RMSNorm(int64_t dim, double eps_, const ParamInit& init)
 
 Var RMSNorm::forward(const Var& x) const { return ag::rms_norm(x, weight, eps); }
 
-void RMSNorm::collect_parameters(const std::string& prefix, NamedParameters& out) const {
-  out.emplace_back(prefix + "weight", weight);
+void RMSNorm::visit_parameters(const std::string& prefix, const ParameterVisitor& visit) {
+  visit(prefix + "weight", weight);
 }
 
 }  // namespace cpurich

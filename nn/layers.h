@@ -20,7 +20,7 @@ class Linear : public Module {
   Linear(int64_t in, int64_t out, double std, const ParamInit& init, bool has_bias = true);
   /// x (..., in) -> (..., out).
   Var forward(const Var& x) const;
-  void collect_parameters(const std::string& prefix, NamedParameters& out) const override;
+  void visit_parameters(const std::string& prefix, const ParameterVisitor& visit) override;
 
   Var weight;  ///< (in, out)
   Var bias;    ///< (out), undefined when the layer has no bias
@@ -33,7 +33,7 @@ class Embedding : public Module {
   Embedding(int64_t num, int64_t dim, double std, const ParamInit& init);
   /// ids (N) -> (N, dim). Throws std::out_of_range naming an id >= num.
   Var forward(std::span<const int32_t> ids) const;
-  void collect_parameters(const std::string& prefix, NamedParameters& out) const override;
+  void visit_parameters(const std::string& prefix, const ParameterVisitor& visit) override;
 
   Var weight;  ///< (num, dim)
 };
@@ -45,7 +45,7 @@ class LayerNorm : public Module {
   LayerNorm(int64_t dim, double eps, const ParamInit& init);
   /// x (..., dim) -> (..., dim).
   Var forward(const Var& x) const;
-  void collect_parameters(const std::string& prefix, NamedParameters& out) const override;
+  void visit_parameters(const std::string& prefix, const ParameterVisitor& visit) override;
 
   Var weight;  ///< (dim)
   Var bias;    ///< (dim)
@@ -60,7 +60,7 @@ class RMSNorm : public Module {
   RMSNorm(int64_t dim, double eps, const ParamInit& init);
   /// x (..., dim) -> (..., dim).
   Var forward(const Var& x) const;
-  void collect_parameters(const std::string& prefix, NamedParameters& out) const override;
+  void visit_parameters(const std::string& prefix, const ParameterVisitor& visit) override;
 
   Var weight;  ///< (dim)
   double eps;

@@ -2,6 +2,8 @@
 // by every layer (see module.h).
 #include "nn/module.h"
 
+#include <stdexcept>
+
 #include "autograd/ops.h"
 
 namespace cpurich {
@@ -22,8 +24,27 @@ Var DropoutContext::operator()(const Var& x) const {
 
 NamedParameters Module::named_parameters(const std::string& prefix) const {
   NamedParameters out;
-  collect_parameters(prefix, out);
+  // visit_parameters hands out references so set_parameters can rebind
+  // them; here we only copy the handles, so casting away const is safe.
+  const_cast<Module*>(this)->visit_parameters(
+      prefix, [&out](const std::string& name, Var& p) { out.emplace_back(name, p); });
   return out;
+}
+
+void Module::set_parameters(const std::vector<Var>& params) {
+  const size_t expected = named_parameters().size();
+  if (params.size() != expected)
+    throw std::invalid_argument("set_parameters: got " + std::to_string(params.size()) +
+                                " parameters, the module has " + std::to_string(expected));
+  size_t i = 0;
+  visit_parameters("", [&](const std::string& name, Var& p) {
+    const Var& q = params[i++];
+    if (q.shape() != p.shape() || q.value().dtype() != p.value().dtype())
+      throw std::invalid_argument("set_parameters: " + name + " is " + shape_str(p.shape()) +
+                                  " " + dtype_name(p.value().dtype()) + ", got " +
+                                  shape_str(q.shape()) + " " + dtype_name(q.value().dtype()));
+    p = q;
+  });
 }
 
 int64_t Module::num_parameters() const {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -24,6 +25,8 @@ namespace cpurich {
 
 /// (dotted name, parameter) pairs in a fixed order.
 using NamedParameters = std::vector<std::pair<std::string, Var>>;
+/// Called once per parameter with its dotted name and the module's own handle.
+using ParameterVisitor = std::function<void(const std::string& name, Var& param)>;
 
 /// How a module creates its parameters: their dtype (F32 to train, F64 for
 /// gradient checks) and the generator random weights are drawn from. With
@@ -59,14 +62,21 @@ class Module {
  public:
   virtual ~Module() = default;
 
-  /// Appends every parameter of this subtree to `out`, each name prefixed
-  /// with `prefix` (which ends with '.' or is empty).
-  virtual void collect_parameters(const std::string& prefix, NamedParameters& out) const = 0;
+  /// Calls `visit` on every parameter of this subtree in a fixed order, each
+  /// name prefixed with `prefix` (which ends with '.' or is empty). The one
+  /// method every module implements: its own parameters, then each child's
+  /// visit_parameters with the child's name appended to the prefix.
+  virtual void visit_parameters(const std::string& prefix, const ParameterVisitor& visit) = 0;
 
-  /// The whole subtree's parameters with dotted names.
+  /// The whole subtree's parameters with dotted names (handles sharing the
+  /// module's Nodes).
   NamedParameters named_parameters(const std::string& prefix = "") const;
   /// Sum of numel over the subtree's parameters.
   int64_t num_parameters() const;
+  /// Makes the module compute with `params` (in named_parameters() order)
+  /// instead of its own leaves, e.g. the leaves gradcheck creates. Throws
+  /// std::invalid_argument on a count or shape mismatch.
+  void set_parameters(const std::vector<Var>& params);
 
  protected:
   Module() = default;

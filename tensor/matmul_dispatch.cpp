@@ -13,26 +13,40 @@ namespace cpurich {
 
 void gemm(MatmulKernel kernel, const GemmArgs& g) {
   switch (kernel) {
-    case MatmulKernel::Naive: return matmul_naive(g);
-    case MatmulKernel::Ikj: return matmul_ikj(g);
-    case MatmulKernel::Blocked: return matmul_blocked(g);
-    case MatmulKernel::Packed: return matmul_packed(g);
-    case MatmulKernel::PackedMT: return matmul_packed_mt(g);
-    case MatmulKernel::OpenBLAS: return matmul_openblas(g);
+    case MatmulKernel::Naive:
+      return matmul_naive(g);
+    case MatmulKernel::Ikj:
+      return matmul_ikj(g);
+    case MatmulKernel::Blocked:
+      return matmul_blocked(g);
+    case MatmulKernel::Packed:
+      return matmul_packed(g);
+    case MatmulKernel::PackedMT:
+      return matmul_packed_mt(g);
+    case MatmulKernel::OpenBLAS:
+      return matmul_openblas(g);
   }
   throw std::invalid_argument("gemm: unknown MatmulKernel value");
 }
 
-void gemm(const GemmArgs& g) { matmul_packed_mt(g); }
+void gemm(const GemmArgs& g) {
+  matmul_packed_mt(g);
+}
 
 std::string kernel_name(MatmulKernel kernel) {
   switch (kernel) {
-    case MatmulKernel::Naive: return "naive";
-    case MatmulKernel::Ikj: return "ikj";
-    case MatmulKernel::Blocked: return "blocked";
-    case MatmulKernel::Packed: return "packed";
-    case MatmulKernel::PackedMT: return "packed_mt";
-    case MatmulKernel::OpenBLAS: return "openblas";
+    case MatmulKernel::Naive:
+      return "naive";
+    case MatmulKernel::Ikj:
+      return "ikj";
+    case MatmulKernel::Blocked:
+      return "blocked";
+    case MatmulKernel::Packed:
+      return "packed";
+    case MatmulKernel::PackedMT:
+      return "packed_mt";
+    case MatmulKernel::OpenBLAS:
+      return "openblas";
   }
   throw std::invalid_argument("kernel_name: unknown MatmulKernel value");
 }

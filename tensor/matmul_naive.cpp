@@ -26,7 +26,7 @@ void check_gemm_args(const GemmArgs& g, const char* who) {
   const int64_t a_cols = g.trans_a ? g.m : g.k;
   const int64_t b_cols = g.trans_b ? g.k : g.n;
   auto check_ld = [&](const char* what, int64_t ld, int64_t cols) {
-    if (ld < cols || ld < 1)
+    if (ld < cols)
       throw std::invalid_argument(name + ": " + what + "=" + std::to_string(ld) +
                                   " is smaller than the row length " + std::to_string(cols));
   };

@@ -9,10 +9,10 @@
 // so the whole layer is one big GEMM.
 //
 // Pipeline position: tensors -> [matmul] -> Linear, attention, their backward.
+#include <omp.h>
+
 #include <exception>
 #include <optional>
-
-#include <omp.h>
 
 #include "tensor/matmul_internal.h"
 #include "tensor/threads.h"
@@ -46,8 +46,8 @@ std::optional<Layout> gemm_layout(const Tensor& t) {
 
 [[noreturn]] void shape_error(const Tensor& a, const Tensor& b, bool ta, bool tb,
                               const std::string& why) {
-  throw ShapeError("matmul: cannot multiply " + shape_str(a.shape()) + (ta ? "^T" : "") +
-                   " by " + shape_str(b.shape()) + (tb ? "^T" : "") + ": " + why);
+  throw ShapeError("matmul: cannot multiply " + shape_str(a.shape()) + (ta ? "^T" : "") + " by " +
+                   shape_str(b.shape()) + (tb ? "^T" : "") + ": " + why);
 }
 
 // Broadcast of the batch dims (all but the last two) of a and b, NumPy rules.
@@ -99,8 +99,8 @@ void matmul_f64(const Tensor& a, const Tensor& b, bool ta, bool tb, const Shape&
 
 // F32: one GEMM per batch. a and b are already expanded to the full batch shape
 // and have a GEMM-compatible inner layout.
-void matmul_f32(const Tensor& a, const Tensor& b, bool ta, bool tb, const Shape& batch,
-                Tensor& out, MatmulKernel kernel) {
+void matmul_f32(const Tensor& a, const Tensor& b, bool ta, bool tb, const Shape& batch, Tensor& out,
+                MatmulKernel kernel) {
   const int64_t nb = shape_numel(batch), m = out.size(-2), n = out.size(-1);
   const Layout la = *gemm_layout(a), lb = *gemm_layout(b);
   GemmArgs g;

@@ -50,13 +50,25 @@ void check_binary(const Tensor& a, const Tensor& b, const char* op) {
 
 template <typename T>
 T* data(Tensor& t) {
-  if constexpr (std::is_same_v<T, float>) return t.data_f32();
-  else return t.data_f64();
+  if constexpr (std::is_same_v<T, float>)
+    return t.data_f32();
+  else
+    return t.data_f64();
 }
 template <typename T>
 const T* data(const Tensor& t) {
-  if constexpr (std::is_same_v<T, float>) return t.data_f32();
-  else return t.data_f64();
+  if constexpr (std::is_same_v<T, float>)
+    return t.data_f32();
+  else
+    return t.data_f64();
+}
+
+// An input whose last dim is strided (e.g. a transposed matrix) would be read one
+// cache line per element; a tiled contiguous() copy first is cheaper when it is large.
+Tensor unit_stride_last(const Tensor& t) {
+  const bool strided =
+      t.dim() > 0 && t.shape().back() > 1 && t.strides().back() != 1 && t.strides().back() != 0;
+  return strided && t.numel() > 4096 ? t.contiguous() : t;
 }
 
 // out = f(a, b), a and b already checked. Returns a new contiguous tensor.
@@ -69,12 +81,17 @@ Tensor binary_typed(const Tensor& a, const Tensor& b, const Shape& out_shape, F 
     // Fast path: three flat arrays, no index arithmetic at all.
     const T* pa = data<T>(a);
     const T* pb = data<T>(b);
-#pragma omp parallel for schedule(static) if (n > detail::kParallelThreshold)
+    if (n <= detail::kParallelThreshold) {
+      for (int64_t i = 0; i < n; ++i) o[i] = f(pa[i], pb[i]);
+      return out;
+    }
+#pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) o[i] = f(pa[i], pb[i]);
     return out;
   }
   // General path: broadcast views + collapsed strided walk.
-  const Tensor ea = a.expand(out_shape), eb = b.expand(out_shape);
+  const Tensor ea = unit_stride_last(a).expand(out_shape);
+  const Tensor eb = unit_stride_last(b).expand(out_shape);
   const auto plan = detail::make_plan(out_shape, {out.strides(), ea.strides(), eb.strides()});
   const T* pa = data<T>(ea);
   const T* pb = data<T>(eb);
@@ -109,7 +126,8 @@ Tensor binary(const Tensor& a, const Tensor& b, const char* op, F32Op f32, F64Op
 
 // out = f(a) elementwise.
 template <typename T, typename F>
-Tensor unary_typed(const Tensor& a, F f) {
+Tensor unary_typed(const Tensor& a_in, F f) {
+  const Tensor a = unit_stride_last(a_in);
   Tensor out = Tensor::empty(a.shape(), a.dtype());
   T* o = data<T>(out);
   const T* pa = data<T>(a);
@@ -146,20 +164,24 @@ T nan_max(T x, T y) {
 // ---- binary ----------------------------------------------------------------------------
 
 Tensor add(const Tensor& a, const Tensor& b) {
-  return binary(a, b, "add", [](float x, float y) { return x + y; },
-                [](double x, double y) { return x + y; });
+  return binary(
+      a, b, "add", [](float x, float y) { return x + y; },
+      [](double x, double y) { return x + y; });
 }
 Tensor sub(const Tensor& a, const Tensor& b) {
-  return binary(a, b, "sub", [](float x, float y) { return x - y; },
-                [](double x, double y) { return x - y; });
+  return binary(
+      a, b, "sub", [](float x, float y) { return x - y; },
+      [](double x, double y) { return x - y; });
 }
 Tensor mul(const Tensor& a, const Tensor& b) {
-  return binary(a, b, "mul", [](float x, float y) { return x * y; },
-                [](double x, double y) { return x * y; });
+  return binary(
+      a, b, "mul", [](float x, float y) { return x * y; },
+      [](double x, double y) { return x * y; });
 }
 Tensor div(const Tensor& a, const Tensor& b) {
-  return binary(a, b, "div", [](float x, float y) { return x / y; },
-                [](double x, double y) { return x / y; });
+  return binary(
+      a, b, "div", [](float x, float y) { return x / y; },
+      [](double x, double y) { return x / y; });
 }
 Tensor maximum(const Tensor& a, const Tensor& b) {
   return binary(a, b, "maximum", nan_max<float>, nan_max<double>);

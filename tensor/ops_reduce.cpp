@@ -12,9 +12,12 @@
 //
 // Pipeline position: losses, layer-norm statistics, and (through sum_to_shape) the
 // backward pass of every broadcasting op.
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "tensor/ops.h"
 #include "tensor/strided.h"
@@ -44,73 +47,116 @@ Geometry geometry(const Tensor& a, int64_t axis, bool keepdim, const char* op) {
     if (i < d) g.outer *= n;
     if (i > d) g.inner *= n;
     if (i == d) g.len = n;
-    if (i != d) g.out_shape.push_back(n);
-    else if (keepdim) g.out_shape.push_back(1);
+    if (i != d)
+      g.out_shape.push_back(n);
+    else if (keepdim)
+      g.out_shape.push_back(1);
   }
   return g;
 }
 
 template <typename T>
 const T* cdata(const Tensor& t) {
-  if constexpr (std::is_same_v<T, float>) return t.data_f32();
-  else return t.data_f64();
+  if constexpr (std::is_same_v<T, float>)
+    return t.data_f32();
+  else
+    return t.data_f64();
 }
 template <typename T>
 T* mdata(Tensor& t) {
-  if constexpr (std::is_same_v<T, float>) return t.data_f32();
-  else return t.data_f64();
+  if constexpr (std::is_same_v<T, float>)
+    return t.data_f32();
+  else
+    return t.data_f64();
 }
 
-constexpr int64_t kInnerChunk = 512;  // outputs per task when inner > 1
+// How the (o, j) outputs are cut into tasks. Each task owns whole sums, so the cut
+// never changes a result; it only has to give every thread work. Reading whole rows
+// (one task per o) streams memory best; only when there are fewer rows than threads
+// is the inner dim cut into pieces (e.g. a bias gradient (16384, 768) -> (768)).
+struct Split {
+  int64_t pieces = 1;  // tasks per o
+  int64_t chunk = 1;   // outputs j per task
+};
+
+Split split_inner(const Geometry& g) {
+  Split s;
+  const int64_t threads = omp_get_max_threads();
+  if (g.outer < threads && g.inner >= 128) s.pieces = std::min<int64_t>(threads, g.inner / 64);
+  s.chunk = (g.inner + s.pieces - 1) / s.pieces;
+  s.chunk = (s.chunk + 15) / 16 * 16;  // whole cache lines per task
+  s.pieces = (g.inner + s.chunk - 1) / s.chunk;
+  return s;
+}
+
+bool is_big(const Geometry& g) {
+  return g.outer * g.len * g.inner > detail::kParallelThreshold;
+}
 
 // x (outer, len, inner) contiguous -> out (outer, inner) = scale * sum over len.
 template <typename T>
 void sum_kernel(const T* x, T* out, const Geometry& g, double scale) {
-  const int64_t pieces = (g.inner + kInnerChunk - 1) / kInnerChunk;
-  const int64_t tasks = g.outer * pieces;
-  const bool big = g.outer * g.len * g.inner > detail::kParallelThreshold;
-#pragma omp parallel for schedule(static) if (big)
-  for (int64_t t = 0; t < tasks; ++t) {
-    const int64_t o = t / pieces, j0 = (t % pieces) * kInnerChunk;
-    const int64_t nj = std::min(kInnerChunk, g.inner - j0);
-    double acc[kInnerChunk] = {};
-    const T* base = x + o * g.len * g.inner + j0;
-    for (int64_t k = 0; k < g.len; ++k) {
-      const T* row = base + k * g.inner;
-      for (int64_t j = 0; j < nj; ++j) acc[j] += static_cast<double>(row[j]);
+  if (g.inner == 1) {  // summing contiguous rows: one running total per row
+#pragma omp parallel for schedule(static) if (is_big(g))
+    for (int64_t o = 0; o < g.outer; ++o) {
+      const T* row = x + o * g.len;  // row is (len)
+      double acc = 0.0;
+      for (int64_t k = 0; k < g.len; ++k) acc += static_cast<double>(row[k]);
+      out[o] = static_cast<T>(acc * scale);
     }
-    for (int64_t j = 0; j < nj; ++j) out[o * g.inner + j0 + j] = static_cast<T>(acc[j] * scale);
+    return;
+  }
+  const Split sp = split_inner(g);
+#pragma omp parallel if (is_big(g))
+  {
+    std::vector<double> acc(static_cast<std::size_t>(sp.chunk));  // one buffer per thread
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < g.outer * sp.pieces; ++t) {
+      const int64_t o = t / sp.pieces, j0 = (t % sp.pieces) * sp.chunk;
+      const int64_t nj = std::min(sp.chunk, g.inner - j0);
+      double* a = acc.data();
+      for (int64_t j = 0; j < nj; ++j) a[j] = 0.0;
+      const T* base = x + o * g.len * g.inner + j0;
+      for (int64_t k = 0; k < g.len; ++k) {
+        const T* row = base + k * g.inner;  // row is (nj) of x[o, k, :]
+        for (int64_t j = 0; j < nj; ++j) a[j] += static_cast<double>(row[j]);
+      }
+      for (int64_t j = 0; j < nj; ++j) out[o * g.inner + j0 + j] = static_cast<T>(a[j] * scale);
+    }
   }
 }
 
+// Is v a new maximum over best? Strictly greater keeps the *first* maximum, and NaN
+// wins once (then nothing beats it), so a NaN anywhere makes the result NaN.
+template <typename T>
+bool beats(T v, T best) {
+  return v > best || (std::isnan(v) && !std::isnan(best));
+}
+
 // x (outer, len, inner) contiguous -> the first maximum over len: its value into
-// `vals` and/or its index into `idx` (either may be null). NaN counts as the maximum.
+// `vals` and/or its index into `idx` (either may be null).
 template <typename T>
 void max_kernel(const T* x, T* vals, int64_t* idx, const Geometry& g) {
-  const int64_t pieces = (g.inner + kInnerChunk - 1) / kInnerChunk;
-  const int64_t tasks = g.outer * pieces;
-  const bool big = g.outer * g.len * g.inner > detail::kParallelThreshold;
-#pragma omp parallel for schedule(static) if (big)
-  for (int64_t t = 0; t < tasks; ++t) {
-    const int64_t o = t / pieces, j0 = (t % pieces) * kInnerChunk;
-    const int64_t nj = std::min(kInnerChunk, g.inner - j0);
-    T best[kInnerChunk];
-    int64_t arg[kInnerChunk] = {};
-    const T* base = x + o * g.len * g.inner + j0;
-    for (int64_t j = 0; j < nj; ++j) best[j] = base[j];
-    for (int64_t k = 1; k < g.len; ++k) {
-      const T* row = base + k * g.inner;
-      for (int64_t j = 0; j < nj; ++j) {
-        // Strictly greater keeps the *first* maximum; once best is NaN it stays NaN.
-        if (row[j] > best[j] || (std::isnan(row[j]) && !std::isnan(best[j]))) {
-          best[j] = row[j];
-          arg[j] = k;
-        }
+  const Split sp = split_inner(g);
+#pragma omp parallel if (is_big(g))
+  {
+    std::vector<T> best(static_cast<std::size_t>(sp.chunk));
+    std::vector<int64_t> arg(static_cast<std::size_t>(sp.chunk));
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < g.outer * sp.pieces; ++t) {
+      const int64_t o = t / sp.pieces, j0 = (t % sp.pieces) * sp.chunk;
+      const int64_t nj = std::min(sp.chunk, g.inner - j0);
+      const T* base = x + o * g.len * g.inner + j0;
+      for (int64_t j = 0; j < nj; ++j) best[j] = base[j], arg[j] = 0;
+      for (int64_t k = 1; k < g.len; ++k) {
+        const T* row = base + k * g.inner;  // row is (nj) of x[o, k, :]
+        for (int64_t j = 0; j < nj; ++j)
+          if (beats(row[j], best[j])) best[j] = row[j], arg[j] = k;
       }
-    }
-    for (int64_t j = 0; j < nj; ++j) {
-      if (vals) vals[o * g.inner + j0 + j] = best[j];
-      if (idx) idx[o * g.inner + j0 + j] = arg[j];
+      for (int64_t j = 0; j < nj; ++j) {
+        if (vals) vals[o * g.inner + j0 + j] = best[j];
+        if (idx) idx[o * g.inner + j0 + j] = arg[j];
+      }
     }
   }
 }
@@ -121,8 +167,10 @@ Tensor sum_or_mean(const Tensor& a, int64_t axis, bool keepdim, bool is_mean) {
   Tensor out = Tensor::empty(g.out_shape, a.dtype());
   // mean over an empty axis is 0/0 = NaN, as in NumPy.
   const double scale = is_mean ? 1.0 / static_cast<double>(g.len) : 1.0;
-  if (a.dtype() == DType::F32) sum_kernel(cdata<float>(x), mdata<float>(out), g, scale);
-  else sum_kernel(cdata<double>(x), mdata<double>(out), g, scale);
+  if (a.dtype() == DType::F32)
+    sum_kernel(cdata<float>(x), mdata<float>(out), g, scale);
+  else
+    sum_kernel(cdata<double>(x), mdata<double>(out), g, scale);
   return out;
 }
 
@@ -168,8 +216,7 @@ Tensor sum_all(const Tensor& a) {
 Tensor sum_to_shape(const Tensor& grad, const Shape& shape) {
   const Shape& gs = grad.shape();
   const auto fail = [&] {
-    return ShapeError("sum_to_shape: cannot sum " + shape_str(gs) + " down to " +
-                      shape_str(shape));
+    return ShapeError("sum_to_shape: cannot sum " + shape_str(gs) + " down to " + shape_str(shape));
   };
   if (shape.size() > gs.size()) throw fail();
   const std::size_t lead = gs.size() - shape.size();

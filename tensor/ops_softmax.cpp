@@ -63,7 +63,11 @@ Tensor softmax_impl(const Tensor& a, bool log_space, const char* op) {
 
 }  // namespace
 
-Tensor softmax(const Tensor& a) { return softmax_impl(a, false, "softmax"); }
-Tensor log_softmax(const Tensor& a) { return softmax_impl(a, true, "log_softmax"); }
+Tensor softmax(const Tensor& a) {
+  return softmax_impl(a, false, "softmax");
+}
+Tensor log_softmax(const Tensor& a) {
+  return softmax_impl(a, true, "log_softmax");
+}
 
 }  // namespace cpurich

@@ -35,7 +35,9 @@ uint64_t mix64(uint64_t z) {
 }
 
 // Top 53 bits -> a double in [0, 1).
-double to_unit(uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }
+double to_unit(uint64_t bits) {
+  return static_cast<double>(bits >> 11) * 0x1.0p-53;
+}
 
 // Box-Muller from two draws. u1 is in (0, 1] so log(u1) is finite.
 double box_muller(uint64_t bits1, uint64_t bits2) {
@@ -67,13 +69,17 @@ Tensor fill_by_index(const Shape& shape, DType dtype, const char* who, Gen gen) 
 }  // namespace
 
 uint64_t hash64(uint64_t seed, uint64_t counter) {
-  const uint64_t key = mix64(seed + kGolden);  // scramble the seed into a stream start
+  const uint64_t key = mix64(seed + kGolden);   // scramble the seed into a stream start
   return mix64(key + (counter + 1) * kGolden);  // the counter-th SplitMix64 output
 }
 
-uint64_t Rng::next_u64() { return hash64(seed_, counter_++); }
+uint64_t Rng::next_u64() {
+  return hash64(seed_, counter_++);
+}
 
-double Rng::uniform() { return to_unit(next_u64()); }
+double Rng::uniform() {
+  return to_unit(next_u64());
+}
 
 double Rng::normal() {
   const uint64_t b1 = next_u64();

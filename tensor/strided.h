@@ -58,8 +58,7 @@ void for_each_chunk(const StridedPlan& plan, Fn&& fn) {
   const int64_t pieces = (inner + kChunk - 1) / kChunk;  // chunks per row
   const int64_t tasks = rows * pieces;
   const int nops = static_cast<int>(plan.strides.size());
-#pragma omp parallel for schedule(static) if (plan.numel > kParallelThreshold)
-  for (int64_t t = 0; t < tasks; ++t) {
+  auto run_task = [&](int64_t t) {
     int64_t offs[4] = {0, 0, 0, 0};
     const int64_t row = t / pieces;
     const int64_t start = (t % pieces) * kChunk;
@@ -67,7 +66,13 @@ void for_each_chunk(const StridedPlan& plan, Fn&& fn) {
     for (int k = 0; k < nops; ++k) offs[k] += start * plan.inner_stride(k);
     const int64_t count = inner - start < kChunk ? inner - start : kChunk;
     fn(offs, count);
+  };
+  if (plan.numel <= kParallelThreshold) {  // small: skip OpenMP's start-up cost entirely
+    for (int64_t t = 0; t < tasks; ++t) run_task(t);
+    return;
   }
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < tasks; ++t) run_task(t);
 }
 
 }  // namespace cpurich::detail

@@ -1,4 +1,4 @@
-// tensor.cpp: storage, factories, element access and copies for Tensor (see tensor.h).
+// tensor.cpp: storage, factories, metadata and element access for Tensor (see tensor.h).
 //
 // What it teaches: a tensor is a (Storage, shape, strides, offset, dtype) tuple. Every
 // element read or write is storage[offset + sum_d index_d * stride_d]; copies between
@@ -6,6 +6,8 @@
 // The view operations (no data moves) live in tensor_views.cpp.
 //
 // Pipeline position: text -> tokens -> [tensors] -> model -> samples.
+#include "tensor/tensor.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -13,7 +15,6 @@
 #include <new>
 
 #include "tensor/strided.h"
-#include "tensor/tensor.h"
 
 namespace cpurich {
 
@@ -21,18 +22,24 @@ namespace cpurich {
 
 std::size_t dtype_size(DType dtype) {
   switch (dtype) {
-    case DType::F32: return 4;
-    case DType::F64: return 8;
-    case DType::I64: return 8;
+    case DType::F32:
+      return 4;
+    case DType::F64:
+      return 8;
+    case DType::I64:
+      return 8;
   }
   throw std::invalid_argument("dtype_size: unknown dtype");
 }
 
 std::string dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::F32: return "f32";
-    case DType::F64: return "f64";
-    case DType::I64: return "i64";
+    case DType::F32:
+      return "f32";
+    case DType::F64:
+      return "f64";
+    case DType::I64:
+      return "i64";
   }
   throw std::invalid_argument("dtype_name: unknown dtype");
 }
@@ -75,7 +82,9 @@ Storage::Storage(std::size_t bytes) : bytes_(bytes) {
   data_.reset(static_cast<std::byte*>(p));
 }
 
-void Storage::Free::operator()(std::byte* p) const { std::free(p); }
+void Storage::Free::operator()(std::byte* p) const {
+  std::free(p);
+}
 
 // ---- construction ----------------------------------------------------------------------
 
@@ -102,9 +111,13 @@ Tensor Tensor::empty(const Shape& shape, DType dtype) {
   return Tensor(std::make_shared<Storage>(bytes), shape, contiguous_strides(shape), 0, dtype);
 }
 
-Tensor Tensor::zeros(const Shape& shape, DType dtype) { return empty(shape, dtype); }
+Tensor Tensor::zeros(const Shape& shape, DType dtype) {
+  return empty(shape, dtype);
+}
 
-Tensor Tensor::ones(const Shape& shape, DType dtype) { return full(shape, 1.0, dtype); }
+Tensor Tensor::ones(const Shape& shape, DType dtype) {
+  return full(shape, 1.0, dtype);
+}
 
 Tensor Tensor::full(const Shape& shape, double value, DType dtype) {
   Tensor t = empty(shape, dtype);
@@ -117,8 +130,7 @@ void check_count(std::size_t count, const Shape& shape) {
   check_shape(shape, "from_vector");
   if (static_cast<int64_t>(count) != shape_numel(shape))
     throw ShapeError("from_vector: " + std::to_string(count) + " values do not fill shape " +
-                     shape_str(shape) + " (" + std::to_string(shape_numel(shape)) +
-                     " elements)");
+                     shape_str(shape) + " (" + std::to_string(shape_numel(shape)) + " elements)");
 }
 }  // namespace
 
@@ -139,11 +151,25 @@ Tensor Tensor::from_vector(const std::vector<double>& values, const Shape& shape
 Tensor Tensor::arange(int64_t n, DType dtype) {
   if (n < 0) throw std::invalid_argument("arange: n must be >= 0, got " + std::to_string(n));
   Tensor t = empty({n}, dtype);
-  for (int64_t i = 0; i < n; ++i) t.set({i}, static_cast<double>(i));
+  for (int64_t i = 0; i < n; ++i) {
+    switch (dtype) {
+      case DType::F32:
+        t.data_f32()[i] = static_cast<float>(i);
+        break;
+      case DType::F64:
+        t.data_f64()[i] = static_cast<double>(i);
+        break;
+      case DType::I64:
+        t.data_i64()[i] = i;
+        break;
+    }
+  }
   return t;
 }
 
-Tensor Tensor::scalar(double value, DType dtype) { return full({}, value, dtype); }
+Tensor Tensor::scalar(double value, DType dtype) {
+  return full({}, value, dtype);
+}
 
 // ---- metadata ----------------------------------------------------------------------------
 
@@ -155,7 +181,9 @@ int64_t Tensor::normalize_axis(int64_t axis) const {
   return axis < 0 ? axis + n : axis;
 }
 
-int64_t Tensor::size(int64_t d) const { return shape_[normalize_axis(d)]; }
+int64_t Tensor::size(int64_t d) const {
+  return shape_[normalize_axis(d)];
+}
 
 bool Tensor::is_contiguous() const {
   if (numel() == 0) return true;
@@ -168,7 +196,9 @@ bool Tensor::is_contiguous() const {
   return true;
 }
 
-bool Tensor::shares_storage_with(const Tensor& other) const { return storage_ == other.storage_; }
+bool Tensor::shares_storage_with(const Tensor& other) const {
+  return storage_ == other.storage_;
+}
 
 // ---- raw access ---------------------------------------------------------------------------
 
@@ -242,16 +272,19 @@ int64_t element_offset(const Shape& shape, const Shape& strides,
 // Reads element `off` of any dtype as a double.
 double read_as_double(const std::byte* base, DType dtype, int64_t off) {
   switch (dtype) {
-    case DType::F32: return reinterpret_cast<const float*>(base)[off];
-    case DType::F64: return reinterpret_cast<const double*>(base)[off];
-    case DType::I64: return static_cast<double>(reinterpret_cast<const int64_t*>(base)[off]);
+    case DType::F32:
+      return reinterpret_cast<const float*>(base)[off];
+    case DType::F64:
+      return reinterpret_cast<const double*>(base)[off];
+    case DType::I64:
+      return static_cast<double>(reinterpret_cast<const int64_t*>(base)[off]);
   }
   return 0.0;
 }
 
 // double -> int64 with a clear error instead of undefined behaviour.
 int64_t checked_i64(double v) {
-  if (!(v >= -9.2233720368547758e18 && v < 9.2233720368547758e18))
+  if (!(v >= -9.2233720368547758e18 && v < 9.2233720368547758e18))  // also false for NaN
     throw std::domain_error("cannot convert " + std::to_string(v) + " to i64");
   return static_cast<int64_t>(v);
 }
@@ -266,9 +299,15 @@ void Tensor::set(std::initializer_list<int64_t> index, double value) {
   const int64_t off = offset_ + element_offset(shape_, strides_, index, "set");
   std::byte* base = storage_->data();
   switch (dtype_) {
-    case DType::F32: reinterpret_cast<float*>(base)[off] = static_cast<float>(value); break;
-    case DType::F64: reinterpret_cast<double*>(base)[off] = value; break;
-    case DType::I64: reinterpret_cast<int64_t*>(base)[off] = checked_i64(value); break;
+    case DType::F32:
+      reinterpret_cast<float*>(base)[off] = static_cast<float>(value);
+      break;
+    case DType::F64:
+      reinterpret_cast<double*>(base)[off] = value;
+      break;
+    case DType::I64:
+      reinterpret_cast<int64_t*>(base)[off] = checked_i64(value);
+      break;
   }
 }
 
@@ -283,86 +322,6 @@ std::vector<double> Tensor::to_vector() const {
   Tensor c = to(DType::F64).contiguous();
   const double* p = c.data_f64();
   return std::vector<double>(p, p + c.numel());
-}
-
-// ---- copies ---------------------------------------------------------------------------------
-
-namespace {
-// dst[i] = D(src[i]) over a plan with operand 0 = dst, operand 1 = src.
-template <typename D, typename S>
-void copy_kernel(D* dst, const S* src, const detail::StridedPlan& plan) {
-  const int64_t sd = plan.inner_stride(0), ss = plan.inner_stride(1);
-  detail::for_each_chunk(plan, [&](const int64_t* offs, int64_t n) {
-    D* d = dst + offs[0];
-    const S* s = src + offs[1];
-    for (int64_t i = 0; i < n; ++i) {
-      if constexpr (std::is_same_v<D, int64_t> && !std::is_same_v<S, int64_t>)
-        d[i * sd] = checked_i64(static_cast<double>(s[i * ss]));
-      else
-        d[i * sd] = static_cast<D>(s[i * ss]);
-    }
-  });
-}
-
-template <typename D>
-void copy_typed(D* dst, const Tensor& src, const detail::StridedPlan& plan) {
-  switch (src.dtype()) {
-    case DType::F32: copy_kernel(dst, src.data_f32(), plan); break;
-    case DType::F64: copy_kernel(dst, src.data_f64(), plan); break;
-    case DType::I64: copy_kernel(dst, src.data_i64(), plan); break;
-  }
-}
-
-// Writing through a stride-0 dim would store several results into one element.
-void check_writable(const Tensor& t, const char* who) {
-  for (int64_t d = 0; d < t.dim(); ++d)
-    if (t.strides()[d] == 0 && t.shape()[d] > 1)
-      throw std::invalid_argument(std::string(who) + ": cannot write into a broadcast view of shape " +
-                                  shape_str(t.shape()) + " (stride 0); clone() it first");
-}
-}  // namespace
-
-void Tensor::copy_from(const Tensor& src_in) {
-  check_writable(*this, "copy_from");
-  if (src_in.dim() > dim())
-    throw ShapeError("copy_from: cannot broadcast " + shape_str(src_in.shape()) + " to " +
-                     shape_str(shape_));
-  // A source that overlaps this tensor's memory is copied first, so no element is
-  // overwritten before it has been read (e.g. x.copy_from(x.transpose(0, 1))).
-  const Tensor src = shares_storage_with(src_in) ? src_in.clone() : src_in;
-  Tensor s;
-  try {
-    s = src.expand(shape_);
-  } catch (const ShapeError&) {
-    throw ShapeError("copy_from: cannot broadcast " + shape_str(src.shape()) + " to " +
-                     shape_str(shape_));
-  }
-  const auto plan = detail::make_plan(shape_, {strides_, s.strides()});
-  switch (dtype_) {
-    case DType::F32: copy_typed(data_f32(), s, plan); break;
-    case DType::F64: copy_typed(data_f64(), s, plan); break;
-    case DType::I64: copy_typed(data_i64(), s, plan); break;
-  }
-}
-
-void Tensor::fill(double value) {
-  check_writable(*this, "fill");
-  copy_from(Tensor::from_vector(std::vector<double>{value}, {}));
-}
-
-Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
-
-Tensor Tensor::clone() const {
-  Tensor out = empty(shape_, dtype_);
-  out.copy_from(*this);
-  return out;
-}
-
-Tensor Tensor::to(DType dtype) const {
-  if (dtype == dtype_) return *this;
-  Tensor out = empty(shape_, dtype);
-  out.copy_from(*this);
-  return out;
 }
 
 }  // namespace cpurich

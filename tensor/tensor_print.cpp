@@ -55,8 +55,10 @@ struct Printer {
     const std::string indent(static_cast<std::size_t>(d + 1), ' ');
     // Between sub-arrays: ",", one newline per remaining dim, then the indent.
     std::string sep = ",";
-    if (last) sep += ' ';
-    else sep.append(static_cast<std::size_t>(t.dim() - d - 1), '\n').append(indent);
+    if (last)
+      sep += ' ';
+    else
+      sep.append(static_cast<std::size_t>(t.dim() - d - 1), '\n').append(indent);
     out += '[';
     bool first = true;
     for (int64_t i : shown_indices(n, max_per_dim)) {

@@ -55,8 +55,8 @@ std::optional<Shape> view_strides(const Shape& old_shape, const Shape& old_strid
   Shape strides(new_shape.size(), 1);
   if (shape_numel(old_shape) == 0 || old_shape.empty()) return contiguous_strides(new_shape);
   int64_t nd = static_cast<int64_t>(new_shape.size()) - 1;  // next new dim to fill (right to left)
-  int64_t chunk_stride = old_strides.back();  // stride of the chunk's innermost dim
-  int64_t old_numel = 1, new_numel = 1;       // elements covered so far in this chunk
+  int64_t chunk_stride = old_strides.back();                // stride of the chunk's innermost dim
+  int64_t old_numel = 1, new_numel = 1;                     // elements covered so far in this chunk
   for (int64_t od = static_cast<int64_t>(old_shape.size()) - 1; od >= 0; --od) {
     old_numel *= old_shape[od];
     const bool chunk_ends =
@@ -125,7 +125,8 @@ Tensor Tensor::permute(const std::vector<int64_t>& order) const {
 
 Tensor Tensor::slice(int64_t axis, int64_t start, int64_t stop, int64_t step) const {
   const int64_t d = normalize_axis(axis);
-  if (step <= 0) throw std::invalid_argument("slice: step must be > 0, got " + std::to_string(step));
+  if (step <= 0)
+    throw std::invalid_argument("slice: step must be > 0, got " + std::to_string(step));
   // Python semantics: negative bounds count from the end, then clamp to [0, size].
   const int64_t n = shape_[d];
   auto clamp = [n](int64_t i) { return i < 0 ? std::max<int64_t>(i + n, 0) : std::min(i, n); };

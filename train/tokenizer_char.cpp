@@ -26,10 +26,18 @@ CharTokenizer::CharTokenizer(std::vector<char32_t> chars, bool use_unk)
 }
 
 CharTokenizer CharTokenizer::train(std::string_view corpus, bool use_unk) {
-  std::vector<char32_t> cps = utf8::decode(corpus);
-  std::sort(cps.begin(), cps.end());
-  cps.erase(std::unique(cps.begin(), cps.end()), cps.end());
-  return CharTokenizer(std::move(cps), use_unk);
+  // One pass with a "seen" bit per possible code point (0x110000 bits =
+  // 136 KB): O(n) instead of sorting all n characters.
+  std::vector<bool> seen(0x110000, false);
+  std::vector<char32_t> chars;
+  for (std::size_t pos = 0; pos < corpus.size();) {
+    const utf8::Decoded d = utf8::decode_one(corpus, pos);
+    if (d.len == 0) throw std::invalid_argument("invalid UTF-8 at byte offset " + std::to_string(pos));
+    if (!seen[d.cp]) chars.push_back(d.cp);
+    seen[d.cp] = true;
+    pos += d.len;
+  }
+  return CharTokenizer(std::move(chars), use_unk);
 }
 
 int32_t CharTokenizer::lookup(char32_t cp) const {

@@ -1,0 +1,144 @@
+// Lesson 04: one forward pass through GPT-2, shape by shape.
+//
+// What it teaches: a GPT is a short recipe repeated. Token ids become
+// vectors (wte), learn where they sit (wpe), then pass through n_layer
+// identical blocks, each letting tokens look back at earlier tokens
+// (attention) and then think on their own (MLP). A final LayerNorm and the
+// token table again (tied head) turn each vector into one score per
+// vocabulary entry: the logits of the next token. We run the `tiny` size
+// (4 layers, 4 heads, 128 dims, block 64) step by step through its modules,
+// print every intermediate shape, check we got exactly what GPT::forward
+// gives, and count where the parameters live.
+//
+// Pipeline position: text -> tokens -> tensors -> [model] -> samples.
+// Run: ./build/rel/lessons/04_gpt_forward
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "autograd/ops.h"
+#include "nn/gpt.h"
+#include "tensor/ops.h"
+
+using namespace cpurich;
+
+namespace {
+
+void show(const std::string& step, const Var& v, const std::string& why) {
+  std::printf("  %-34s %-16s %s\n", step.c_str(), shape_str(v.shape()).c_str(), why.c_str());
+}
+
+void count(const std::string& name, const Module& m, int64_t total) {
+  const int64_t n = m.num_parameters();
+  std::printf("  %-22s %10lld  %5.1f%%\n", name.c_str(), static_cast<long long>(n),
+              100.0 * static_cast<double>(n) / static_cast<double>(total));
+}
+
+// The body of GPT::forward written out, printing as it goes.
+Var forward_by_hand(const GPT& model, const std::vector<int32_t>& ids, int64_t B, int64_t T) {
+  const GPTConfig& c = model.config();
+  const int64_t C = c.n_embd;
+  std::printf("\nForward pass, B=%lld sequences of T=%lld tokens:\n", static_cast<long long>(B),
+              static_cast<long long>(T));
+  Var tok = model.wte().forward(ids);
+  show("wte[ids]", tok, "one row of wte per token");
+  tok = ag::reshape(tok, {B, T, C});
+  show("  reshape (a view, no copy)", tok, "");
+  std::vector<int32_t> positions(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) positions[static_cast<size_t>(t)] = static_cast<int32_t>(t);
+  const Var pos = model.wpe().forward(positions);
+  show("wpe[0..T)", pos, "one row per position, shared by the batch");
+  Var x = ag::add(tok, pos);
+  show("x = tok + pos", x, "broadcast over B: the residual stream");
+  for (size_t l = 0; l < model.h().size(); ++l) {
+    const Block& blk = model.h()[l];
+    const bool verbose = l == 0;
+    const Var a_in = blk.ln_1.forward(x);
+    const Var qkv = blk.attn.c_attn.forward(a_in);
+    const Var att = ag::causal_self_attention(qkv, c.n_head);
+    const Var a_out = blk.attn.c_proj.forward(att);
+    x = ag::add(x, a_out);
+    const Var m_in = blk.ln_2.forward(x);
+    const Var hid = blk.mlp.c_fc.forward(m_in);
+    const Var act = ag::gelu(hid);
+    const Var m_out = blk.mlp.c_proj.forward(act);
+    x = ag::add(x, m_out);
+    if (verbose) {
+      std::printf("  block h.0 (the other %zu blocks are the same):\n", model.h().size() - 1);
+      show("  ln_1(x)", a_in, "each token normalised to mean 0, var 1");
+      show("  c_attn", qkv, "[q | k | v] side by side");
+      show("  causal_self_attention", att,
+           std::to_string(c.n_head) + " heads of " + std::to_string(C / c.n_head) +
+               " dims, concatenated");
+      show("  attn.c_proj", a_out, "mix the heads");
+      show("  x + attn", x, "residual add");
+      show("  ln_2(x)", m_in, "");
+      show("  mlp.c_fc", hid, "widen 4x");
+      show("  gelu", act, "the nonlinearity");
+      show("  mlp.c_proj", m_out, "back to C");
+      show("  x + mlp", x, "residual add");
+    }
+  }
+  x = model.ln_f().forward(x);
+  show("ln_f(x)", x, "after all blocks");
+  const Var flat = ag::reshape(x, {B * T, C});
+  show("  reshape (a view)", flat, "");
+  const Var logits = ag::matmul(flat, model.wte().weight, false, true);
+  show("x @ wte^T", logits, "tied head: a score per vocabulary entry");
+  return ag::reshape(logits, {B, T, c.vocab_size});
+}
+
+}  // namespace
+
+int main() {
+  GPTConfig cfg;  // the defaults are the `tiny` size
+  std::printf("GPT-2 `tiny`: n_layer=%lld n_head=%lld n_embd=%lld n_positions=%lld vocab=%lld\n",
+              static_cast<long long>(cfg.n_layer), static_cast<long long>(cfg.n_head),
+              static_cast<long long>(cfg.n_embd), static_cast<long long>(cfg.n_positions),
+              static_cast<long long>(cfg.vocab_size));
+  GPT model(cfg, 1337);
+
+  // Byte-level "tokenizer": each byte of the text is one id in [0, 256).
+  const std::string text =
+      "To be, or not to be, that is the question: whether 'tis nobler in the mind to suffer "
+      "the slings and arrows of outrageous fortune, or to take arms against a sea of troubles";
+  const int64_t B = 2, T = cfg.n_positions;
+  std::vector<int32_t> ids;
+  for (int64_t i = 0; i < B * T; ++i)
+    ids.push_back(static_cast<unsigned char>(text[static_cast<size_t>(i) % text.size()]));
+
+  NoGradGuard no_grad;  // inference only: no graph needed
+  const Var by_hand = forward_by_hand(model, ids, B, T);
+  const Var logits = model.forward(ids, B, T);
+  std::printf("  GPT::forward gives %s; max |difference| to the steps above = %g\n",
+              shape_str(logits.shape()).c_str(), max_abs_diff(by_hand.value(), logits.value()));
+  // An untrained model spreads its bets evenly: loss ~ log(vocab).
+  const std::vector<int32_t> targets(ids.begin() + 1, ids.end());
+  std::vector<int32_t> inputs(ids.begin(), ids.end() - 1);
+  const double loss = model.loss(std::span(inputs).first(static_cast<size_t>(T)),
+                                 std::span(targets).first(static_cast<size_t>(T)), 1, T)
+                          .value()
+                          .item();
+  std::printf("  next-token loss at init: %.4f nats (log(256) = 5.5452: near-uniform guesses)\n",
+              loss);
+
+  const int64_t total = model.num_parameters();
+  std::printf("\nWhere the %lld parameters live:\n", static_cast<long long>(total));
+  count("wte (V x C)", model.wte(), total);
+  count("wpe (P x C)", model.wpe(), total);
+  const Block& b0 = model.h()[0];
+  for (size_t l = 0; l < model.h().size(); ++l) count("h." + std::to_string(l), model.h()[l], total);
+  std::printf("  inside one block:\n");
+  count("  ln_1", b0.ln_1, total);
+  count("  ln_2", b0.ln_2, total);
+  count("  attn.c_attn", b0.attn.c_attn, total);
+  count("  attn.c_proj", b0.attn.c_proj, total);
+  count("  mlp.c_fc", b0.mlp.c_fc, total);
+  count("  mlp.c_proj", b0.mlp.c_proj, total);
+  count("ln_f", model.ln_f(), total);
+  std::printf("  non-embedding: %lld = n_layer * (12 C^2 + 13 C) + 2C\n",
+              static_cast<long long>(model.num_parameters_non_embedding()));
+  std::printf("\nExercise: GPT-2 124M has C=768, 12 layers, V=50257, P=1024. Use the formula\n"
+              "to predict its total (124,439,808) and the share held by wte.\n");
+  return 0;
+}
