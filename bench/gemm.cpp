@@ -112,7 +112,7 @@ void run_threads(const Options& o, int threads, const std::vector<MatmulKernel>&
                  const std::vector<Shape3>& shapes) {
   set_num_threads(threads);
   const double peak = detail::measure_fma_peak_gflops(threads);
-  using nlohmann::json;
+  using json = nlohmann::ordered_json;  // keys in the documented order
   if (o.json) {
     std::cout << json{{"kernel", "peak"},   {"m", 0},        {"k", 0}, {"n", 0},
                       {"threads", threads}, {"gflops", peak}}
@@ -180,6 +180,10 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     const std::vector<MatmulKernel> kernels = selected_kernels(o);
+    for (int64_t size : o.sizes)
+      if (size < 1 || size > 16384) throw std::invalid_argument("--sizes must be in [1, 16384]");
+    for (int t : o.threads)
+      if (t < 1) throw std::invalid_argument("--threads must be >= 1");
     std::vector<Shape3> shapes;
     for (int64_t s : o.sizes) shapes.push_back({s, s, s});
     if (o.gpt) shapes.insert(shapes.end(), {{768, 128, 512}, {768, 512, 128}, {4096, 384, 1152}});

@@ -198,3 +198,17 @@ TEST_CASE("kernel names round-trip") {
   const std::string isa = microkernel_isa();
   REQUIRE((isa == "avx512" || isa == "avx2" || isa == "portable"));
 }
+
+TEST_CASE("packed_mt called from inside a parallel region still computes all of C") {
+  // Nested regions get a team of one thread: that thread must do every share.
+  const Problem p = make_problem(150, 170, 90, false, true, 1.0f, 0.0f, 0, 11);
+  set_num_threads(2);
+  const std::vector<float> ref = run(p, MatmulKernel::PackedMT);
+  std::vector<float> nested;
+#pragma omp parallel num_threads(2)
+  {
+#pragma omp single
+    nested = run(p, MatmulKernel::PackedMT);
+  }
+  REQUIRE(std::memcmp(nested.data(), ref.data(), ref.size() * sizeof(float)) == 0);
+}
