@@ -1,7 +1,9 @@
 // sampling_flags.cpp: the flags shared by `cpurich sample` and `cpurich chat`.
 #include "cli/sampling_flags.h"
 
-#include <limits>
+#include <algorithm>
+#include <stdexcept>
+#include <string>
 
 #include "cli/commands.h"
 
@@ -15,7 +17,10 @@ GenerateOptions SamplingFlags::to_options() const {
   o.sampler.min_p = min_p;
   o.sampler.repetition_penalty = repetition_penalty;
   o.sampler.seed = seed;
-  o.sampler.validate(std::numeric_limits<int64_t>::max());
+  // top-k's upper bound (the vocabulary) is checked once the model is loaded.
+  if (top_k != -1 && top_k < 1)
+    throw std::invalid_argument("top-k must be >= 1 (or -1 for off), got " + std::to_string(top_k));
+  o.sampler.validate(std::max<int64_t>(top_k, 1));
   if (max_new_tokens < 1)
     throw std::invalid_argument("--max-new-tokens must be >= 1, got " +
                                 std::to_string(max_new_tokens));
