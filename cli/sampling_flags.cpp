@@ -1,0 +1,55 @@
+// sampling_flags.cpp: the flags shared by `cpurich sample` and `cpurich chat`.
+#include "cli/sampling_flags.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "cli/commands.h"
+
+namespace cpurich::cli {
+
+GenerateOptions SamplingFlags::to_options() const {
+  GenerateOptions o;
+  o.sampler.temperature = temperature;
+  o.sampler.top_k = top_k;
+  o.sampler.top_p = top_p;
+  o.sampler.min_p = min_p;
+  o.sampler.repetition_penalty = repetition_penalty;
+  o.sampler.seed = seed;
+  // top-k's upper bound (the vocabulary) is checked once the model is loaded.
+  if (top_k != -1 && top_k < 1)
+    throw std::invalid_argument("top-k must be >= 1 (or -1 for off), got " + std::to_string(top_k));
+  o.sampler.validate(std::max<int64_t>(top_k, 1));
+  if (max_new_tokens < 1)
+    throw std::invalid_argument("--max-new-tokens must be >= 1, got " +
+                                std::to_string(max_new_tokens));
+  o.max_new_tokens = max_new_tokens;
+  o.stop = stop;
+  o.context = context_policy_from_name(context);
+  return o;
+}
+
+void add_sampling_flags(CLI::App* sub, SamplingFlags& f) {
+  sub->add_option("--model", f.model, "Model directory (config.json, model.safetensors, tokenizer)")
+      ->required();
+  sub->add_option("--max-new-tokens", f.max_new_tokens, "Tokens to generate at most (default 256)");
+  sub->add_option("--temperature", f.temperature,
+                  "Divide logits by T: <1 sharper, >1 flatter, 0 = greedy (default 1)");
+  sub->add_option("--top-k", f.top_k, "Keep only the K most likely tokens (default: off)");
+  sub->add_option("--top-p", f.top_p,
+                  "Nucleus: keep the most likely tokens up to total probability P, in (0,1] "
+                  "(default 1 = off)");
+  sub->add_option("--min-p", f.min_p,
+                  "Keep tokens with p >= M * p_max, M in [0,1) (default 0 = off)");
+  sub->add_option("--repetition-penalty", f.repetition_penalty,
+                  "CTRL penalty R > 0 for tokens already in context; 1 = off (default)");
+  sub->add_option("--seed", f.seed, "Random seed: same seed, same text (default 0)");
+  sub->add_option("--stop", f.stop, "Stop when the text contains STR (repeatable)");
+  sub->add_option("--context", f.context,
+                  "When the context window is full: stop, or slide (keep the last half, "
+                  "re-prefill) (default " + f.context + ")");
+  add_threads_option(*sub, f.threads);
+}
+
+}  // namespace cpurich::cli

@@ -1,0 +1,49 @@
+// chat.h: a multi-turn conversation on top of generate().
+//
+// What it teaches: a chat model is still a text continuer. Each user line is
+// wrapped in the format the model was fine-tuned on,
+//     ### Human: <line>\n### Assistant:
+// and the model continues until it writes the next "### Human:" (a stop
+// string) or runs out of tokens. The whole conversation stays in the context,
+// so the model can refer back to earlier turns; the decoder's KV cache keeps
+// the already-seen turns, so each turn only prefills its new tokens. When the
+// conversation outgrows the window, the oldest tokens are dropped (then the
+// cache is rebuilt once, since every position shifts).
+//
+// Pipeline position: [your line] -> tokens -> model -> sampler -> reply.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "infer/generate.h"
+
+namespace cpurich {
+
+/// One conversation with a model.
+class ChatSession {
+ public:
+  /// options.stop gets "### Human:" added. Throws std::invalid_argument on
+  /// invalid sampler values.
+  ChatSession(Decoder& decoder, const Tokenizer& tokenizer, GenerateOptions options);
+
+  /// Adds the user's line, generates the reply (streamed through on_text),
+  /// keeps both in the conversation. Throws std::invalid_argument on an empty
+  /// line or characters the tokenizer cannot encode (the session is unchanged).
+  GenerateResult turn(std::string_view line, const TextCallback& on_text = {});
+
+  /// The conversation so far, as the model sees it (after any left truncation).
+  std::string transcript() const;
+  /// Its length in tokens.
+  int64_t context_tokens() const { return static_cast<int64_t>(history_.size()); }
+
+ private:
+  Decoder& decoder_;
+  const Tokenizer& tokenizer_;
+  GenerateOptions options_;
+  std::vector<int32_t> history_;
+};
+
+}  // namespace cpurich

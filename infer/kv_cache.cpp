@@ -1,0 +1,25 @@
+// kv_cache.cpp: allocation and bookkeeping of the KV cache (see kv_cache.h).
+#include "infer/kv_cache.h"
+
+#include <stdexcept>
+#include <string>
+
+namespace cpurich {
+
+KVCache::KVCache(int64_t n_layer, int64_t n_head, int64_t head_dim, int64_t capacity)
+    : n_head_(n_head), head_dim_(head_dim), capacity_(capacity) {
+  if (n_layer <= 0 || n_head <= 0 || head_dim <= 0 || capacity <= 0)
+    throw std::invalid_argument("KVCache: all sizes must be positive");
+  const auto n = static_cast<size_t>(n_layer * n_head * capacity * head_dim);
+  k_.assign(n, 0.0f);
+  v_.assign(n, 0.0f);
+}
+
+void KVCache::set_length(int64_t n) {
+  if (n < 0 || n > capacity_)
+    throw std::out_of_range("KVCache: length " + std::to_string(n) + " outside [0, " +
+                            std::to_string(capacity_) + "]");
+  length_ = n;
+}
+
+}  // namespace cpurich

@@ -1,0 +1,35 @@
+// session.cpp: loading a model directory and encoding prompts (see session.h).
+#include "infer/session.h"
+
+#include <filesystem>
+#include <stdexcept>
+
+#include "nn/gpt.h"
+
+namespace cpurich {
+
+InferenceModel load_inference_model(const std::string& dir) {
+  if (!std::filesystem::is_directory(dir))
+    throw std::runtime_error("model directory '" + dir + "' does not exist");
+  InferenceModel m;
+  m.tokenizer = load_tokenizer_from_dir(dir);
+  {
+    const GPT model = load_model(dir);  // freed at the end of this scope
+    m.decoder = std::make_unique<Decoder>(model);
+  }
+  if (m.tokenizer->vocab_size() > m.decoder->config().vocab_size)
+    throw std::invalid_argument("tokenizer in '" + dir + "' has " +
+                                std::to_string(m.tokenizer->vocab_size()) +
+                                " tokens but the model's vocabulary is " +
+                                std::to_string(m.decoder->config().vocab_size));
+  return m;
+}
+
+std::vector<int32_t> encode_prompt(const Tokenizer& tokenizer, std::string_view text) {
+  if (text.empty()) throw std::invalid_argument("empty prompt: give some text to continue");
+  auto ids = tokenizer.encode(text);
+  if (ids.empty()) throw std::invalid_argument("the prompt encodes to no tokens");
+  return ids;
+}
+
+}  // namespace cpurich

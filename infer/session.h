@@ -1,0 +1,35 @@
+// session.h: what `cpurich sample` and `cpurich chat` do before generating:
+// load a model directory for inference and turn the prompt into tokens, with
+// the checks that give a bad input a clear one-line error (tests call these
+// functions directly, exactly as the CLI does).
+//
+// Pipeline position: [model dir + text -> decoder + tokens] -> generation.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "infer/decoder.h"
+#include "train/tokenizer.h"
+
+namespace cpurich {
+
+/// A model directory ready for generation.
+struct InferenceModel {
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<Decoder> decoder;
+};
+
+/// Loads DIR/config.json, model.safetensors and the tokenizer. Throws
+/// std::runtime_error if DIR does not exist, and std::invalid_argument if the
+/// tokenizer has more ids than the model's vocabulary.
+InferenceModel load_inference_model(const std::string& dir);
+
+/// Encodes a prompt; throws std::invalid_argument on empty text (the
+/// tokenizer's own exception names unknown characters / invalid UTF-8).
+std::vector<int32_t> encode_prompt(const Tokenizer& tokenizer, std::string_view text);
+
+}  // namespace cpurich

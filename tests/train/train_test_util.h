@@ -1,0 +1,77 @@
+// train_test_util.h: small helpers shared by the training tests: a throwaway
+// directory and a minimal byte-alphabet tokenizer (so the data and optimizer
+// tests do not depend on the tokenizer implementations).
+#pragma once
+
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tensor/rng.h"
+#include "train/tokenizer.h"
+
+namespace cpurich::test {
+
+/// A fresh empty directory under the system temp dir, removed on destruction.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& tag) {
+    path_ = std::filesystem::temp_directory_path() /
+            ("cpurich_train_" + tag + "_" + std::to_string(hash64(reinterpret_cast<uintptr_t>(this), 0) % 1000000));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string path() const { return path_.string(); }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// One id per distinct byte of the text it was built from (sorted). Enough for
+/// ASCII test corpora; not a real tokenizer (no save/load support).
+class AlphabetTokenizer : public Tokenizer {
+ public:
+  explicit AlphabetTokenizer(std::string_view text) : chars_(text.begin(), text.end()) {
+    std::sort(chars_.begin(), chars_.end());
+    chars_.erase(std::unique(chars_.begin(), chars_.end()), chars_.end());
+  }
+  std::vector<int32_t> encode(std::string_view text) const override {
+    std::vector<int32_t> ids;
+    for (char c : text) {
+      auto it = std::lower_bound(chars_.begin(), chars_.end(), c);
+      if (it == chars_.end() || *it != c) throw std::invalid_argument("unknown character");
+      ids.push_back(static_cast<int32_t>(it - chars_.begin()));
+    }
+    return ids;
+  }
+  std::string decode(std::span<const int32_t> ids) const override {
+    std::string s;
+    for (int32_t id : ids) s.push_back(chars_.at(static_cast<std::size_t>(id)));
+    return s;
+  }
+  int32_t vocab_size() const override { return static_cast<int32_t>(chars_.size()); }
+  std::string kind() const override { return "alphabet"; }
+  nlohmann::json to_json() const override { return {{"kind", "alphabet"}, {"chars", chars_}}; }
+
+ private:
+  std::string chars_;
+};
+
+/// `n` copies of a short sentence: a corpus whose next character is (almost)
+/// always determined by the previous few, so a model can drive its loss low.
+inline std::string repeated_sentence(int n) {
+  std::string s;
+  for (int i = 0; i < n; ++i) s += "the cat sat on the mat. ";
+  return s;
+}
+
+}  // namespace cpurich::test
