@@ -12,7 +12,7 @@
 // infer/ does the same, faster).
 //
 // Pipeline position: text -> tokens -> tensors -> [training] -> model -> samples.
-// Run: build/rel/lessons/06_pretrain [iters]   (default 600; ~1-3 min on 2 cores)
+// Run: build/rel/lessons/06_pretrain [iters]   (default 800; ~1-3 min on 2 cores)
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -74,12 +74,13 @@ void show_samples(Trainer& t, const std::string& prompt, const char* when) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int64_t iters = argc > 1 ? std::atoll(argv[1]) : 600;
+  const int64_t iters = argc > 1 ? std::atoll(argv[1]) : 800;
   if (iters < 10) {
     std::fprintf(stderr, "usage: 06_pretrain [iters >= 10]\n");
     return 1;
   }
   try {
+    init_threads_from_env();  // CPURICH_THREADS=N, like the cpurich program
     // 1. Text: the world corpus, generated in memory (same seed, same bytes).
     world::WorldOptions wo;
     const world::World w = world::generate_world(wo);
