@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,8 +69,7 @@ std::unique_ptr<Tokenizer> train_tokenizer(const std::string& kind, int64_t voca
   return std::make_unique<BpeTokenizer>(train_bpe(text, opts));
 }
 
-void print_summary(const Trainer& t, const std::string& out) {
-  Trainer& tr = const_cast<Trainer&>(t);
+void print_summary(Trainer& t, const std::string& out) {
   const TrainConfig& c = t.config();
   std::fprintf(stderr,
                "model: %lld layers, %lld heads, %lld dims, block %lld, vocab %d: %.2fM parameters\n"
@@ -77,7 +77,7 @@ void print_summary(const Trainer& t, const std::string& out) {
                "%d threads; run dir %s\n",
                static_cast<long long>(c.n_layer), static_cast<long long>(c.n_head),
                static_cast<long long>(c.n_embd), static_cast<long long>(c.block_size),
-               t.tokenizer().vocab_size(), static_cast<double>(tr.model().num_parameters()) / 1e6,
+               t.tokenizer().vocab_size(), static_cast<double>(t.model().num_parameters()) / 1e6,
                static_cast<long long>(c.batch_size), static_cast<long long>(c.grad_accum),
                static_cast<long long>(c.max_iters), c.learning_rate, c.min_lr,
                static_cast<long long>(c.warmup_iters), num_threads(), out.c_str());
@@ -129,8 +129,8 @@ void run_pretrain(const PretrainArgs& a) {
                              a.out + " (if any) is untouched");
   }
   if (stop_requested()) return;  // run() already said where the checkpoint is
-  std::fprintf(stderr, "done: %lld steps; model directory %s\n", static_cast<long long>(t.iter()),
-               a.out.c_str());
+  std::fprintf(stderr, "done: %lld steps (%.1f s of training steps, evaluation excluded); model directory %s\n",
+               static_cast<long long>(t.iter()), t.train_seconds(), a.out.c_str());
 }
 
 }  // namespace

@@ -145,6 +145,7 @@ StepResult Trainer::step() {
   r.tokens = B * T * accum;
   tokens_seen_ += r.tokens;
   r.seconds = now_s() - t0;
+  train_seconds_ += r.seconds;
   return r;
 }
 
@@ -181,7 +182,7 @@ void Trainer::save(const std::string& dir) {
 void Trainer::write_log(const StepResult& r, double tokens_per_s) {
   nlohmann::json j = {{"iter", r.iter},         {"tokens", tokens_seen_}, {"loss", r.loss},
                       {"lr", r.lr},             {"grad_norm", r.grad_norm},
-                      {"tokens_per_s", tokens_per_s}};
+                      {"tokens_per_s", tokens_per_s}, {"train_seconds", train_seconds_}};
   if (r.val_loss) j["val_loss"] = *r.val_loss;
   std::ofstream out(log_path(options_), std::ios::app);
   if (!out) throw std::runtime_error("cannot append to " + log_path(options_));

@@ -51,6 +51,7 @@ struct StepResult {
   std::optional<double> val_loss;  ///< set by run() on evaluation steps
 };
 
+/// A pretraining run: the model, its optimizer, the data streams and the step counter.
 class Trainer {
  public:
   /// A fresh run on `ids` (the tokenized corpus; split train/val here).
@@ -81,6 +82,8 @@ class Trainer {
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   const TrainConfig& config() const { return config_; }
   int64_t iter() const { return iter_; }
+  /// Wall time of the steps taken by this process (evaluation and saving excluded).
+  double train_seconds() const { return train_seconds_; }
   /// The counters a checkpoint stores (positions read from the live Rngs).
   TrainState state();
 
@@ -96,6 +99,7 @@ class Trainer {
   LrSchedule schedule_;
   int64_t iter_ = 0;
   int64_t tokens_seen_ = 0;
+  double train_seconds_ = 0.0;
 };
 
 /// Asks a running Trainer::run to stop after the current step (with a checkpoint).
