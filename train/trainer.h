@@ -34,20 +34,20 @@ namespace cpurich {
 
 /// Where a run writes, and how chatty it is.
 struct TrainerOptions {
-  std::string out_dir;        ///< run dir: log.jsonl + checkpoints ("" = write nothing)
-  bool quiet = false;         ///< no progress line on stderr
-  bool measure_peak = true;   ///< run the FMA microbenchmark for the MFU column
-  int threads = 1;            ///< threads the peak is measured for
+  std::string out_dir;       ///< run dir: log.jsonl + checkpoints ("" = write nothing)
+  bool quiet = false;        ///< no progress line on stderr
+  bool measure_peak = true;  ///< run the FMA microbenchmark for the MFU column
+  int threads = 1;           ///< threads the peak is measured for
 };
 
 /// What one optimizer step did.
 struct StepResult {
-  int64_t iter = 0;        ///< steps completed after this one (1 for the first)
-  double loss = 0.0;       ///< mean training loss over the micro-steps
-  double lr = 0.0;         ///< learning rate used
-  double grad_norm = 0.0;  ///< global norm before clipping
-  int64_t tokens = 0;      ///< tokens processed (B * T * accum)
-  double seconds = 0.0;    ///< wall time of the step
+  int64_t iter = 0;                ///< steps completed after this one (1 for the first)
+  double loss = 0.0;               ///< mean training loss over the micro-steps
+  double lr = 0.0;                 ///< learning rate used
+  double grad_norm = 0.0;          ///< global norm before clipping
+  int64_t tokens = 0;              ///< tokens processed (B * T * accum)
+  double seconds = 0.0;            ///< wall time of the step
   std::optional<double> val_loss;  ///< set by run() on evaluation steps
 };
 
