@@ -87,8 +87,12 @@ namespace cpurich::ag::detail {
 
 /// exp for the kernel templates: the vectorisable version in float, std::exp
 /// in double (the float64 path is the reference, not the hot path).
-inline float exp_t(float x) { return exp_f32(x); }
+inline float exp_t(float x) {
+  return exp_f32(x);
+}
 /// exp for the kernel templates, double version.
-inline double exp_t(double x) { return std::exp(x); }
+inline double exp_t(double x) {
+  return std::exp(x);
+}
 
 }  // namespace cpurich::ag::detail

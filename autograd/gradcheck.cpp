@@ -22,9 +22,8 @@ std::vector<double> eval(const GradcheckFn& f, const std::vector<Tensor>& values
 }
 
 // jac[j][i] = d out_i / d in_j for one input, by central differences.
-std::vector<std::vector<double>> numeric_jacobian(const GradcheckFn& f,
-                                                  std::vector<Tensor>& values, size_t input,
-                                                  double eps) {
+std::vector<std::vector<double>> numeric_jacobian(const GradcheckFn& f, std::vector<Tensor>& values,
+                                                  size_t input, double eps) {
   Tensor& x = values[input];
   double* data = x.data_f64();
   std::vector<std::vector<double>> jac(static_cast<size_t>(x.numel()));
@@ -87,7 +86,8 @@ GradcheckReport gradcheck(const GradcheckFn& f, const std::vector<Tensor>& input
       for (size_t i = 0; i < numeric[e].size(); ++i) {
         const double a = analytic[j][e][i], n = numeric[e][i], err = std::fabs(a - n);
         r.max_abs_error = std::max(r.max_abs_error, err);
-        if (std::fabs(n) > options.atol) r.max_rel_error = std::max(r.max_rel_error, err / std::fabs(n));
+        if (std::fabs(n) > options.atol)
+          r.max_rel_error = std::max(r.max_rel_error, err / std::fabs(n));
         if (!(err <= options.atol + options.rtol * std::fabs(n))) r.passed = false;
       }
     report.passed = report.passed && r.passed;

@@ -30,8 +30,9 @@ struct GradcheckOptions {
 /// Worst disagreement for one input.
 struct GradcheckInputReport {
   double max_abs_error = 0;  ///< max |analytic - numeric| over the Jacobian entries
-  double max_rel_error = 0;  ///< max of that divided by |numeric|, over entries with |numeric| > atol
-  bool passed = true;        ///< every entry within atol + rtol * |numeric|
+  double max_rel_error =
+      0;               ///< max of that divided by |numeric|, over entries with |numeric| > atol
+  bool passed = true;  ///< every entry within atol + rtol * |numeric|
 };
 
 /// Result of gradcheck: one entry per input plus the overall verdict.

@@ -18,8 +18,8 @@
 #include <cmath>
 #include <vector>
 
-#include "autograd/ops.h"
 #include "autograd/fast_math.h"
+#include "autograd/ops.h"
 #include "autograd/ops_internal.h"
 
 namespace cpurich::ag {
@@ -80,79 +80,141 @@ struct HeadView {
   bool causal;
 };
 
-// out (T_len, D) rows = softmax(q k^T / sqrt(D)) v;  att (T_len, T_len) receives p
-// (entries above the diagonal stay 0 when causal). Dot products use the
-// fixed-order lane sums of fast_math.h; exp is exp_f32 in float.
+// Register blocking: the inner loops below accumulate kBlock outputs in a
+// local array the compiler keeps in a SIMD register, instead of re-loading and
+// re-storing the output on every step. Each output is still summed in a fixed
+// order (over i, or over t2), so results are reproducible.
+inline constexpr int64_t kBlock = 16;
+
+int64_t round_up(int64_t n) {
+  return (n + kBlock - 1) / kBlock * kBlock;
+}
+
+// cols (D, ld) = the transpose of a (rows, D) block whose rows are `stride`
+// apart; ld = round_up(rows) and the padding columns are zero.
 template <class T>
-[[gnu::always_inline]] inline void head_forward(const HeadView<T>& h, T* out, T* att) {
-  const T scale = T(1) / std::sqrt(static_cast<T>(h.D));
-  for (int64_t t = 0; t < h.T_len; ++t) {
-    const T* qt = h.q + t * h.in_stride;
-    T* pt = att + t * h.T_len;
-    const int64_t n_keys = h.causal ? t + 1 : h.T_len;
-    T m = -INFINITY;
-    for (int64_t t2 = 0; t2 < n_keys; ++t2) {
-      pt[t2] = dot_lanes(qt, h.k + t2 * h.in_stride, h.D) * scale;
-      m = std::max(m, pt[t2]);
+[[gnu::always_inline]] inline void transpose_block(const T* src, int64_t stride, int64_t rows,
+                                                   int64_t D, T* cols) {
+  const int64_t ld = round_up(rows);
+  for (int64_t i = 0; i < D; ++i)
+    for (int64_t r = rows; r < ld; ++r) cols[i * ld + r] = 0;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < D; ++i) cols[i * ld + r] = src[r * stride + i];
+}
+
+// s[t2] = sum_i a[i] * cols[i][t2] for t2 < n (cols as made by transpose_block
+// from `rows` rows): one query row against n keys, summed over i = 0..D-1.
+template <class T>
+[[gnu::always_inline]] inline void row_times_cols(const T* a, const T* cols, int64_t rows,
+                                                  int64_t D, int64_t n, T* s) {
+  const int64_t ld = round_up(rows);
+  for (int64_t t0 = 0; t0 < n; t0 += kBlock) {
+    T acc[kBlock] = {};
+    for (int64_t i = 0; i < D; ++i) {
+      const T ai = a[i];
+      const T* ci = cols + i * ld + t0;
+      for (int64_t l = 0; l < kBlock; ++l) acc[l] += ai * ci[l];
     }
-    for (int64_t t2 = 0; t2 < n_keys; ++t2) pt[t2] = exp_t(pt[t2] - m);
-    const T inv = T(1) / sum_lanes(pt, n_keys);
-    T* ot = out + t * h.out_stride;
-    for (int64_t i = 0; i < h.D; ++i) ot[i] = 0;
-    for (int64_t t2 = 0; t2 < n_keys; ++t2) {
-      const T p = (pt[t2] *= inv);
-      const T* vt = h.v + t2 * h.in_stride;
-      for (int64_t i = 0; i < h.D; ++i) ot[i] += p * vt[i];
-    }
+    const int64_t len = std::min(kBlock, n - t0);
+    for (int64_t l = 0; l < len; ++l) s[t0 + l] = acc[l];
   }
 }
 
-// Gradients of one head; dq, dk, dv rows use h.in_stride, dout rows h.out_stride.
-// dp is scratch of T_len values.
+// out[i] += sum_t2 w[t2] * rows[t2 * stride + i] for i < D, t2 < n (in order).
 template <class T>
-[[gnu::always_inline]] inline void head_backward(const HeadView<T>& h, const T* att,
-                                                 const T* dout, T* dq, T* dk, T* dv, T* dp) {
+[[gnu::always_inline]] inline void add_weighted_rows(const T* w, const T* rows, int64_t stride,
+                                                     int64_t n, int64_t D, T* out) {
+  int64_t i0 = 0;
+  for (; i0 + kBlock <= D; i0 += kBlock) {
+    T acc[kBlock];
+    for (int64_t l = 0; l < kBlock; ++l) acc[l] = out[i0 + l];
+    for (int64_t t2 = 0; t2 < n; ++t2) {
+      const T* r = rows + t2 * stride + i0;
+      for (int64_t l = 0; l < kBlock; ++l) acc[l] += w[t2] * r[l];
+    }
+    for (int64_t l = 0; l < kBlock; ++l) out[i0 + l] = acc[l];
+  }
+  for (int64_t i = i0; i < D; ++i)
+    for (int64_t t2 = 0; t2 < n; ++t2) out[i] += w[t2] * rows[t2 * stride + i];
+}
+
+// out (T_len, D) rows = softmax(q k^T / sqrt(D)) v;  att (T_len, T_len) receives p
+// (entries above the diagonal stay 0 when causal). scratch holds D * round_up(T_len)
+// values: k transposed, so scores are computed across keys with SIMD.
+template <class T>
+[[gnu::always_inline]] inline void head_forward(const HeadView<T>& h, T* out, T* att, T* scratch) {
   const T scale = T(1) / std::sqrt(static_cast<T>(h.D));
+  transpose_block(h.k, h.in_stride, h.T_len, h.D, scratch);
   for (int64_t t = 0; t < h.T_len; ++t) {
-    const T* pt = att + t * h.T_len;
-    const T* dot = dout + t * h.out_stride;
+    T* pt = att + t * h.T_len;
     const int64_t n_keys = h.causal ? t + 1 : h.T_len;
-    for (int64_t t2 = 0; t2 < n_keys; ++t2) {
-      dp[t2] = dot_lanes(dot, h.v + t2 * h.in_stride, h.D);
-      T* dvt = dv + t2 * h.in_stride;
-      for (int64_t i = 0; i < h.D; ++i) dvt[i] += pt[t2] * dot[i];
-    }
-    const T pdp = dot_lanes(pt, dp, n_keys);  // sum_j p[j] dp[j]
-    const T* qt = h.q + t * h.in_stride;
-    T* dqt = dq + t * h.in_stride;
-    for (int64_t t2 = 0; t2 < n_keys; ++t2) {
-      const T ds = pt[t2] * (dp[t2] - pdp) * scale;
-      const T* kt = h.k + t2 * h.in_stride;
-      T* dkt = dk + t2 * h.in_stride;
-      for (int64_t i = 0; i < h.D; ++i) {
-        dqt[i] += ds * kt[i];
-        dkt[i] += ds * qt[i];
-      }
-    }
+    row_times_cols(h.q + t * h.in_stride, scratch, h.T_len, h.D, n_keys, pt);
+    T m = -INFINITY;
+    for (int64_t t2 = 0; t2 < n_keys; ++t2) m = std::max(m, pt[t2] *= scale);
+    for (int64_t t2 = 0; t2 < n_keys; ++t2) pt[t2] = exp_t(pt[t2] - m);
+    const T inv = T(1) / sum_lanes(pt, n_keys);
+    for (int64_t t2 = 0; t2 < n_keys; ++t2) pt[t2] *= inv;
+    T* ot = out + t * h.out_stride;
+    for (int64_t i = 0; i < h.D; ++i) ot[i] = 0;
+    add_weighted_rows(pt, h.v, h.in_stride, n_keys, h.D, ot);  // out_t = sum p[t2] v_t2
+  }
+}
+
+// Scratch values head_backward needs: v transposed, the T x T matrix dS, a column.
+int64_t backward_scratch_size(int64_t T_len, int64_t D) {
+  return D * round_up(T_len) + T_len * T_len + T_len;
+}
+
+// Gradients of one head; dq, dk, dv rows use h.in_stride, dout rows h.out_stride.
+// Pass 1 walks query rows t: dp, ds (kept in the T x T scratch) and dq_t.
+// Pass 2 walks key rows t2: dv_t2 = sum_t p[t][t2] dout_t, dk_t2 = sum_t ds[t][t2] q_t,
+// each a register-blocked sum over t of whole rows.
+template <class T>
+[[gnu::always_inline]] inline void head_backward(const HeadView<T>& h, const T* att, const T* dout,
+                                                 T* dq, T* dk, T* dv, T* scratch) {
+  const T scale = T(1) / std::sqrt(static_cast<T>(h.D));
+  const int64_t Tn = h.T_len;
+  T* v_cols = scratch;
+  T* ds_all = v_cols + h.D * round_up(Tn);  // (T, T), row t = ds for query t
+  T* col = ds_all + Tn * Tn;                // one column of p or ds
+  transpose_block(h.v, h.in_stride, Tn, h.D, v_cols);
+  for (int64_t t = 0; t < Tn; ++t) {
+    const T* pt = att + t * Tn;
+    T* ds = ds_all + t * Tn;
+    const int64_t n_keys = h.causal ? t + 1 : Tn;
+    row_times_cols(dout + t * h.out_stride, v_cols, Tn, h.D, n_keys, ds);  // dp = dout_t . v_t2
+    const T pdp = dot_lanes(pt, ds, n_keys);                               // sum_j p[j] dp[j]
+    for (int64_t t2 = 0; t2 < n_keys; ++t2) ds[t2] = pt[t2] * (ds[t2] - pdp) * scale;
+    add_weighted_rows(ds, h.k, h.in_stride, n_keys, h.D, dq + t * h.in_stride);
+  }
+  for (int64_t t2 = 0; t2 < Tn; ++t2) {
+    const int64_t first = h.causal ? t2 : 0;  // queries that see key t2
+    const int64_t n = Tn - first;
+    for (int64_t t = first; t < Tn; ++t) col[t - first] = att[t * Tn + t2];
+    add_weighted_rows(col, dout + first * h.out_stride, h.out_stride, n, h.D,
+                      dv + t2 * h.in_stride);
+    for (int64_t t = first; t < Tn; ++t) col[t - first] = ds_all[t * Tn + t2];
+    add_weighted_rows(col, h.q + first * h.in_stride, h.in_stride, n, h.D, dk + t2 * h.in_stride);
   }
 }
 
 // The float versions are compiled per ISA (see CPURICH_TARGET_CLONES);
 // overloads on the element type let the templates below call either.
-CPURICH_TARGET_CLONES void head_forward_isa(const HeadView<float>& h, float* out, float* att) {
-  head_forward(h, out, att);
+CPURICH_TARGET_CLONES void head_forward_isa(const HeadView<float>& h, float* out, float* att,
+                                            float* scratch) {
+  head_forward(h, out, att, scratch);
 }
-void head_forward_isa(const HeadView<double>& h, double* out, double* att) {
-  head_forward(h, out, att);
+void head_forward_isa(const HeadView<double>& h, double* out, double* att, double* scratch) {
+  head_forward(h, out, att, scratch);
 }
 CPURICH_TARGET_CLONES void head_backward_isa(const HeadView<float>& h, const float* att,
                                              const float* dout, float* dq, float* dk, float* dv,
-                                             float* dp) {
-  head_backward(h, att, dout, dq, dk, dv, dp);
+                                             float* scratch) {
+  head_backward(h, att, dout, dq, dk, dv, scratch);
 }
-void head_backward_isa(const HeadView<double>& h, const double* att, const double* dout,
-                       double* dq, double* dk, double* dv, double* dp) {
-  head_backward(h, att, dout, dq, dk, dv, dp);
+void head_backward_isa(const HeadView<double>& h, const double* att, const double* dout, double* dq,
+                       double* dk, double* dv, double* scratch) {
+  head_backward(h, att, dout, dq, dk, dv, scratch);
 }
 
 // ---- GPT-2 fused attention: qkv (B,T,3C) -> (B,T,C) -------------------------------
@@ -166,7 +228,7 @@ template <class T>
 Var fused_attention(const Var& qkv, int64_t n_head) {
   const Tensor QKV = qkv.value().contiguous();  // (B, T, 3C)
   const int64_t B = QKV.size(0), Tn = QKV.size(1), C = QKV.size(2) / 3, hs = C / n_head;
-  Tensor out = Tensor::empty({B, Tn, C}, QKV.dtype());         // (B, T, C)
+  Tensor out = Tensor::empty({B, Tn, C}, QKV.dtype());           // (B, T, C)
   Tensor att = Tensor::empty({B, n_head, Tn, Tn}, QKV.dtype());  // (B, H, T, T) probabilities
   const T* x = ptr<T>(QKV);
   T* o = ptr<T>(out);
@@ -174,7 +236,9 @@ Var fused_attention(const Var& qkv, int64_t n_head) {
 #pragma omp parallel for if (B * n_head * Tn * Tn * hs > kParallelMin) schedule(static)
   for (int64_t bh = 0; bh < B * n_head; ++bh) {
     const int64_t b = bh / n_head, h = bh % n_head;
-    head_forward_isa(fused_head(x, b, h, Tn, C, hs), o + b * Tn * C + h * hs, a + bh * Tn * Tn);
+    std::vector<T> scratch(static_cast<size_t>(hs * round_up(Tn)));
+    head_forward_isa(fused_head(x, b, h, Tn, C, hs), o + b * Tn * C + h * hs, a + bh * Tn * Tn,
+                     scratch.data());
   }
   return make_op_result(out, {qkv}, "attention", [QKV, att, B, Tn, C, n_head, hs](Node& self) {
     Tensor* dqkv = grad_accumulator(self.parents[0]);
@@ -186,10 +250,11 @@ Var fused_attention(const Var& qkv, int64_t n_head) {
 #pragma omp parallel for if (B * n_head * Tn * Tn * hs > kParallelMin) schedule(static)
     for (int64_t bh = 0; bh < B * n_head; ++bh) {
       const int64_t b = bh / n_head, h = bh % n_head;
-      std::vector<T> dp(static_cast<size_t>(Tn));
+      std::vector<T> scratch(static_cast<size_t>(backward_scratch_size(Tn, hs)));
       T* dbase = dx + b * Tn * 3 * C + h * hs;
-      head_backward_isa(fused_head(x, b, h, Tn, C, hs), a + bh * Tn * Tn, dout + b * Tn * C + h * hs,
-                    dbase, dbase + C, dbase + 2 * C, dp.data());
+      head_backward_isa(fused_head(x, b, h, Tn, C, hs), a + bh * Tn * Tn,
+                        dout + b * Tn * C + h * hs, dbase, dbase + C, dbase + 2 * C,
+                        scratch.data());
     }
   });
 }
@@ -206,8 +271,11 @@ Var sdpa_typed(const Var& q, const Var& k, const Var& v, bool causal) {
     return HeadView<T>{ptr<T>(Q) + off, ptr<T>(K) + off, ptr<T>(V) + off, D, D, Tn, D, causal};
   };
 #pragma omp parallel for if (BH * Tn * Tn * D > kParallelMin) schedule(static)
-  for (int64_t bh = 0; bh < BH; ++bh)
-    head_forward_isa(head(Q, K, V, bh), ptr<T>(out) + bh * Tn * D, ptr<T>(att) + bh * Tn * Tn);
+  for (int64_t bh = 0; bh < BH; ++bh) {
+    std::vector<T> scratch(static_cast<size_t>(D * round_up(Tn)));
+    head_forward_isa(head(Q, K, V, bh), ptr<T>(out) + bh * Tn * D, ptr<T>(att) + bh * Tn * Tn,
+                     scratch.data());
+  }
   return make_op_result(out, {q, k, v}, "sdpa", [Q, K, V, att, BH, Tn, D, head](Node& self) {
     // Parents that need no gradient get a scratch buffer, so the kernel stays simple.
     Tensor scratch[3];
@@ -220,10 +288,10 @@ Var sdpa_typed(const Var& q, const Var& k, const Var& v, bool causal) {
     const T* dout = ptr<T>(self.grad);
 #pragma omp parallel for if (BH * Tn * Tn * D > kParallelMin) schedule(static)
     for (int64_t bh = 0; bh < BH; ++bh) {
-      std::vector<T> dp(static_cast<size_t>(Tn));
+      std::vector<T> scratch(static_cast<size_t>(backward_scratch_size(Tn, D)));
       const int64_t off = bh * Tn * D;
       head_backward_isa(head(Q, K, V, bh), ptr<T>(att) + bh * Tn * Tn, dout + off, d[0] + off,
-                    d[1] + off, d[2] + off, dp.data());
+                        d[1] + off, d[2] + off, scratch.data());
     }
   });
 }

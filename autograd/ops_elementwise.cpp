@@ -9,8 +9,8 @@
 // Pipeline position: residual adds, position embeddings, the MLP activation.
 #include <cmath>
 
-#include "autograd/ops.h"
 #include "autograd/fast_math.h"
+#include "autograd/ops.h"
 #include "autograd/ops_internal.h"
 #include "tensor/ops.h"
 
@@ -109,8 +109,10 @@ Var mul(const Var& a, const Var& b) {
   const Tensor A = a.value(), B = b.value();
   Tensor y = cpurich::mul(A, B);
   return make_op_result(y, {a, b}, "mul", [A, B](Node& self) {
-    if (self.parents[0].requires_grad()) accumulate_reduced(self.parents[0], cpurich::mul(self.grad, B));
-    if (self.parents[1].requires_grad()) accumulate_reduced(self.parents[1], cpurich::mul(self.grad, A));
+    if (self.parents[0].requires_grad())
+      accumulate_reduced(self.parents[0], cpurich::mul(self.grad, B));
+    if (self.parents[1].requires_grad())
+      accumulate_reduced(self.parents[1], cpurich::mul(self.grad, A));
   });
 }
 
@@ -123,7 +125,8 @@ Var div(const Var& a, const Var& b) {
   const Tensor A = a.value(), B = b.value();
   Tensor y = cpurich::div(A, B);
   return make_op_result(y, {a, b}, "div", [A, B](Node& self) {
-    if (self.parents[0].requires_grad()) accumulate_reduced(self.parents[0], cpurich::div(self.grad, B));
+    if (self.parents[0].requires_grad())
+      accumulate_reduced(self.parents[0], cpurich::div(self.grad, B));
     if (self.parents[1].requires_grad()) {
       const Tensor db = neg(cpurich::div(cpurich::mul(self.grad, A), cpurich::mul(B, B)));
       accumulate_reduced(self.parents[1], db);
@@ -147,9 +150,10 @@ Var mul_scalar(const Var& a, double s) {
   });
 }
 
-// ---- gelu (tanh form, GPT-2); the f64 versions below are the reference ----------------------------------------------------------
-// y = 0.5 x (1 + tanh u),  u = sqrt(2/pi) (x + 0.044715 x^3)
-// dy/dx = 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+// ---- gelu (tanh form, GPT-2); the f64 versions below are the reference
+// ---------------------------------------------------------- y = 0.5 x (1 + tanh u),  u =
+// sqrt(2/pi) (x + 0.044715 x^3) dy/dx = 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) sqrt(2/pi) (1 + 3 *
+// 0.044715 x^2)
 namespace {
 
 template <class T>
@@ -208,7 +212,8 @@ void for_chunks(int64_t n, Kernel kernel) {
   constexpr int64_t kChunk = 8192;
   const int64_t chunks = (n + kChunk - 1) / kChunk;
 #pragma omp parallel for if (n > kParallelMin) schedule(static)
-  for (int64_t c = 0; c < chunks; ++c) kernel(c * kChunk, std::min(n, (c + 1) * kChunk) - c * kChunk);
+  for (int64_t c = 0; c < chunks; ++c)
+    kernel(c * kChunk, std::min(n, (c + 1) * kChunk) - c * kChunk);
 }
 
 template <>
@@ -236,7 +241,6 @@ void silu_backward(const T* x, const T* dy, T* dx, int64_t n) {
     dx[i] += dy[i] * s * (T(1) + x[i] * (T(1) - s));
   }
 }
-
 
 template <class T>
 Var unary_op(const Var& x, const char* name, void (*fwd)(const T*, T*, int64_t),

@@ -73,7 +73,7 @@ Var matmul(const Var& a, const Var& b, bool trans_a, bool trans_b) {
     Tensor C = Tensor::empty(out_shape, DType::F32);  // (..., M, N)
     gemm_f32(false, trans_b, M, N, K, A.data_f32(), B.data_f32(), 0.0f, C.data_f32());
     return make_op_result(C, {a, b}, "matmul", [A, B, M, N, K, trans_b](Node& self) {
-      const float* dC = self.grad.data_f32();  // (M, N)
+      const float* dC = self.grad.data_f32();              // (M, N)
       if (Tensor* dA = grad_accumulator(self.parents[0]))  // (M, K) += dC @ op(B)^T
         gemm_f32(false, !trans_b, M, K, N, dC, B.data_f32(), 1.0f, dA->data_f32());
       if (Tensor* dB = grad_accumulator(self.parents[1])) {
@@ -89,13 +89,13 @@ Var matmul(const Var& a, const Var& b, bool trans_a, bool trans_b) {
   return make_op_result(C, {a, b}, "matmul", [A, B, trans_a, trans_b](Node& self) {
     const Tensor& dC = self.grad;
     if (self.parents[0].requires_grad()) {
-      Tensor dA = trans_a ? cpurich::matmul(B, dC, trans_b, true)
-                          : cpurich::matmul(dC, B, false, !trans_b);
+      Tensor dA =
+          trans_a ? cpurich::matmul(B, dC, trans_b, true) : cpurich::matmul(dC, B, false, !trans_b);
       accumulate_grad_owned(self.parents[0], sum_to_shape(dA, A.shape()));
     }
     if (self.parents[1].requires_grad()) {
-      Tensor dB = trans_b ? cpurich::matmul(dC, A, true, trans_a)
-                          : cpurich::matmul(A, dC, !trans_a, false);
+      Tensor dB =
+          trans_b ? cpurich::matmul(dC, A, true, trans_a) : cpurich::matmul(A, dC, !trans_a, false);
       accumulate_grad_owned(self.parents[1], sum_to_shape(dB, B.shape()));
     }
   });
@@ -149,7 +149,7 @@ Var linear_f32(const Var& x, const Var& w, const Var& bias) {
   std::vector<Var> parents{x, w};
   if (bias.defined()) parents.push_back(bias);
   return make_op_result(Y, std::move(parents), "linear", [X, W, N, IN, OUT](Node& self) {
-    const float* dy = self.grad.data_f32();  // (N, OUT)
+    const float* dy = self.grad.data_f32();              // (N, OUT)
     if (Tensor* dx = grad_accumulator(self.parents[0]))  // (N, IN) += dy @ W^T
       gemm_f32(false, true, N, IN, OUT, dy, W.data_f32(), 1.0f, dx->data_f32());
     if (Tensor* dW = grad_accumulator(self.parents[1]))  // (IN, OUT) += x^T @ dy
@@ -170,17 +170,16 @@ Var linear_generic(const Var& x, const Var& w, const Var& bias) {
   out_shape.back() = OUT;
   std::vector<Var> parents{x, w};
   if (bias.defined()) parents.push_back(bias);
-  return make_op_result(Y2.reshape(out_shape), std::move(parents), "linear",
-                        [X, X2, W, IN, OUT](Node& self) {
-                          const Tensor dy = self.grad.reshape({-1, OUT});
-                          if (self.parents[0].requires_grad())
-                            accumulate_grad_owned(self.parents[0],
-                                                  cpurich::matmul(dy, W, false, true).reshape(X.shape()));
-                          if (self.parents[1].requires_grad())
-                            accumulate_grad_owned(self.parents[1], cpurich::matmul(X2, dy, true, false));
-                          if (self.parents.size() > 2)
-                            accumulate_grad_owned(self.parents[2], cpurich::sum(dy, 0));
-                        });
+  return make_op_result(
+      Y2.reshape(out_shape), std::move(parents), "linear", [X, X2, W, IN, OUT](Node& self) {
+        const Tensor dy = self.grad.reshape({-1, OUT});
+        if (self.parents[0].requires_grad())
+          accumulate_grad_owned(self.parents[0],
+                                cpurich::matmul(dy, W, false, true).reshape(X.shape()));
+        if (self.parents[1].requires_grad())
+          accumulate_grad_owned(self.parents[1], cpurich::matmul(X2, dy, true, false));
+        if (self.parents.size() > 2) accumulate_grad_owned(self.parents[2], cpurich::sum(dy, 0));
+      });
 }
 
 }  // namespace

@@ -16,8 +16,8 @@
 #include <stdexcept>
 #include <vector>
 
-#include "autograd/ops.h"
 #include "autograd/fast_math.h"
+#include "autograd/ops.h"
 #include "autograd/ops_internal.h"
 
 namespace cpurich::ag {
@@ -63,8 +63,8 @@ Var embedding_typed(const Var& weight, std::vector<int32_t> ids) {
 // For each kept row i: p_i = softmax(x_i) is stored in probs, and the row's
 // loss logsumexp(x_i) - x_i[t_i] in row_loss. Ignored rows get p = 0, loss 0.
 template <class T>
-void ce_forward_rows(const T* x, const int32_t* targets, int32_t ignore, T* probs,
-                     double* row_loss, int64_t N, int64_t V) {
+void ce_forward_rows(const T* x, const int32_t* targets, int32_t ignore, T* probs, double* row_loss,
+                     int64_t N, int64_t V) {
 #pragma omp parallel for if (N * V > kParallelMin) schedule(static)
   for (int64_t i = 0; i < N; ++i) {
     row_loss[i] = 0;
@@ -105,14 +105,14 @@ Var cross_entropy_typed(const Var& logits, std::vector<int32_t> targets, int32_t
   double total = 0;  // summed in row order by one thread: reproducible
   for (double l : row_loss) total += l;
   Tensor loss = Tensor::scalar(total / static_cast<double>(n_kept), X.dtype());
-  return make_op_result(loss, {logits}, "cross_entropy",
-                        [probs, targets = std::move(targets), ignore, n_kept, N, V](Node& self) {
-                          Tensor* dx = grad_accumulator(self.parents[0]);
-                          if (!dx) return;
-                          const T scale = static_cast<T>(self.grad.item() / static_cast<double>(n_kept));
-                          ce_backward_rows<T>(ptr<T>(probs), targets.data(), ignore, scale,
-                                              ptr<T>(*dx), N, V);
-                        });
+  return make_op_result(
+      loss, {logits}, "cross_entropy",
+      [probs, targets = std::move(targets), ignore, n_kept, N, V](Node& self) {
+        Tensor* dx = grad_accumulator(self.parents[0]);
+        if (!dx) return;
+        const T scale = static_cast<T>(self.grad.item() / static_cast<double>(n_kept));
+        ce_backward_rows<T>(ptr<T>(probs), targets.data(), ignore, scale, ptr<T>(*dx), N, V);
+      });
 }
 
 // ---- dropout ------------------------------------------------------------------------------
@@ -126,7 +126,7 @@ Var dropout_typed(const Var& x, double p, Rng& rng) {
   Tensor Y = Tensor::empty(X.shape(), X.dtype());
   const uint64_t seed = rng.seed(), c0 = rng.counter();
   const T keep_scale = static_cast<T>(1.0 / (1.0 - p));
-  const T *xs = ptr<T>(X);
+  const T* xs = ptr<T>(X);
   T *ms = ptr<T>(mask), *ys = ptr<T>(Y);
 #pragma omp parallel for if (n > kParallelMin) schedule(static)
   for (int64_t i = 0; i < n; ++i) {
@@ -185,7 +185,8 @@ Var cross_entropy(const Var& logits, std::span<const int32_t> targets, int32_t i
                                 std::to_string(ignore_index) + ": the mean loss is undefined");
   ProfileScope prof(OpClass::Other, false);
   std::vector<int32_t> t(targets.begin(), targets.end());
-  if (x.dtype() == DType::F32) return cross_entropy_typed<float>(logits, std::move(t), ignore_index, n_kept);
+  if (x.dtype() == DType::F32)
+    return cross_entropy_typed<float>(logits, std::move(t), ignore_index, n_kept);
   return cross_entropy_typed<double>(logits, std::move(t), ignore_index, n_kept);
 }
 

@@ -12,8 +12,8 @@
 // Pipeline position: ln_1, ln_2 and ln_f of every GPT block.
 #include <cmath>
 
-#include "autograd/ops.h"
 #include "autograd/fast_math.h"
+#include "autograd/ops.h"
 #include "autograd/ops_internal.h"
 
 namespace cpurich::ag {
@@ -37,8 +37,8 @@ T sum_sq_dev(const T* x, T m, int64_t n) {
 // y (N,C) = (x - mean) * rstd * w + b per row; mean, rstd (N) are saved for
 // the backward pass. b may be null (rms_norm); center = false skips the mean.
 template <class T>
-void norm_forward(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, int64_t N,
-                  int64_t C, T eps, bool center) {
+void norm_forward(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, int64_t N, int64_t C,
+                  T eps, bool center) {
 #pragma omp parallel for if (N * C > kParallelMin) schedule(static)
   for (int64_t i = 0; i < N; ++i) {
     const T* xi = x + i * C;

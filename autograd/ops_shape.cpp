@@ -41,8 +41,12 @@ Var reduce_axis(const Var& a, int64_t axis, bool keepdim, bool is_mean) {
 }  // namespace
 
 // ---- sum / mean: y = sum_i a_i (or / n);  da_i = dy (or dy / n) ------------------------
-Var sum(const Var& a, int64_t axis, bool keepdim) { return reduce_axis(a, axis, keepdim, false); }
-Var mean(const Var& a, int64_t axis, bool keepdim) { return reduce_axis(a, axis, keepdim, true); }
+Var sum(const Var& a, int64_t axis, bool keepdim) {
+  return reduce_axis(a, axis, keepdim, false);
+}
+Var mean(const Var& a, int64_t axis, bool keepdim) {
+  return reduce_axis(a, axis, keepdim, true);
+}
 
 Var sum_all(const Var& a) {
   check_defined(a, "sum_all");

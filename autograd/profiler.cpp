@@ -19,18 +19,30 @@ int64_t now_ns() {
 
 std::string op_class_name(OpClass c) {
   switch (c) {
-    case OpClass::Matmul: return "matmul";
-    case OpClass::Attention: return "attention";
-    case OpClass::Norms: return "norms";
-    case OpClass::Other: return "other";
+    case OpClass::Matmul:
+      return "matmul";
+    case OpClass::Attention:
+      return "attention";
+    case OpClass::Norms:
+      return "norms";
+    case OpClass::Other:
+      return "other";
   }
   return "other";
 }
 
-void profiler_enable(bool on) { g_enabled = on; }
-bool profiler_enabled() { return g_enabled; }
-void profiler_reset() { g_totals = ProfilerTotals{}; }
-ProfilerTotals profiler_totals() { return g_totals; }
+void profiler_enable(bool on) {
+  g_enabled = on;
+}
+bool profiler_enabled() {
+  return g_enabled;
+}
+void profiler_reset() {
+  g_totals = ProfilerTotals{};
+}
+ProfilerTotals profiler_totals() {
+  return g_totals;
+}
 
 std::string profiler_report() {
   std::string out = "op class    forward ms  (calls)   backward ms  (calls)\n";
@@ -38,8 +50,7 @@ std::string profiler_report() {
   char line[128];
   for (int i = 0; i < kNumOpClasses; ++i) {
     std::snprintf(line, sizeof line, "%-10s %11.2f %8lld %13.2f %8lld\n",
-                  op_class_name(static_cast<OpClass>(i)).c_str(),
-                  g_totals.forward_seconds[i] * 1e3,
+                  op_class_name(static_cast<OpClass>(i)).c_str(), g_totals.forward_seconds[i] * 1e3,
                   static_cast<long long>(g_totals.forward_calls[i]),
                   g_totals.backward_seconds[i] * 1e3,
                   static_cast<long long>(g_totals.backward_calls[i]));

@@ -59,9 +59,8 @@ void add_inplace(T* dst, const T* src, int64_t n) {
 
 void add_into(Tensor& dst, const Tensor& src) {
   if (src.shape() != dst.shape() || src.dtype() != dst.dtype())
-    throw ShapeError("gradient of shape " + shape_str(src.shape()) + " " +
-                     dtype_name(src.dtype()) + " does not match " + shape_str(dst.shape()) +
-                     " " + dtype_name(dst.dtype()));
+    throw ShapeError("gradient of shape " + shape_str(src.shape()) + " " + dtype_name(src.dtype()) +
+                     " does not match " + shape_str(dst.shape()) + " " + dtype_name(dst.dtype()));
   const Tensor s = src.contiguous();
   if (dst.dtype() == DType::F32)
     add_inplace(dst.data_f32(), s.data_f32(), dst.numel());
@@ -90,7 +89,9 @@ Tensor& Var::value_mut() {
   return node_->value;
 }
 
-bool Var::requires_grad() const { return node_ && node_->requires_grad; }
+bool Var::requires_grad() const {
+  return node_ && node_->requires_grad;
+}
 
 Tensor& Var::grad() const {
   if (!node_) throw std::logic_error("Var::grad() on an undefined Var");
@@ -99,7 +100,9 @@ Tensor& Var::grad() const {
   return node_->grad;
 }
 
-bool Var::has_grad() const { return node_ && grad_allocated(*node_); }
+bool Var::has_grad() const {
+  return node_ && grad_allocated(*node_);
+}
 
 void Var::zero_grad() const {
   if (node_) node_->grad = Tensor();
@@ -216,10 +219,16 @@ Tensor* grad_accumulator(const Var& parent) {
   return &parent.grad();
 }
 
-bool grad_enabled() { return t_grad_enabled; }
+bool grad_enabled() {
+  return t_grad_enabled;
+}
 
-NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = false; }
-NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
+NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) {
+  t_grad_enabled = false;
+}
+NoGradGuard::~NoGradGuard() {
+  t_grad_enabled = previous_;
+}
 
 // Iterative post-order DFS: a node is emitted after all its parents, so the
 // returned vector is a topological order (inputs first, root last). An

@@ -4,7 +4,7 @@
 // the step (the same matrix products called through gemm() with no autograd
 // around them): the ratio step / gemm-only says how much the rest costs.
 //
-//   build/rel/bench/autograd_step [steps=10] [threads]
+//   build/release/bench/autograd_step [steps=10] [threads]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -32,9 +32,15 @@ struct Model {
   std::vector<Layer> layers;
 };
 
-Var param(Rng& rng, const Shape& s, double std) { return Var(rng.normal(s, 0, std), true); }
-Var ones(const Shape& s) { return Var(Tensor::ones(s), true); }
-Var zeros(const Shape& s) { return Var(Tensor::zeros(s), true); }
+Var param(Rng& rng, const Shape& s, double std) {
+  return Var(rng.normal(s, 0, std), true);
+}
+Var ones(const Shape& s) {
+  return Var(Tensor::ones(s), true);
+}
+Var zeros(const Shape& s) {
+  return Var(Tensor::zeros(s), true);
+}
 
 Model make_model() {
   Rng rng(1);
@@ -49,7 +55,8 @@ Model make_model() {
 
 Var loss(const Model& m, const std::vector<int32_t>& ids, const std::vector<int32_t>& targets,
          const std::vector<int32_t>& positions) {
-  Var x = ag::add(ag::reshape(ag::embedding(m.wte, ids), {kB, kT, kC}), ag::embedding(m.wpe, positions));
+  Var x = ag::add(ag::reshape(ag::embedding(m.wte, ids), {kB, kT, kC}),
+                  ag::embedding(m.wpe, positions));
   for (const Layer& L : m.layers) {
     Var h = ag::linear(ag::layer_norm(x, L.ln1_w, L.ln1_b), L.attn_w, L.attn_b);
     x = ag::add(x, ag::linear(ag::causal_self_attention(h, kHeads), L.proj_w, L.proj_b));
@@ -64,7 +71,8 @@ Var loss(const Model& m, const std::vector<int32_t>& ids, const std::vector<int3
 void gemm_only(std::vector<float>& a, std::vector<float>& b, std::vector<float>& c) {
   const int64_t N = kB * kT;
   auto mm = [&](int64_t m, int64_t n, int64_t k, bool ta, bool tb) {
-    GemmArgs g{ta, tb, m, n, k, 1.0f, a.data(), ta ? m : k, b.data(), tb ? k : n, 0.0f, c.data(), n};
+    GemmArgs g{ta,         tb,       m,          n,    k,        1.0f, a.data(),
+               ta ? m : k, b.data(), tb ? k : n, 0.0f, c.data(), n};
     gemm(g);
   };
   auto lin = [&](int64_t in, int64_t out) {

@@ -112,7 +112,7 @@ void run_threads(const Options& o, int threads, const std::vector<MatmulKernel>&
                  const std::vector<Shape3>& shapes) {
   set_num_threads(threads);
   const double peak = detail::measure_fma_peak_gflops(threads);
-  using nlohmann::json;
+  using json = nlohmann::ordered_json;  // keys in the documented order
   if (o.json) {
     std::cout << json{{"kernel", "peak"},   {"m", 0},        {"k", 0}, {"n", 0},
                       {"threads", threads}, {"gflops", peak}}
@@ -134,7 +134,7 @@ void run_threads(const Options& o, int threads, const std::vector<MatmulKernel>&
     std::ostringstream row;
     row << "  " << s.m << "x" << s.k << "x" << s.n;
     row << std::string(std::max<int>(1, 20 - static_cast<int>(row.str().size())), ' ');
-    double best = 0.0, oblas = 0.0;
+    double best = 0.0, best_mt = 0.0, oblas = 0.0;
     for (MatmulKernel kk : kernels) {
       const double flops = 2.0 * s.m * s.n * s.k;
       // Only the slow teaching steps are skipped; the fast kernels always run.
@@ -146,8 +146,11 @@ void run_threads(const Options& o, int threads, const std::vector<MatmulKernel>&
       }
       const double gf = time_kernel(kk, s, a, b, c, o.runs);
       last[kk] = gf;
+      // "best" is packed_mt, what gemm() and the model use; without it, our fastest.
       if (kk == MatmulKernel::OpenBLAS)
         oblas = gf;
+      else if (kk == MatmulKernel::PackedMT)
+        best_mt = gf;
       else
         best = std::max(best, gf);
       row << fmt(gf, "%10.1f");
@@ -156,6 +159,7 @@ void run_threads(const Options& o, int threads, const std::vector<MatmulKernel>&
                           {"threads", threads},        {"gflops", gf}}
                   << std::endl;
     }
+    if (best_mt > 0) best = best_mt;
     row << (oblas > 0 && best > 0 ? fmt(best / oblas, "%11.2fx") : std::string("          -"))
         << (best > 0 ? fmt(100.0 * best / peak, "%10.0f%%") : std::string("          -"));
     if (!o.json) std::cout << row.str() << std::endl;
@@ -180,6 +184,10 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     const std::vector<MatmulKernel> kernels = selected_kernels(o);
+    for (int64_t size : o.sizes)
+      if (size < 1 || size > 16384) throw std::invalid_argument("--sizes must be in [1, 16384]");
+    for (int t : o.threads)
+      if (t < 1) throw std::invalid_argument("--threads must be >= 1");
     std::vector<Shape3> shapes;
     for (int64_t s : o.sizes) shapes.push_back({s, s, s});
     if (o.gpt) shapes.insert(shapes.end(), {{768, 128, 512}, {768, 512, 128}, {4096, 384, 1152}});
@@ -188,6 +196,8 @@ int main(int argc, char** argv) {
                 << " runs, GFLOP/s\n";
       std::cout << "microkernel: " << microkernel_isa() << "\n";
       print_openblas_info();
+      std::cout << "best = packed_mt (the kernel gemm() uses) when measured; % peak is of the\n"
+                   "FMA peak measured with the same thread count\n";
       std::cout << "steps slower than --budget " << o.budget
                 << " s per measurement are skipped at larger sizes (\"skip\")\n";
     }

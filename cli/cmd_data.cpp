@@ -20,12 +20,14 @@ struct DataWorldArgs {
 void run_data_world(const DataWorldArgs& a) {
   const auto start = std::chrono::steady_clock::now();
   const world::World w = world::generate_world(a.options);
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   world::write_world(w, a.out);
-  std::printf("wrote %s/corpus.txt (%zu bytes, %zu biographies) and Q/A: %zu train, %zu test, %zu unseen "
-              "(generated in %.0f ms)\n",
-              a.out.c_str(), w.corpus.size(), w.bios.size(), w.qa_train.size(), w.qa_test.size(),
-              w.qa_unseen.size(), ms);
+  std::printf(
+      "wrote %s/corpus.txt (%zu bytes, %zu biographies) and Q/A: %zu train, %zu test, %zu unseen "
+      "(generated in %.0f ms)\n",
+      a.out.c_str(), w.corpus.size(), w.bios.size(), w.qa_train.size(), w.qa_test.size(),
+      w.qa_unseen.size(), ms);
 }
 
 }  // namespace
@@ -43,8 +45,9 @@ void register_data(CLI::App& app) {
                   "Biographies per train/test person")
       ->capture_default_str();
   sub->add_option("--seed", args->options.seed, "Random seed")->capture_default_str();
-  sub->add_flag("--qa-in-corpus", args->options.qa_in_corpus,
-                "Also mix the train Q/A (chat format) into corpus.txt");
+  sub->add_flag("--qa-in-corpus,!--no-qa-in-corpus", args->options.qa_in_corpus,
+                "Mix the train Q/A (chat format) into corpus.txt (default on; "
+                "--no-qa-in-corpus: biographies only)");
   sub->callback([args] { run_data_world(*args); });
 }
 

@@ -48,9 +48,10 @@ void run_train(const TrainArgs& a, bool vocab_given) {
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   save_tokenizer(*tok, a.out);
   const std::size_t n_tokens = tok->encode(corpus).size();
-  std::printf("wrote %s: %s tokenizer, vocab %d, %.3f tokens/byte on the corpus, trained in %.2f s\n",
-              a.out.c_str(), a.kind.c_str(), tok->vocab_size(),
-              corpus.empty() ? 0.0 : static_cast<double>(n_tokens) / corpus.size(), s);
+  std::printf(
+      "wrote %s: %s tokenizer, vocab %d, %.3f tokens/byte on the corpus, trained in %.2f s\n",
+      a.out.c_str(), a.kind.c_str(), tok->vocab_size(),
+      corpus.empty() ? 0.0 : static_cast<double>(n_tokens) / corpus.size(), s);
 }
 
 struct CodecArgs {
@@ -99,7 +100,8 @@ void run_decode(const CodecArgs& a) {
 }
 
 void add_source_options(CLI::App* sub, CodecArgs& a) {
-  sub->add_option("--model", a.model, "Model directory (tokenizer.json or vocab.json + merges.txt)");
+  sub->add_option("--model", a.model,
+                  "Model directory (tokenizer.json or vocab.json + merges.txt)");
   sub->add_option("--tokenizer", a.tokenizer, "A tokenizer.json file");
 }
 
@@ -112,8 +114,10 @@ void register_tokenizer(CLI::App& app) {
   auto* train = tok->add_subcommand("train", "Train a char-level or byte-level BPE tokenizer");
   train->add_option("--corpus", t->corpus, "Training text (UTF-8 for char)")->required();
   train->add_option("--kind", t->kind, "char or bpe")->required();
-  auto* vocab = train->add_option("--vocab", t->vocab, "BPE vocabulary size (256 bytes + merges + 3 specials)")
-                    ->capture_default_str();
+  auto* vocab =
+      train
+          ->add_option("--vocab", t->vocab, "BPE vocabulary size (256 bytes + merges + 3 specials)")
+          ->capture_default_str();
   train->add_flag("--pre-split,!--no-pre-split", t->pre_split,
                   "Split into GPT-2-style words before merging (default on)");
   train->add_flag("--unk", t->unk, "char: map unknown characters to <unk> instead of failing");

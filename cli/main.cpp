@@ -21,7 +21,9 @@ int main(int argc, char** argv) {
     cpurich::init_threads_from_env();
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help / --version exit 0; every other parse error (bad flag, missing
+    // option, bad value) is a usage error: exit 1 like any other failure.
+    return app.exit(e) == 0 ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cpurich: error: %s\n", e.what());
     return 1;

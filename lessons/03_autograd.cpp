@@ -7,7 +7,7 @@
 // independent referee for every backward formula, and how it catches a bug.
 //
 // Pipeline position: tensors -> [autograd] -> nn modules -> training.
-// Run: ./build/rel/lessons/03_autograd
+// Run: ./build/release/lessons/03_autograd
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -25,7 +25,9 @@ void section(const std::string& title, const std::string& explanation) {
   std::cout << "\n== " << title << " ==\n" << explanation << "\n\n";
 }
 
-Var scalar(double v) { return Var(Tensor::scalar(v, DType::F64), true); }
+Var scalar(double v) {
+  return Var(Tensor::scalar(v, DType::F64), true);
+}
 
 void scalars_by_hand() {
   section("1. a scalar expression, by hand and by autograd",
@@ -43,8 +45,8 @@ void scalars_by_hand() {
   std::printf("%-6s %12s %12s\n", "", "autograd", "by hand");
   std::printf("%-6s %12g %12g\n", "df/da", a.grad().item(), bv * bv + bv);
   std::printf("%-6s %12g %12g\n", "df/db", b.grad().item(), 2 * av * bv + av);
-  std::cout << "The graph is freed after backward: f now has "
-            << f.node()->parents.size() << " parents.\n";
+  std::cout << "The graph is freed after backward: f now has " << f.node()->parents.size()
+            << " parents.\n";
 }
 
 void tensors() {
@@ -80,7 +82,8 @@ void gradchecks() {
           "~1e-9; a wrong one is off by O(1).");
   Rng rng(1);
   auto randn = [&rng](const Shape& s) { return rng.normal(s, 0, 1, DType::F64); };
-  check("layer_norm", [](const std::vector<Var>& in) { return ag::layer_norm(in[0], in[1], in[2]); },
+  check("layer_norm",
+        [](const std::vector<Var>& in) { return ag::layer_norm(in[0], in[1], in[2]); },
         {randn({3, 5}), randn({5}), randn({5})});
   check("causal_self_attention (B=1, T=4, C=6, 2 heads)",
         [](const std::vector<Var>& in) { return ag::causal_self_attention(in[0], 2); },
@@ -90,12 +93,15 @@ void gradchecks() {
         [&targets](const std::vector<Var>& in) { return ag::cross_entropy(in[0], targets); },
         {randn({3, 4})});
   // A deliberately wrong backward: d(x^2)/dx claimed to be x instead of 2x.
-  check("a buggy square (expected to fail)", [](const std::vector<Var>& in) {
-    return make_op_result(cpurich::mul(in[0].value(), in[0].value()), {in[0]}, "bad_square",
-                          [x = in[0].value()](Node& self) {
-                            accumulate_grad_owned(self.parents[0], cpurich::mul(self.grad, x));
-                          });
-  }, {randn({3})});
+  check("a buggy square (expected to fail)",
+        [](const std::vector<Var>& in) {
+          return make_op_result(cpurich::mul(in[0].value(), in[0].value()), {in[0]}, "bad_square",
+                                [x = in[0].value()](Node& self) {
+                                  accumulate_grad_owned(self.parents[0],
+                                                        cpurich::mul(self.grad, x));
+                                });
+        },
+        {randn({3})});
 }
 
 }  // namespace

@@ -34,6 +34,34 @@ void count(const std::string& name, const Module& m, int64_t total) {
               100.0 * static_cast<double>(n) / static_cast<double>(total));
 }
 
+// One Block::forward written out; prints the shapes when verbose.
+Var block_by_hand(const Block& blk, const Var& x0, int64_t n_head, bool verbose) {
+  const Var a_in = blk.ln_1.forward(x0);
+  const Var qkv = blk.attn.c_attn.forward(a_in);
+  const Var att = ag::causal_self_attention(qkv, n_head);
+  const Var a_out = blk.attn.c_proj.forward(att);
+  const Var x1 = ag::add(x0, a_out);
+  const Var m_in = blk.ln_2.forward(x1);
+  const Var hid = blk.mlp.c_fc.forward(m_in);
+  const Var act = ag::gelu(hid);
+  const Var m_out = blk.mlp.c_proj.forward(act);
+  const Var x2 = ag::add(x1, m_out);
+  if (!verbose) return x2;
+  const int64_t C = x0.shape().back();
+  show("  ln_1(x)", a_in, "each token normalised to mean 0, var 1");
+  show("  c_attn", qkv, "[q | k | v] side by side");
+  show("  causal_self_attention", att,
+       std::to_string(n_head) + " heads of " + std::to_string(C / n_head) + " dims, concatenated");
+  show("  attn.c_proj", a_out, "mix the heads");
+  show("  x + attn", x1, "residual add");
+  show("  ln_2(x)", m_in, "");
+  show("  mlp.c_fc", hid, "widen 4x");
+  show("  gelu", act, "the nonlinearity");
+  show("  mlp.c_proj", m_out, "back to C");
+  show("  x + mlp", x2, "residual add");
+  return x2;
+}
+
 // The body of GPT::forward written out, printing as it goes.
 Var forward_by_hand(const GPT& model, const std::vector<int32_t>& ids, int64_t B, int64_t T) {
   const GPTConfig& c = model.config();
@@ -51,33 +79,8 @@ Var forward_by_hand(const GPT& model, const std::vector<int32_t>& ids, int64_t B
   Var x = ag::add(tok, pos);
   show("x = tok + pos", x, "broadcast over B: the residual stream");
   for (size_t l = 0; l < model.h().size(); ++l) {
-    const Block& blk = model.h()[l];
-    const bool verbose = l == 0;
-    const Var a_in = blk.ln_1.forward(x);
-    const Var qkv = blk.attn.c_attn.forward(a_in);
-    const Var att = ag::causal_self_attention(qkv, c.n_head);
-    const Var a_out = blk.attn.c_proj.forward(att);
-    x = ag::add(x, a_out);
-    const Var m_in = blk.ln_2.forward(x);
-    const Var hid = blk.mlp.c_fc.forward(m_in);
-    const Var act = ag::gelu(hid);
-    const Var m_out = blk.mlp.c_proj.forward(act);
-    x = ag::add(x, m_out);
-    if (verbose) {
-      std::printf("  block h.0 (the other %zu blocks are the same):\n", model.h().size() - 1);
-      show("  ln_1(x)", a_in, "each token normalised to mean 0, var 1");
-      show("  c_attn", qkv, "[q | k | v] side by side");
-      show("  causal_self_attention", att,
-           std::to_string(c.n_head) + " heads of " + std::to_string(C / c.n_head) +
-               " dims, concatenated");
-      show("  attn.c_proj", a_out, "mix the heads");
-      show("  x + attn", x, "residual add");
-      show("  ln_2(x)", m_in, "");
-      show("  mlp.c_fc", hid, "widen 4x");
-      show("  gelu", act, "the nonlinearity");
-      show("  mlp.c_proj", m_out, "back to C");
-      show("  x + mlp", x, "residual add");
-    }
+    if (l == 0) std::printf("  block h.0 (the other %zu blocks are the same):\n", model.h().size() - 1);
+    x = block_by_hand(model.h()[l], x, c.n_head, l == 0);
   }
   x = model.ln_f().forward(x);
   show("ln_f(x)", x, "after all blocks");
@@ -86,6 +89,26 @@ Var forward_by_hand(const GPT& model, const std::vector<int32_t>& ids, int64_t B
   const Var logits = ag::matmul(flat, model.wte().weight, false, true);
   show("x @ wte^T", logits, "tied head: a score per vocabulary entry");
   return ag::reshape(logits, {B, T, c.vocab_size});
+}
+
+// Parameters per module, as a share of the total.
+void print_parameter_counts(const GPT& model) {
+  const int64_t total = model.num_parameters();
+  std::printf("\nWhere the %lld parameters live:\n", static_cast<long long>(total));
+  count("wte (V x C)", model.wte(), total);
+  count("wpe (P x C)", model.wpe(), total);
+  const Block& b0 = model.h()[0];
+  for (size_t l = 0; l < model.h().size(); ++l) count("h." + std::to_string(l), model.h()[l], total);
+  std::printf("  inside one block:\n");
+  count("  ln_1", b0.ln_1, total);
+  count("  ln_2", b0.ln_2, total);
+  count("  attn.c_attn", b0.attn.c_attn, total);
+  count("  attn.c_proj", b0.attn.c_proj, total);
+  count("  mlp.c_fc", b0.mlp.c_fc, total);
+  count("  mlp.c_proj", b0.mlp.c_proj, total);
+  count("ln_f", model.ln_f(), total);
+  std::printf("  non-embedding: %lld = n_layer * (12 C^2 + 13 C) + 2C\n",
+              static_cast<long long>(model.num_parameters_non_embedding()));
 }
 
 }  // namespace
@@ -122,22 +145,7 @@ int main() {
   std::printf("  next-token loss at init: %.4f nats (log(256) = 5.5452: near-uniform guesses)\n",
               loss);
 
-  const int64_t total = model.num_parameters();
-  std::printf("\nWhere the %lld parameters live:\n", static_cast<long long>(total));
-  count("wte (V x C)", model.wte(), total);
-  count("wpe (P x C)", model.wpe(), total);
-  const Block& b0 = model.h()[0];
-  for (size_t l = 0; l < model.h().size(); ++l) count("h." + std::to_string(l), model.h()[l], total);
-  std::printf("  inside one block:\n");
-  count("  ln_1", b0.ln_1, total);
-  count("  ln_2", b0.ln_2, total);
-  count("  attn.c_attn", b0.attn.c_attn, total);
-  count("  attn.c_proj", b0.attn.c_proj, total);
-  count("  mlp.c_fc", b0.mlp.c_fc, total);
-  count("  mlp.c_proj", b0.mlp.c_proj, total);
-  count("ln_f", model.ln_f(), total);
-  std::printf("  non-embedding: %lld = n_layer * (12 C^2 + 13 C) + 2C\n",
-              static_cast<long long>(model.num_parameters_non_embedding()));
+  print_parameter_counts(model);
   std::printf("\nExercise: GPT-2 124M has C=768, 12 layers, V=50257, P=1024. Use the formula\n"
               "to predict its total (124,439,808) and the share held by wte.\n");
   return 0;

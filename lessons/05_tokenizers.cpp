@@ -10,8 +10,8 @@
 //
 // Pipeline position: text -> [tokens] -> tensors -> model -> samples.
 // Run: build/rel/lessons/05_tokenizers
-#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <string>
 
 #include "train/tokenizer_bpe.h"
@@ -23,8 +23,10 @@ using namespace cpurich;
 
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+// CPU seconds used by this (single-threaded) program since t0: unlike wall
+// time, it does not count the time spent waiting for a core on a busy machine.
+double seconds_since(std::clock_t t0) {
+  return static_cast<double>(std::clock() - t0) / CLOCKS_PER_SEC;
 }
 
 // "[Zo|ë| was| born]": tokens separated by '|'; a token that is not valid
@@ -60,29 +62,31 @@ std::string sample_sentence(const world::World& w) {
 }  // namespace
 
 int main() {
-  auto t0 = std::chrono::steady_clock::now();
+  std::clock_t t0 = std::clock();
   const world::World w = world::generate_world(world::WorldOptions{});
   const double gen_s = seconds_since(t0);
   const std::size_t n_chars = utf8::decode(w.corpus).size();
-  std::printf("world corpus: %zu bytes, %zu characters, %zu biographies (generated in %.3f s)\n\n",
-              w.corpus.size(), n_chars, w.bios.size(), gen_s);
+  std::printf(
+      "world corpus: %zu bytes, %zu characters, %zu biographies (generated in %.3f CPU s)\n\n",
+      w.corpus.size(), n_chars, w.bios.size(), gen_s);
 
-  t0 = std::chrono::steady_clock::now();
+  t0 = std::clock();
   const CharTokenizer chr = CharTokenizer::train(w.corpus);
   const double char_s = seconds_since(t0);
-  std::printf("%-26s %7s %12s %10s\n", "tokenizer", "vocab", "tokens/char", "train (s)");
-  std::printf("%-26s %7d %12.3f %10.3f\n", "char", chr.vocab_size(),
+  std::printf("%-26s %7s %12s %14s\n", "tokenizer", "vocab", "tokens/char", "train (CPU s)");
+  std::printf("%-26s %7d %12.3f %14.3f\n", "char", chr.vocab_size(),
               static_cast<double>(chr.encode(w.corpus).size()) / n_chars, char_s);
   for (const int vocab : {512, 1024}) {
     for (const bool pre : {true, false}) {
       BpeOptions o;
       o.vocab_size = vocab;
       o.pre_split = pre;
-      t0 = std::chrono::steady_clock::now();
+      t0 = std::clock();
       const BpeTokenizer bpe = train_bpe(w.corpus, o);
       const double s = seconds_since(t0);
-      const std::string name = "bpe " + std::to_string(vocab) + (pre ? " pre-split" : " no pre-split");
-      std::printf("%-26s %7d %12.3f %10.3f\n", name.c_str(), bpe.vocab_size(),
+      const std::string name =
+          "bpe " + std::to_string(vocab) + (pre ? " pre-split" : " no pre-split");
+      std::printf("%-26s %7d %12.3f %14.3f\n", name.c_str(), bpe.vocab_size(),
                   static_cast<double>(bpe.encode(w.corpus).size()) / n_chars, s);
     }
   }
@@ -91,22 +95,25 @@ int main() {
   BpeOptions o;
   o.vocab_size = 512;
   const BpeTokenizer bpe = train_bpe(w.corpus, o);
-  std::printf("\nchar: %s\nbpe:  %s\n", show_tokens(chr, sentence).c_str(), show_tokens(bpe, sentence).c_str());
-  std::printf("chat: %s\n", show_tokens(bpe, "### Human: Where was Zoë born?\n### Assistant:").c_str());
+  std::printf("\nchar: %s\nbpe:  %s\n", show_tokens(chr, sentence).c_str(),
+              show_tokens(bpe, sentence).c_str());
+  std::printf("chat: %s\n",
+              show_tokens(bpe, "### Human: Where was Zoë born?\n### Assistant:").c_str());
 
   // The incremental trainer against the textbook loop, on a 40 KB slice
   // without pre-split (the naive loop recounts all pairs after every merge).
   const std::string slice = w.corpus.substr(0, 40000);
   o.pre_split = false;
   o.vocab_size = 400;
-  t0 = std::chrono::steady_clock::now();
+  t0 = std::clock();
   const BpeTokenizer fast = train_bpe(slice, o);
   const double fast_s = seconds_since(t0);
-  t0 = std::chrono::steady_clock::now();
+  t0 = std::clock();
   const BpeTokenizer naive = train_bpe_naive(slice, o);
   const double naive_s = seconds_since(t0);
-  std::printf("\n40 KB slice, %zu merges: incremental %.4f s, naive %.4f s (%.0fx), same merges: %s\n",
-              fast.merges().size(), fast_s, naive_s, naive_s / fast_s,
-              fast.merges() == naive.merges() ? "yes" : "NO");
+  std::printf(
+      "\n40 KB slice, %zu merges: incremental %.4f s, naive %.4f s (%.0fx), same merges: %s\n",
+      fast.merges().size(), fast_s, naive_s, naive_s / fast_s,
+      fast.merges() == naive.merges() ? "yes" : "NO");
   return fast.merges() == naive.merges() ? 0 : 1;
 }

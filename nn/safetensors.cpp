@@ -19,7 +19,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "nn/safetensors_detail.h"
@@ -76,10 +75,10 @@ SafetensorsFile parse_safetensors(std::span<const std::byte> bytes, const std::s
   if (header_bytes > kSafetensorsMaxHeaderBytes)
     fail(what, "header length " + std::to_string(header_bytes) + " exceeds the limit of " +
                    std::to_string(kSafetensorsMaxHeaderBytes) + " bytes");
+  if (header_bytes == 0) fail(what, "header length is 0: the JSON header is missing");
   if (header_bytes > after_length)
     fail(what, "header length " + std::to_string(header_bytes) +
-                   " runs past the end of the file (" + std::to_string(bytes.size()) +
-                   " bytes)");
+                   " runs past the end of the file (" + std::to_string(bytes.size()) + " bytes)");
   const std::string text(reinterpret_cast<const char*>(bytes.data()) + 8, header_bytes);
   const std::byte* buffer = bytes.data() + 8 + header_bytes;
   const auto header = safetensors_detail::validate_header(text, after_length - header_bytes, what);

@@ -10,11 +10,10 @@
 // Pipeline position: model.safetensors -> [header checks] -> decode -> model weights.
 #include <algorithm>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "nn/safetensors.h"
 #include "nn/safetensors_detail.h"
@@ -28,11 +27,66 @@ using nlohmann::json;
   throw SafetensorsError(what + ": " + message);
 }
 
+/// A name or value fit for a one-line message: control characters shown as
+/// \xNN and anything past 80 characters elided (a hostile file may hold a
+/// megabyte-long name or a newline in one).
+std::string printable(const std::string& text, std::size_t max_chars = 80) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size() && i < max_chars; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7f) {
+      const char* hex = "0123456789abcdef";
+      out += std::string("\\x") + hex[c >> 4] + hex[c & 15];
+    } else {
+      out += text[i];
+    }
+  }
+  if (text.size() > max_chars) out += "...";
+  return out;
+}
+
+/// A JSON value as it appeared in the file, shortened for a message.
+std::string brief(const json& j) {
+  return printable(j.dump());
+}
+
+/// A real header nests at most 3 levels: {name: {"shape": [dims]}}. Deeper
+/// JSON is rejected before parsing because a JSON DOM costs ~100 bytes per
+/// "[" of input: a 100 MB header of "[[[[..." would need ~10 GB. Brackets
+/// inside strings do not count, so the scan tracks quotes and escapes.
+void check_nesting(const std::string& text, const std::string& what) {
+  constexpr int kMaxDepth = 3;
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > kMaxDepth)
+        fail(what, "header nests JSON deeper than " + std::to_string(kMaxDepth) +
+                       " levels at byte " + std::to_string(i) +
+                       " ({name: {\"shape\": [...]}} is as deep as it gets)");
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+}
+
 /// Parses the header text, rejecting duplicate keys in any object. A plain
 /// json::parse would silently keep one of two "wte.weight" entries, so the
 /// file would mean different things to different readers; the parser callback
 /// lets us see every key as it is read and keep one set of keys per open object.
 json parse_json_rejecting_duplicates(const std::string& text, const std::string& what) {
+  check_nesting(text, what);
   std::vector<std::set<std::string>> open_objects;
   std::string duplicate;
   auto callback = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
@@ -50,19 +104,25 @@ json parse_json_rejecting_duplicates(const std::string& text, const std::string&
   try {
     header = json::parse(text, callback);
   } catch (const json::parse_error& e) {
-    fail(what, std::string("header is not valid JSON: ") + e.what());
+    // Drop nlohmann's "[json.exception.parse_error.101] " prefix: the rest
+    // ("parse error at line 1, column 7: ...") is what the reader needs.
+    const std::string detail = e.what();
+    const auto start = detail.find("] ");
+    fail(what, "header is not valid JSON: " +
+                   printable(start == std::string::npos ? detail : detail.substr(start + 2), 300));
   }
-  if (!duplicate.empty()) fail(what, "duplicate key '" + duplicate + "' in the header");
+  if (!duplicate.empty()) fail(what, "duplicate key '" + printable(duplicate) + "' in the header");
   return header;
 }
 
 std::map<std::string, std::string> parse_metadata(const json& j, const std::string& what) {
-  if (!j.is_object()) fail(what, "__metadata__ is not an object of strings (it is " +
-                                     std::string(j.type_name()) + ")");
+  if (!j.is_object())
+    fail(what,
+         "__metadata__ is not an object of strings (it is " + std::string(j.type_name()) + ")");
   std::map<std::string, std::string> metadata;
   for (const auto& [key, value] : j.items()) {
     if (!value.is_string())
-      fail(what, "__metadata__ value for key '" + key + "' is not a string (it is " +
+      fail(what, "__metadata__ value for key '" + printable(key) + "' is not a string (it is " +
                      std::string(value.type_name()) + ")");
     metadata[key] = value.get<std::string>();
   }
@@ -78,7 +138,7 @@ void check_entry_keys(const json& entry, const std::string& where) {
     if (!entry.contains(key)) fail(where, std::string("missing key '") + key + "'");
   for (const auto& [key, value] : entry.items())
     if (key != "dtype" && key != "shape" && key != "data_offsets")
-      fail(where, "unexpected key '" + key + "'");
+      fail(where, "unexpected key '" + printable(key) + "'");
 }
 
 std::string parse_dtype(const json& j, const std::string& where) {
@@ -86,7 +146,7 @@ std::string parse_dtype(const json& j, const std::string& where) {
     fail(where, "dtype is not a string (it is " + std::string(j.type_name()) + ")");
   const auto dtype = j.get<std::string>();
   if (stored_dtype_size(dtype) == 0)
-    fail(where, "unsupported dtype '" + dtype + "' (cpurich reads F32, F16 and BF16)");
+    fail(where, "unsupported dtype '" + printable(dtype) + "' (cpurich reads F32, F16 and BF16)");
   return dtype;
 }
 
@@ -103,11 +163,11 @@ Shape parse_shape(const json& j, const std::string& where) {
     const json& d = j[i];
     const std::string field = "shape[" + std::to_string(i) + "]";
     if (d.is_number_integer() && !d.is_number_unsigned())
-      fail(where, field + " is negative (" + d.dump() + ")");
-    if (!d.is_number_unsigned()) fail(where, field + " is not an integer (" + d.dump() + ")");
+      fail(where, field + " is negative (" + brief(d) + ")");
+    if (!d.is_number_unsigned()) fail(where, field + " is not an integer (" + brief(d) + ")");
     const auto dim = d.get<std::uint64_t>();
     if (dim > max || (dim != 0 && numel > max / dim))
-      fail(where, "shape " + j.dump() + " has too many elements (overflows 64 bits)");
+      fail(where, "shape " + brief(j) + " has too many elements (overflows 64 bits)");
     numel *= dim;
     shape.push_back(static_cast<int64_t>(dim));
   }
@@ -116,11 +176,11 @@ Shape parse_shape(const json& j, const std::string& where) {
 
 void parse_offsets(const json& j, const std::string& where, TensorEntry& entry) {
   if (!j.is_array() || j.size() != 2)
-    fail(where, "data_offsets is not an array of two integers (" + j.dump() + ")");
+    fail(where, "data_offsets is not an array of two integers (" + brief(j) + ")");
   for (std::size_t i = 0; i < 2; ++i)
     if (!j[i].is_number_unsigned())
       fail(where, "data_offsets[" + std::to_string(i) + "] is not a non-negative integer (" +
-                      j[i].dump() + ")");
+                      brief(j[i]) + ")");
   entry.begin = j[0].get<std::uint64_t>();
   entry.end = j[1].get<std::uint64_t>();
   if (entry.begin > entry.end)
@@ -130,7 +190,7 @@ void parse_offsets(const json& j, const std::string& where, TensorEntry& entry) 
 
 TensorEntry parse_entry(const std::string& name, const json& j, std::uint64_t buffer_bytes,
                         const std::string& what) {
-  const std::string where = what + ": tensor '" + name + "'";
+  const std::string where = what + ": tensor '" + printable(name) + "'";
   check_entry_keys(j, where);
   TensorEntry entry{name, parse_dtype(j["dtype"], where), parse_shape(j["shape"], where), 0, 0};
   parse_offsets(j["data_offsets"], where, entry);
@@ -164,10 +224,11 @@ void check_coverage(std::vector<TensorEntry> entries, std::uint64_t buffer_bytes
   const TensorEntry* previous = nullptr;
   for (const TensorEntry& e : entries) {
     if (e.begin < cursor)
-      fail(what, "tensors '" + previous->name + "' and '" + e.name + "' overlap in the data buffer");
+      fail(what, "tensors '" + printable(previous->name) + "' and '" + printable(e.name) +
+                     "' overlap in the data buffer");
     if (e.begin > cursor)
       fail(what, "gap of " + std::to_string(e.begin - cursor) + " unused bytes before tensor '" +
-                     e.name + "' (the data buffer must be fully covered)");
+                     printable(e.name) + "' (the data buffer must be fully covered)");
     cursor = e.end;
     previous = &e;
   }

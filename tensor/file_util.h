@@ -16,7 +16,7 @@ namespace cpurich {
 
 /// Whole file as bytes; throws std::runtime_error("cannot open <path>: <reason>").
 std::string read_file(const std::string& path);
-/// Writes `bytes` to path via path.tmp.<pid> + fsync + rename.
+/// Writes `bytes` to path via `path.tmp.PID`, fsync, then rename.
 void write_file_atomic(const std::string& path, std::span<const std::byte> bytes);
 void write_file_atomic(const std::string& path, const std::string& text);
 

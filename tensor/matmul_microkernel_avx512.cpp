@@ -65,7 +65,14 @@ void microkernel_avx512_14x32(int64_t kc, const float* a_pack, const float* b_pa
                               int64_t b_stride, const CTile& tile, float alpha, float beta) {
   __m512 acc[kMR][2];
 #pragma GCC unroll 14
-  for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int i = 0; i < kMR; ++i) {
+    acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    // Ask for the C tile now, so it is in L1 when we update it after the loop.
+    if (i < tile.rows) {
+      _mm_prefetch(reinterpret_cast<const char*>(tile.c + i * tile.ldc), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(tile.c + i * tile.ldc + kNR - 1), _MM_HINT_T0);
+    }
+  }
   for (int64_t p = 0; p < kc; ++p) {
     const __m512 b0 = _mm512_loadu_ps(b_pack);       // row p of B, columns 0..15
     const __m512 b1 = _mm512_loadu_ps(b_pack + 16);  // columns 16..31

@@ -1,24 +1,27 @@
 // matmul_packed.cpp: steps d and e of the staircase, the BLIS-style GEMM.
 //
 // What it teaches: the five loops of BLIS around a register-blocked microkernel.
-//   for jc in 0..N step NC         B panel (KC x NC) lives in L3
-//     for pc in 0..K step KC       pack op(B)[pc:+KC, jc:+NC] into NR-wide slivers
-//       for ic in 0..M step MC     pack op(A)[ic:+MC, pc:+KC] into MR-tall slivers (L2)
-//         for jr in 0..NC step NR  one B sliver (KC x NR) stays in L1 ...
-//           for ir in 0..MC step MR   ... while MR-row A slivers stream past it
+//   for jc in 0..N step NC           a thread's B panel (K x NC) lives in L3:
+//     pack op(B)[:, jc:+NC]          NR-wide slivers, one set per KC block
+//     for ic in 0..M step MC
+//       for pc in 0..K step KC       the same order for every C element
+//         pack op(A)[ic:+MC, pc:+KC] into MR-tall slivers (L2)
+//         for jr in 0..NC step NR    one B sliver (KC x NR) ...
+//           for ir in 0..MC step MR  ... is reused by every A sliver
 //             microkernel: C[ic+ir:+MR, jc+jr:+NR] (+)= A_sliver @ B_sliver
+// (Classic BLIS runs pc outside ic and shares one packed B panel between
+// threads; packing the whole K x NC panel per thread instead lets each thread
+// run without ever waiting for another, which matters on a busy 2-core laptop.)
 // Packing copies each block once into exactly the order the microkernel reads
 // it (so all its loads are contiguous, and transposes cost nothing afterwards),
-// zero-padding the edges up to MR / NR; edge tiles of C are masked.
-// The first KC block applies the caller's beta, later ones add to C (beta = 1).
+// zero-padding the edges up to MR / NR; edge tiles of C are masked. The first
+// KC block applies the caller's beta, later ones add to C (beta = 1).
 //
 // Threads (packed_mt) split the output tiles: a grid of `tm` row groups
-// (whole MR tiles) by `tn` column groups (whole NR slivers). Each thread packs the panels
-// it needs itself, so the threads never wait for each other. A thread owns
+// (whole MR tiles) by `tn` column groups (whole NR slivers). A thread owns
 // whole C tiles, and the pc loop (the K order) is the same for every thread
 // count, so each C element gets the same additions in the same order: bitwise
-// identical results. (Per thread the loops run jc / ic / pc: the thread's
-// whole K x NC panel of B is packed once, then reused by every row block.)
+// identical results.
 //
 // Pipeline position: tensors -> [matmul] -> every Linear layer of the model.
 #include "tensor/matmul_packed.h"
@@ -27,6 +30,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <exception>
 #include <memory>
 #include <new>
 
@@ -45,8 +49,9 @@ namespace {
 constexpr int64_t kKC = 512;
 constexpr int64_t kMC = 336;
 constexpr int64_t kPanelFloats = int64_t{1} << 20;
-// Below this many multiply-adds a thread team costs more than it saves.
-constexpr int64_t kMinParallelWork = int64_t{1} << 19;
+// Below this many multiply-adds (~160^3, ~25 us on one core) waking a thread
+// team costs more than it saves, and a busy machine makes it worse.
+constexpr int64_t kMinParallelWork = int64_t{1} << 22;
 
 // A growable 64-byte aligned scratch buffer, reused across calls so a GEMM
 // does not allocate (and page-fault) megabytes every time.
@@ -232,15 +237,29 @@ void packed_gemm(const GemmArgs& g, const Microkernel& mk, int threads) {
   int64_t tm = 1, tn = 1;
   thread_grid(g.m, g.n, mk, nt, tm, tn);
   const int64_t row_tiles = ceil_div(g.m, mk.mr), col_tiles = ceil_div(g.n, mk.nr);
-#pragma omp parallel num_threads(static_cast <int>(tm * tn)) if (tm * tn > 1)
+  const int team_size = static_cast<int>(tm * tn);
+  std::exception_ptr error;
+#pragma omp parallel num_threads(team_size) if (team_size > 1)
   {
-    const int64_t tid = omp_get_thread_num(), r = tid / tn, c = tid % tn;
-    // Whole tiles per thread, as even as possible.
-    const Share sh{
-        std::min(g.m, row_tiles * r / tm * mk.mr), std::min(g.m, row_tiles * (r + 1) / tm * mk.mr),
-        std::min(g.n, col_tiles * c / tn * mk.nr), std::min(g.n, col_tiles * (c + 1) / tn * mk.nr)};
-    compute_share(g, mk, kc_max, sh);
+    // Usually one share per thread; a smaller team (e.g. when called inside
+    // another parallel region, where OpenMP gives us one thread) takes several.
+    const int team = omp_get_num_threads();
+    for (int64_t share = omp_get_thread_num(); share < tm * tn; share += team) {
+      const int64_t r = share / tn, c = share % tn;
+      // Whole tiles per share, as even as possible.
+      const Share sh{std::min(g.m, row_tiles * r / tm * mk.mr),
+                     std::min(g.m, row_tiles * (r + 1) / tm * mk.mr),
+                     std::min(g.n, col_tiles * c / tn * mk.nr),
+                     std::min(g.n, col_tiles * (c + 1) / tn * mk.nr)};
+      try {  // an exception must not escape an OpenMP region (bad_alloc of a buffer)
+        compute_share(g, mk, kc_max, sh);
+      } catch (...) {
+#pragma omp critical(cpurich_packed_error)
+        error = std::current_exception();
+      }
+    }
   }
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace detail

@@ -78,15 +78,17 @@ Tensor binary_typed(const Tensor& a, const Tensor& b, const Shape& out_shape, F 
   T* o = data<T>(out);
   const int64_t n = out.numel();
   if (a.is_contiguous() && b.is_contiguous() && a.shape() == b.shape()) {
-    // Fast path: three flat arrays, no index arithmetic at all.
+    // Fast path: three flat arrays, no index arithmetic. Cut into chunks like any plan
+    // (each chunk's loop works on local pointers, which the compiler vectorises).
     const T* pa = data<T>(a);
     const T* pb = data<T>(b);
-    if (n <= detail::kParallelThreshold) {
-      for (int64_t i = 0; i < n; ++i) o[i] = f(pa[i], pb[i]);
-      return out;
-    }
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) o[i] = f(pa[i], pb[i]);
+    detail::StridedPlan flat{{n}, {{1}, {1}, {1}}, n};
+    detail::for_each_chunk(flat, [&](const int64_t* off, int64_t count) {
+      T* po = o + off[0];
+      const T* qa = pa + off[1];
+      const T* qb = pb + off[2];
+      for (int64_t i = 0; i < count; ++i) po[i] = f(qa[i], qb[i]);
+    });
     return out;
   }
   // General path: broadcast views + collapsed strided walk.

@@ -5,11 +5,12 @@
 //    "vocab": ["!", "\"", ..., "Ġt", ...],       // token of each id, GPT-2 alphabet
 //    "merges": ["Ġ t", ...],                     // rank order, "left right"
 //    "specials": [{"content": "<|endoftext|>", "id": 509}, ...]}
+#include "train/tokenizer.h"
+
 #include <filesystem>
 #include <stdexcept>
 
 #include "tensor/file_util.h"
-#include "train/tokenizer.h"
 #include "train/tokenizer_bpe.h"
 #include "train/tokenizer_char.h"
 
@@ -20,13 +21,15 @@ std::unique_ptr<Tokenizer> tokenizer_from_json(const nlohmann::json& j) {
   if (!j.contains("kind") || !j["kind"].is_string()) {
     throw std::invalid_argument("tokenizer.json: field 'kind' must be \"char\" or \"bpe\"");
   }
-  if (j.contains("version") && (!j["version"].is_number_integer() || j["version"].get<int64_t>() != 1)) {
+  if (j.contains("version") &&
+      (!j["version"].is_number_integer() || j["version"].get<int64_t>() != 1)) {
     throw std::invalid_argument("tokenizer.json: field 'version' must be 1");
   }
   const std::string kind = j["kind"].get<std::string>();
   if (kind == "char") return std::make_unique<CharTokenizer>(CharTokenizer::from_json(j));
   if (kind == "bpe") return std::make_unique<BpeTokenizer>(BpeTokenizer::from_json(j));
-  throw std::invalid_argument("tokenizer.json: field 'kind' must be \"char\" or \"bpe\", got \"" + kind + "\"");
+  throw std::invalid_argument("tokenizer.json: field 'kind' must be \"char\" or \"bpe\", got \"" +
+                              kind + "\"");
 }
 
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
@@ -52,7 +55,8 @@ std::unique_ptr<Tokenizer> load_tokenizer_from_dir(const std::string& dir) {
     return std::make_unique<BpeTokenizer>(
         load_gpt2_tokenizer((d / "vocab.json").string(), (d / "merges.txt").string()));
   }
-  throw std::runtime_error("no tokenizer in " + dir + ": expected tokenizer.json, or vocab.json + merges.txt");
+  throw std::runtime_error("no tokenizer in " + dir +
+                           ": expected tokenizer.json, or vocab.json + merges.txt");
 }
 
 void save_tokenizer(const Tokenizer& tokenizer, const std::string& path) {

@@ -77,9 +77,9 @@ std::size_t next_piece(std::string_view text, std::size_t pos) {
     last = end;
     end += l;
   }
-  if (end == text.size()) return end - pos;  // trailing whitespace: one piece
-  if (last > pos) return last - pos;         // leave the last space to the next word
-  if (text[pos] != ' ') return len;          // a lone newline/tab before a word
+  if (end == text.size()) return end - pos;         // trailing whitespace: one piece
+  if (last > pos) return last - pos;                // leave the last space to the next word
+  if (text[pos] != ' ') return len;                 // a lone newline/tab before a word
   const CharClass next = char_at(text, end).first;  // " word", " 123", " ,."
   return run_end(text, end, next) - pos;
 }
@@ -102,15 +102,27 @@ std::vector<std::string_view> pre_split(std::string_view text) {
 
 std::vector<TextPiece> split_on_specials(std::string_view text,
                                          const std::vector<std::string>& specials) {
+  // next_at[s]: where special s next occurs at or after `pos` (npos: never).
+  // Each special is searched again only once we have moved past its cached
+  // position, so the whole split is linear in the text length (searching
+  // every special from every position would be quadratic when, say, a chat
+  // corpus holds thousands of "### Human:" but no "<|endoftext|>").
+  constexpr std::size_t npos = std::string_view::npos;
+  std::vector<std::size_t> next_at(specials.size(), 0);
+  std::vector<bool> searched(specials.size(), false);
   std::vector<TextPiece> pieces;
   std::size_t pos = 0;
   while (pos < text.size()) {
-    std::size_t best = std::string_view::npos;
+    std::size_t best = npos;
     int which = -1;
     for (std::size_t s = 0; s < specials.size(); ++s) {
       if (specials[s].empty()) continue;
-      const std::size_t at = text.find(specials[s], pos);
-      if (at == std::string_view::npos) continue;
+      if (!searched[s] || (next_at[s] != npos && next_at[s] < pos)) {
+        next_at[s] = text.find(specials[s], pos);
+        searched[s] = true;
+      }
+      const std::size_t at = next_at[s];
+      if (at == npos) continue;
       if (at < best || (at == best && specials[s].size() > specials[which].size())) {
         best = at;
         which = static_cast<int>(s);
@@ -143,7 +155,8 @@ BpeTokenizer::BpeTokenizer(std::vector<std::string> tokens, std::vector<Merge> m
   std::unordered_map<std::string, int32_t> id_of;  // ordinary tokens by bytes
   for (int32_t id = 0; id < n; ++id) {
     if (is_special[id]) continue;
-    if (tokens_[id].empty()) throw std::invalid_argument("bpe: token " + std::to_string(id) + " is empty");
+    if (tokens_[id].empty())
+      throw std::invalid_argument("bpe: token " + std::to_string(id) + " is empty");
     if (!id_of.emplace(tokens_[id], id).second) {
       throw std::invalid_argument("bpe: token " + std::to_string(id) + " duplicates token " +
                                   std::to_string(id_of[tokens_[id]]));
@@ -151,15 +164,18 @@ BpeTokenizer::BpeTokenizer(std::vector<std::string> tokens, std::vector<Merge> m
   }
   for (int b = 0; b < 256; ++b) {
     const auto it = id_of.find(std::string(1, static_cast<char>(b)));
-    if (it == id_of.end()) throw std::invalid_argument("bpe: byte " + std::to_string(b) + " has no token");
+    if (it == id_of.end())
+      throw std::invalid_argument("bpe: byte " + std::to_string(b) + " has no token");
     byte_id_[b] = it->second;
   }
   for (std::size_t r = 0; r < merges_.size(); ++r) {
     const auto [a, b] = merges_[r];
     const std::string where = "bpe: merge " + std::to_string(r);
-    if (a < 0 || a >= n || b < 0 || b >= n) throw std::invalid_argument(where + " has an id out of range");
+    if (a < 0 || a >= n || b < 0 || b >= n)
+      throw std::invalid_argument(where + " has an id out of range");
     const auto it = id_of.find(tokens_[a] + tokens_[b]);
-    if (it == id_of.end()) throw std::invalid_argument(where + " makes a token missing from the vocabulary");
+    if (it == id_of.end())
+      throw std::invalid_argument(where + " makes a token missing from the vocabulary");
     // A pair listed twice keeps its first (lowest) rank, as in GPT-2.
     merge_of_.emplace(pair_key(a, b), MergeInfo{static_cast<int32_t>(r), it->second});
   }
@@ -236,7 +252,8 @@ std::vector<int32_t> BpeTokenizer::encode_piece(std::string_view piece) const {
 
 void BpeTokenizer::append_piece(std::string_view piece, std::vector<int32_t>& out) const {
   // Short pieces (words) take the simple loop; long ones need the heap.
-  const std::vector<int32_t> ids = piece.size() <= 16 ? encode_piece_naive(piece) : encode_piece(piece);
+  const std::vector<int32_t> ids =
+      piece.size() <= 16 ? encode_piece_naive(piece) : encode_piece(piece);
   out.insert(out.end(), ids.begin(), ids.end());
 }
 

@@ -26,8 +26,8 @@
 
 namespace cpurich {
 
-inline constexpr std::string_view kEndOfText = "<|endoftext|>";  ///< end-of-text special
-inline constexpr std::string_view kHumanTag = "### Human:";      ///< chat turn of the user
+inline constexpr std::string_view kEndOfText = "<|endoftext|>";      ///< end-of-text special
+inline constexpr std::string_view kHumanTag = "### Human:";          ///< chat turn of the user
 inline constexpr std::string_view kAssistantTag = "### Assistant:";  ///< chat turn of the model
 
 /// The special tokens of the chat format: end-of-text, "### Human:", "### Assistant:".
@@ -100,8 +100,8 @@ class BpeTokenizer : public Tokenizer {
   std::vector<int32_t> encode_piece_naive(std::string_view piece) const;
 
   const std::vector<std::string>& tokens() const { return tokens_; }  ///< bytes by id
-  const std::vector<Merge>& merges() const { return merges_; }         ///< in rank order
-  const std::vector<Special>& specials() const { return specials_; }   ///< special tokens
+  const std::vector<Merge>& merges() const { return merges_; }        ///< in rank order
+  const std::vector<Special>& specials() const { return specials_; }  ///< special tokens
   bool pre_split_enabled() const { return pre_split_; }  ///< GPT-2-style word split on?
 
  private:
@@ -117,7 +117,7 @@ class BpeTokenizer : public Tokenizer {
   std::vector<Special> specials_;
   std::vector<std::string> special_texts_;  // specials_[i].content, for split_on_specials
   bool pre_split_ = true;
-  std::array<int32_t, 256> byte_id_{};  // id of each single byte
+  std::array<int32_t, 256> byte_id_{};                // id of each single byte
   std::unordered_map<uint64_t, MergeInfo> merge_of_;  // key (a << 32) | b
 };
 

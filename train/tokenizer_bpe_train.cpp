@@ -39,8 +39,12 @@ using Merge = BpeTokenizer::Merge;
 uint64_t pair_key(int32_t a, int32_t b) {
   return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
 }
-int32_t left_of(uint64_t key) { return static_cast<int32_t>(key >> 32); }
-int32_t right_of(uint64_t key) { return static_cast<int32_t>(key & 0xFFFFFFFFu); }
+int32_t left_of(uint64_t key) {
+  return static_cast<int32_t>(key >> 32);
+}
+int32_t right_of(uint64_t key) {
+  return static_cast<int32_t>(key & 0xFFFFFFFFu);
+}
 
 // Distinct words (or whole texts between specials) and how often each occurs,
 // sorted by bytes so nothing depends on hash-table order.
@@ -193,7 +197,8 @@ BpeTokenizer train_bpe(std::string_view corpus, const BpeOptions& options) {
   PairStats st;
   std::size_t total = 0;
   for (const std::string_view w : table.words) total += w.size();
-  if (total >= static_cast<std::size_t>(INT32_MAX)) throw std::invalid_argument("bpe: corpus too large");
+  if (total >= static_cast<std::size_t>(INT32_MAX))
+    throw std::invalid_argument("bpe: corpus too large");
   for (std::size_t wi = 0; wi < table.words.size(); ++wi) {
     const std::string_view w = table.words[wi];
     const auto start = static_cast<int32_t>(st.sym.size());
@@ -206,7 +211,8 @@ BpeTokenizer train_bpe(std::string_view corpus, const BpeOptions& options) {
     }
   }
   for (std::size_t i = 0; i < st.sym.size(); ++i) {
-    if (st.next[i] >= 0) st.add(st.sym[i], st.sym[st.next[i]], st.weight[i], static_cast<int32_t>(i));
+    if (st.next[i] >= 0)
+      st.add(st.sym[i], st.sym[st.next[i]], st.weight[i], static_cast<int32_t>(i));
   }
   st.publish_changes();
   Vocab v;

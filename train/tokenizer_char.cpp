@@ -32,7 +32,8 @@ CharTokenizer CharTokenizer::train(std::string_view corpus, bool use_unk) {
   std::vector<char32_t> chars;
   for (std::size_t pos = 0; pos < corpus.size();) {
     const utf8::Decoded d = utf8::decode_one(corpus, pos);
-    if (d.len == 0) throw std::invalid_argument("invalid UTF-8 at byte offset " + std::to_string(pos));
+    if (d.len == 0)
+      throw std::invalid_argument("invalid UTF-8 at byte offset " + std::to_string(pos));
     if (!seen[d.cp]) chars.push_back(d.cp);
     seen[d.cp] = true;
     pos += d.len;
@@ -111,11 +112,17 @@ CharTokenizer CharTokenizer::from_json(const nlohmann::json& j) {
     if (!e.is_string()) throw std::invalid_argument(where + " must be a string");
     const std::vector<char32_t> cps = utf8::decode(e.get<std::string>());
     if (cps.size() != 1) throw std::invalid_argument(where + " must be exactly one character");
+    // Ids are positions in the sorted list: an unsorted file would silently
+    // renumber the tokens, so we reject it.
+    if (!chars.empty() && cps[0] <= chars.back()) {
+      throw std::invalid_argument(where + " breaks the order: vocab must be sorted by code point");
+    }
     chars.push_back(cps[0]);
   }
   bool use_unk = false;
   if (j.contains("unk")) {
-    if (!j["unk"].is_boolean()) throw std::invalid_argument("tokenizer.json: field 'unk' must be true or false");
+    if (!j["unk"].is_boolean())
+      throw std::invalid_argument("tokenizer.json: field 'unk' must be true or false");
     use_unk = j["unk"].get<bool>();
   }
   try {

@@ -36,11 +36,11 @@ class CharTokenizer : public Tokenizer {
   std::string kind() const override { return "char"; }
   nlohmann::json to_json() const override;
 
-  /// The vocabulary characters, sorted by code point (without <unk>).
+  /// The vocabulary characters, sorted by code point (without \<unk\>).
   const std::vector<char32_t>& chars() const { return chars_; }
-  /// Id of <unk>, or -1 without one.
+  /// Id of \<unk\>, or -1 without one.
   int32_t unk_id() const { return use_unk_ ? static_cast<int32_t>(chars_.size()) : -1; }
-  /// Text that decode() produces for the <unk> id.
+  /// Text that decode() produces for the \<unk\> id.
   static constexpr std::string_view kUnkText = "<unk>";
 
  private:

@@ -30,7 +30,8 @@ struct Alphabet {
     to_byte.fill(-1);
     int extra = 0;
     for (int b = 0; b < 256; ++b) {
-      to_cp[b] = printable_byte(b) ? static_cast<char32_t>(b) : static_cast<char32_t>(256 + extra++);
+      to_cp[b] =
+          printable_byte(b) ? static_cast<char32_t>(b) : static_cast<char32_t>(256 + extra++);
       to_byte[to_cp[b]] = b;
     }
   }
@@ -57,7 +58,9 @@ std::string unicode_to_bytes(std::string_view text) {
   std::string out;
   for (const char32_t cp : utf8::decode(text)) {
     const int b = cp < 324 ? alphabet().to_byte[cp] : -1;
-    if (b < 0) throw std::invalid_argument("character " + utf8::describe(cp) + " is not in GPT-2's byte alphabet");
+    if (b < 0)
+      throw std::invalid_argument("character " + utf8::describe(cp) +
+                                  " is not in GPT-2's byte alphabet");
     out.push_back(static_cast<char>(b));
   }
   return out;
@@ -67,10 +70,11 @@ nlohmann::json BpeTokenizer::to_json() const {
   nlohmann::json vocab = nlohmann::json::array(), merges = nlohmann::json::array(),
                  specials = nlohmann::json::array();
   for (const std::string& t : tokens_) vocab.push_back(bytes_to_unicode(t));
-  for (const auto& [a, b] : merges_) merges.push_back(bytes_to_unicode(tokens_[a]) + " " + bytes_to_unicode(tokens_[b]));
+  for (const auto& [a, b] : merges_)
+    merges.push_back(bytes_to_unicode(tokens_[a]) + " " + bytes_to_unicode(tokens_[b]));
   for (const Special& s : specials_) specials.push_back({{"content", s.content}, {"id", s.id}});
-  return {{"kind", "bpe"}, {"version", 1}, {"pre_split", pre_split_},
-          {"vocab", vocab},  {"merges", merges}, {"specials", specials}};
+  return {{"kind", "bpe"},  {"version", 1},     {"pre_split", pre_split_},
+          {"vocab", vocab}, {"merges", merges}, {"specials", specials}};
 }
 
 namespace {
@@ -92,8 +96,8 @@ std::vector<BpeTokenizer::Special> specials_from_json(const nlohmann::json& j) {
 }
 
 // Token strings (in the alphabet) -> ids, for the ordinary tokens only.
-std::unordered_map<std::string, int32_t> ids_by_string(const std::vector<std::string>& strings,
-                                                       const std::vector<BpeTokenizer::Special>& sp) {
+std::unordered_map<std::string, int32_t> ids_by_string(
+    const std::vector<std::string>& strings, const std::vector<BpeTokenizer::Special>& sp) {
   std::vector<bool> special(strings.size(), false);
   for (const auto& s : sp) {
     if (s.id >= 0 && static_cast<std::size_t>(s.id) < strings.size()) special[s.id] = true;
@@ -105,7 +109,8 @@ std::unordered_map<std::string, int32_t> ids_by_string(const std::vector<std::st
   return ids;
 }
 
-BpeTokenizer::Merge parse_merge(std::string_view line, const std::unordered_map<std::string, int32_t>& ids,
+BpeTokenizer::Merge parse_merge(std::string_view line,
+                                const std::unordered_map<std::string, int32_t>& ids,
                                 const std::string& where) {
   const std::size_t space = line.find(' ');
   if (space == std::string_view::npos || line.find(' ', space + 1) != std::string_view::npos) {
@@ -113,16 +118,20 @@ BpeTokenizer::Merge parse_merge(std::string_view line, const std::unordered_map<
   }
   const auto a = ids.find(std::string(line.substr(0, space)));
   const auto b = ids.find(std::string(line.substr(space + 1)));
-  if (a == ids.end() || b == ids.end()) throw std::invalid_argument(where + " names a token missing from the vocabulary");
+  if (a == ids.end() || b == ids.end())
+    throw std::invalid_argument(where + " names a token missing from the vocabulary");
   return {a->second, b->second};
 }
 
 }  // namespace
 
 BpeTokenizer BpeTokenizer::from_json(const nlohmann::json& j) {
-  if (!j.contains("vocab") || !j["vocab"].is_array()) throw field_error("vocab", "must be an array of strings");
-  if (!j.contains("merges") || !j["merges"].is_array()) throw field_error("merges", "must be an array of strings");
-  if (j.contains("pre_split") && !j["pre_split"].is_boolean()) throw field_error("pre_split", "must be true or false");
+  if (!j.contains("vocab") || !j["vocab"].is_array())
+    throw field_error("vocab", "must be an array of strings");
+  if (!j.contains("merges") || !j["merges"].is_array())
+    throw field_error("merges", "must be an array of strings");
+  if (j.contains("pre_split") && !j["pre_split"].is_boolean())
+    throw field_error("pre_split", "must be true or false");
   const bool pre = j.value("pre_split", true);
   const std::vector<Special> specials = specials_from_json(j);
   std::vector<std::string> strings, tokens;
@@ -158,13 +167,15 @@ BpeTokenizer gpt2_tokenizer_from_text(std::string_view vocab_json, std::string_v
   } catch (const nlohmann::json::exception& e) {
     throw std::invalid_argument(std::string("vocab.json: not valid JSON: ") + e.what());
   }
-  if (!vocab.is_object() || vocab.empty()) throw std::invalid_argument("vocab.json: must be a non-empty object {\"token\": id}");
+  if (!vocab.is_object() || vocab.empty())
+    throw std::invalid_argument("vocab.json: must be a non-empty object {\"token\": id}");
   std::vector<std::string> strings(vocab.size());
   std::vector<bool> seen(vocab.size(), false);
   for (const auto& [token, id] : vocab.items()) {
     if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<std::size_t>() >= vocab.size() ||
         seen[id.get<std::size_t>()]) {
-      throw std::invalid_argument("vocab.json: id of '" + token + "' must be a distinct integer in [0, " +
+      throw std::invalid_argument("vocab.json: id of '" + token +
+                                  "' must be a distinct integer in [0, " +
                                   std::to_string(vocab.size()) + ")");
     }
     seen[id.get<std::size_t>()] = true;
@@ -200,7 +211,8 @@ BpeTokenizer gpt2_tokenizer_from_text(std::string_view vocab_json, std::string_v
   }
 }
 
-BpeTokenizer load_gpt2_tokenizer(const std::string& vocab_json_path, const std::string& merges_txt_path) {
+BpeTokenizer load_gpt2_tokenizer(const std::string& vocab_json_path,
+                                 const std::string& merges_txt_path) {
   return gpt2_tokenizer_from_text(read_file(vocab_json_path), read_file(merges_txt_path));
 }
 

@@ -11,7 +11,9 @@ namespace cpurich::utf8 {
 
 namespace {
 
-bool is_continuation(unsigned char b) { return (b & 0xC0) == 0x80; }
+bool is_continuation(unsigned char b) {
+  return (b & 0xC0) == 0x80;
+}
 
 std::invalid_argument invalid_at(std::size_t offset) {
   return std::invalid_argument("invalid UTF-8 at byte offset " + std::to_string(offset));

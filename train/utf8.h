@@ -23,7 +23,7 @@ namespace cpurich::utf8 {
 
 /// One decoded code point and the number of bytes it used (0 = invalid sequence).
 struct Decoded {
-  char32_t cp = 0;   ///< the code point (meaningless when len == 0)
+  char32_t cp = 0;      ///< the code point (meaningless when len == 0)
   std::size_t len = 0;  ///< 1..4 bytes, or 0 if the bytes at pos are not valid UTF-8
 };
 

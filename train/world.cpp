@@ -8,10 +8,9 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
-
-#include <nlohmann/json.hpp>
 
 #include "tensor/file_util.h"
 #include "train/world_text.h"
@@ -67,7 +66,8 @@ std::string birth_date(Stream& rng) {
   const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
   const int days = kDays[month] + (month == 1 && leap ? 1 : 0);
   const int day = 1 + static_cast<int>(rng.below(days));
-  return std::string(month_names()[month]) + " " + std::to_string(day) + ", " + std::to_string(year);
+  return std::string(month_names()[month]) + " " + std::to_string(day) + ", " +
+         std::to_string(year);
 }
 
 Person make_person(Stream& rng, std::set<std::string>& used_names) {
@@ -100,7 +100,8 @@ void check_options(const WorldOptions& o) {
   if (o.bios_per_person < 1 || o.bios_per_person > 100) {
     throw std::invalid_argument("world: bios per person must be in [1, 100]");
   }
-  if (!(o.test_fraction >= 0 && o.unseen_fraction >= 0 && o.test_fraction + o.unseen_fraction <= 1)) {
+  if (!(o.test_fraction >= 0 && o.unseen_fraction >= 0 &&
+        o.test_fraction + o.unseen_fraction <= 1)) {
     throw std::invalid_argument("world: test and unseen fractions must be >= 0 and sum to <= 1");
   }
 }
@@ -108,8 +109,8 @@ void check_options(const WorldOptions& o) {
 // One biography: each fact with template (first_template[a] + k) mod T, so the
 // k-th biographies of a person all use different phrasings; random order; the
 // first sentence names the person, later ones use the name 1 time in 4.
-Biography make_bio(int person_index, const Person& p, int k, const std::array<int, kNumAttributes>& first,
-                   Stream& rng) {
+Biography make_bio(int person_index, const Person& p, int k,
+                   const std::array<int, kNumAttributes>& first, Stream& rng) {
   std::vector<int> order(kNumAttributes);
   for (int a = 0; a < kNumAttributes; ++a) order[a] = a;
   rng.shuffle(order);
@@ -139,8 +140,9 @@ std::vector<QA> make_qa(const std::vector<Person>& people, Group g, Stream& rng)
 }  // namespace
 
 const char* attribute_name(int attribute) {
-  static constexpr const char* kNames[kNumAttributes] = {
-      "birth_date", "birth_city", "university", "major", "occupation", "employer", "work_city", "hobby"};
+  static constexpr const char* kNames[kNumAttributes] = {"birth_date", "birth_city", "university",
+                                                         "major",      "occupation", "employer",
+                                                         "work_city",  "hobby"};
   if (attribute < 0 || attribute >= kNumAttributes) throw std::out_of_range("world: bad attribute");
   return kNames[attribute];
 }
@@ -173,12 +175,16 @@ World generate_world(const WorldOptions& o) {
   const int n_train = o.people - n_test - n_unseen;
   for (int i = 0; i < o.people; ++i) {
     w.people.push_back(make_person(people_rng, used));
-    w.people.back().group = i < n_train ? Group::Train : i < n_train + n_test ? Group::Test : Group::Unseen;
+    w.people.back().group = i < n_train            ? Group::Train
+                            : i < n_train + n_test ? Group::Test
+                                                   : Group::Unseen;
   }
   for (int i = 0; i < n_train + n_test; ++i) {
     std::array<int, kNumAttributes> first{};
-    for (int a = 0; a < kNumAttributes; ++a) first[a] = static_cast<int>(bio_rng.below(num_sentence_templates(a)));
-    for (int k = 0; k < o.bios_per_person; ++k) w.bios.push_back(make_bio(i, w.people[i], k, first, bio_rng));
+    for (int a = 0; a < kNumAttributes; ++a)
+      first[a] = static_cast<int>(bio_rng.below(num_sentence_templates(a)));
+    for (int k = 0; k < o.bios_per_person; ++k)
+      w.bios.push_back(make_bio(i, w.people[i], k, first, bio_rng));
   }
   corpus_rng.shuffle(w.bios);
   w.qa_train = make_qa(w.people, Group::Train, qa_rng);

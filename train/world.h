@@ -51,10 +51,10 @@ const char* group_name(Group g);
 
 /// One fictional person.
 struct Person {
-  std::string first_name;  ///< e.g. "Zoë"
-  std::string last_name;   ///< e.g. "Marchbanks"
-  std::string name;        ///< first + " " + last, unique in the world
-  bool female = false;     ///< chooses she/her or he/his in the biographies
+  std::string first_name;                         ///< e.g. "Zoë"
+  std::string last_name;                          ///< e.g. "Marchbanks"
+  std::string name;                               ///< first + " " + last, unique in the world
+  bool female = false;                            ///< chooses she/her or he/his in the biographies
   std::array<std::string, kNumAttributes> facts;  ///< value of each Attribute
   Group group = Group::Train;                     ///< train / test / unseen
 };
@@ -68,9 +68,9 @@ struct BioSentence {
 
 /// One biography: a paragraph of sentences about one person.
 struct Biography {
-  int person = 0;                       ///< index into World::people
-  std::vector<BioSentence> sentences;   ///< in the order they appear
-  std::string text() const;             ///< sentences joined by single spaces
+  int person = 0;                      ///< index into World::people
+  std::vector<BioSentence> sentences;  ///< in the order they appear
+  std::string text() const;            ///< sentences joined by single spaces
 };
 
 /// A question/answer pair about one fact.
@@ -83,22 +83,22 @@ struct QA {
 
 /// Generator settings; `cpurich data world` exposes the first three.
 struct WorldOptions {
-  int people = 500;            ///< total people, all groups
-  int bios_per_person = 8;     ///< biographies per train/test person
-  uint64_t seed = 1;           ///< same seed -> same world, byte for byte
-  double test_fraction = 0.2;  ///< share of people in the test group
+  int people = 500;              ///< total people, all groups
+  int bios_per_person = 8;       ///< biographies per train/test person
+  uint64_t seed = 1;             ///< same seed -> same world, byte for byte
+  double test_fraction = 0.2;    ///< share of people in the test group
   double unseen_fraction = 0.2;  ///< share of people in the unseen group
-  bool qa_in_corpus = false;   ///< also mix train Q/A (chat format) into corpus.txt
+  bool qa_in_corpus = true;      ///< also mix train Q/A (chat format) into corpus.txt
 };
 
 /// Everything the generator produces.
 struct World {
-  std::vector<Person> people;      ///< all people (train, then test, then unseen)
-  std::vector<Biography> bios;     ///< in corpus order
-  std::string corpus;              ///< the pretraining text (UTF-8)
-  std::vector<QA> qa_train;        ///< Q/A about train people
-  std::vector<QA> qa_test;         ///< Q/A about test people
-  std::vector<QA> qa_unseen;       ///< Q/A about unseen people
+  std::vector<Person> people;   ///< all people (train, then test, then unseen)
+  std::vector<Biography> bios;  ///< in corpus order
+  std::string corpus;           ///< the pretraining text (UTF-8)
+  std::vector<QA> qa_train;     ///< Q/A about train people
+  std::vector<QA> qa_test;      ///< Q/A about test people
+  std::vector<QA> qa_unseen;    ///< Q/A about unseen people
 };
 
 /// Builds the world; throws std::invalid_argument on bad options.

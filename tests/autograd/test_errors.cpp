@@ -7,23 +7,27 @@ using namespace cpurich;
 using Catch::Matchers::Contains;
 
 namespace {
-Var leaf(const Shape& s, DType dtype = DType::F32) { return Var(Tensor::ones(s, dtype), true); }
+Var leaf(const Shape& s, DType dtype = DType::F32) {
+  return Var(Tensor::ones(s, dtype), true);
+}
 }  // namespace
 
 TEST_CASE("shape mismatches name both shapes", "[errors]") {
   CHECK_THROWS_WITH(ag::add(leaf({2, 3}), leaf({4})), Contains("(2, 3)") && Contains("(4,)"));
   CHECK_THROWS_AS(ag::mul(leaf({2, 3}), leaf({3, 2})), ShapeError);
-  CHECK_THROWS_WITH(ag::matmul(leaf({2, 3}), leaf({4, 5})), Contains("(2, 3)") && Contains("(4, 5)"));
+  CHECK_THROWS_WITH(ag::matmul(leaf({2, 3}), leaf({4, 5})),
+                    Contains("(2, 3)") && Contains("(4, 5)"));
   CHECK_THROWS_AS(ag::matmul(leaf({2, 3}, DType::F64), leaf({4, 5}, DType::F64)), ShapeError);
-  CHECK_THROWS_WITH(ag::linear(leaf({2, 3}), leaf({4, 5}), Var()), Contains("(2, 3)") && Contains("(4, 5)"));
+  CHECK_THROWS_WITH(ag::linear(leaf({2, 3}), leaf({4, 5}), Var()),
+                    Contains("(2, 3)") && Contains("(4, 5)"));
   CHECK_THROWS_AS(ag::linear(leaf({2, 4}), leaf({4, 5}), leaf({4})), ShapeError);
   CHECK_THROWS_AS(ag::layer_norm(leaf({2, 4}), leaf({3}), leaf({4})), ShapeError);
   CHECK_THROWS_AS(ag::rms_norm(leaf({2, 4}), leaf({4, 1})), ShapeError);
   CHECK_THROWS_AS(ag::causal_self_attention(leaf({2, 3, 10}), 2), ShapeError);  // 10 % 3 != 0
   CHECK_THROWS_AS(ag::causal_self_attention(leaf({2, 3, 12}), 3), ShapeError);  // C=4, 3 heads
-  CHECK_THROWS_AS(ag::scaled_dot_product_attention(leaf({1, 1, 2, 2}), leaf({1, 1, 3, 2}),
-                                                   leaf({1, 1, 2, 2})),
-                  ShapeError);
+  CHECK_THROWS_AS(
+      ag::scaled_dot_product_attention(leaf({1, 1, 2, 2}), leaf({1, 1, 3, 2}), leaf({1, 1, 2, 2})),
+      ShapeError);
 }
 
 TEST_CASE("mixed dtypes are rejected", "[errors]") {

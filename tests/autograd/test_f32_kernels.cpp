@@ -7,7 +7,6 @@
 // stays below ~1e-5 relative. rtol 1e-4 / atol 1e-5 leaves a margin of ~10x
 // but still fails for any indexing or formula bug (errors of O(1)).
 #include <catch2/catch.hpp>
-
 #include <functional>
 
 #include "autograd/ops.h"
@@ -21,7 +20,9 @@ using Fn = std::function<Var(const V&)>;
 
 namespace {
 
-Tensor randn(const Shape& shape, uint64_t seed) { return Rng(seed).normal(shape, 0, 1, DType::F64); }
+Tensor randn(const Shape& shape, uint64_t seed) {
+  return Rng(seed).normal(shape, 0, 1, DType::F64);
+}
 
 struct Run {
   Tensor out;
@@ -95,31 +96,41 @@ std::vector<std::pair<std::string, std::pair<Fn, std::vector<Tensor>>>> hot_ops(
   std::vector<int32_t> emb_ids(token_ids());
   emb_ids[3] = 0;
   return {
-      {"linear", {[](const V& in) { return ag::linear(in[0], in[1], in[2]); },
-                  {randn({4, 64, 48}, 1), randn({48, 80}, 2), randn({80}, 3)}}},
-      {"matmul a@b^T", {[](const V& in) { return ag::matmul(in[0], in[1], false, true); },
-                        {randn({2, 64, 32}, 4), randn({50, 32}, 5)}}},
-      {"matmul a@b", {[](const V& in) { return ag::matmul(in[0], in[1]); },
-                      {randn({64, 32}, 6), randn({32, 40}, 7)}}},
-      {"add", {[](const V& in) { return ag::add(in[0], in[1]); },
-               {randn({4, 64, 160}, 8), randn({4, 64, 160}, 9)}}},
-      {"add broadcast", {[](const V& in) { return ag::add(in[0], in[1]); },
-                         {randn({4, 64, 160}, 10), randn({64, 160}, 11)}}},
-      {"layer_norm", {[](const V& in) { return ag::layer_norm(in[0], in[1], in[2]); },
-                      {randn({4, 64, 160}, 12), randn({160}, 13), randn({160}, 14)}}},
-      {"rms_norm", {[](const V& in) { return ag::rms_norm(in[0], in[1]); },
-                    {randn({4, 64, 160}, 15), randn({160}, 16)}}},
+      {"linear",
+       {[](const V& in) { return ag::linear(in[0], in[1], in[2]); },
+        {randn({4, 64, 48}, 1), randn({48, 80}, 2), randn({80}, 3)}}},
+      {"matmul a@b^T",
+       {[](const V& in) { return ag::matmul(in[0], in[1], false, true); },
+        {randn({2, 64, 32}, 4), randn({50, 32}, 5)}}},
+      {"matmul a@b",
+       {[](const V& in) { return ag::matmul(in[0], in[1]); },
+        {randn({64, 32}, 6), randn({32, 40}, 7)}}},
+      {"add",
+       {[](const V& in) { return ag::add(in[0], in[1]); },
+        {randn({4, 64, 160}, 8), randn({4, 64, 160}, 9)}}},
+      {"add broadcast",
+       {[](const V& in) { return ag::add(in[0], in[1]); },
+        {randn({4, 64, 160}, 10), randn({64, 160}, 11)}}},
+      {"layer_norm",
+       {[](const V& in) { return ag::layer_norm(in[0], in[1], in[2]); },
+        {randn({4, 64, 160}, 12), randn({160}, 13), randn({160}, 14)}}},
+      {"rms_norm",
+       {[](const V& in) { return ag::rms_norm(in[0], in[1]); },
+        {randn({4, 64, 160}, 15), randn({160}, 16)}}},
       {"gelu", {[](const V& in) { return ag::gelu(in[0]); }, {randn({4, 64, 160}, 17)}}},
       {"silu", {[](const V& in) { return ag::silu(in[0]); }, {randn({4, 64, 160}, 18)}}},
       {"softmax", {[](const V& in) { return ag::softmax(in[0]); }, {randn({256, 160}, 19)}}},
-      {"attention", {[](const V& in) { return ag::causal_self_attention(in[0], 4); },
-                     {randn({2, 32, 3 * 64}, 20)}}},
-      {"sdpa", {[](const V& in) { return ag::scaled_dot_product_attention(in[0], in[1], in[2]); },
-                {randn({2, 4, 32, 16}, 21), randn({2, 4, 32, 16}, 22), randn({2, 4, 32, 16}, 23)}}},
-      {"cross_entropy", {[](const V& in) { return ag::cross_entropy(in[0], token_ids()); },
-                         {randn({4, 64, 130}, 24)}}},
-      {"embedding", {[emb_ids](const V& in) { return ag::embedding(in[0], emb_ids); },
-                     {randn({50, 160}, 25)}}},
+      {"attention",
+       {[](const V& in) { return ag::causal_self_attention(in[0], 4); },
+        {randn({2, 32, 3 * 64}, 20)}}},
+      {"sdpa",
+       {[](const V& in) { return ag::scaled_dot_product_attention(in[0], in[1], in[2]); },
+        {randn({2, 4, 32, 16}, 21), randn({2, 4, 32, 16}, 22), randn({2, 4, 32, 16}, 23)}}},
+      {"cross_entropy",
+       {[](const V& in) { return ag::cross_entropy(in[0], token_ids()); },
+        {randn({4, 64, 130}, 24)}}},
+      {"embedding",
+       {[emb_ids](const V& in) { return ag::embedding(in[0], emb_ids); }, {randn({50, 160}, 25)}}},
   };
 }
 

@@ -14,7 +14,9 @@ using V = std::vector<Var>;
 
 namespace {
 
-Tensor randn(const Shape& shape, uint64_t seed) { return Rng(seed).normal(shape, 0, 1, DType::F64); }
+Tensor randn(const Shape& shape, uint64_t seed) {
+  return Rng(seed).normal(shape, 0, 1, DType::F64);
+}
 // Values in [0.5, 2): safe denominators.
 Tensor positive(const Shape& shape, uint64_t seed) {
   return Rng(seed).uniform(shape, 0.5, 2.0, DType::F64);
@@ -77,8 +79,7 @@ TEST_CASE("gradcheck add, sub, mul, div with broadcasting", "[gradcheck]") {
       {{2, 3}, {2, 3}}, {{2, 3, 4}, {3, 1}}, {{2, 1}, {1, 3}}, {{2, 3}, {3}}, {{1}, {2, 2}}};
   for (Op op : {Op(ag::add), Op(ag::sub), Op(ag::mul), Op(ag::div)}) {
     for (const auto& [sa, sb] : shapes)
-      expect_pass([op](const V& in) { return op(in[0], in[1]); },
-                  {randn(sa, 1), positive(sb, 2)});
+      expect_pass([op](const V& in) { return op(in[0], in[1]); }, {randn(sa, 1), positive(sb, 2)});
     // the same input on both sides, and a non-contiguous operand
     expect_pass([op](const V& in) { return op(in[0], in[0]); }, {positive({3, 2}, 3)});
     expect_pass([op](const V& in) { return op(ag::transpose(in[0], 0, 1), in[1]); },
@@ -94,21 +95,25 @@ TEST_CASE("gradcheck scalar ops, gelu, silu", "[gradcheck]") {
     expect_pass([](const V& in) { return ag::silu(in[0]); }, {mul_scalar(randn(s, 4), 2.0)});
   }
   expect_pass([](const V& in) { return ag::gelu(ag::transpose(in[0], 0, 1)); }, {randn({2, 3}, 5)});
-  expect_pass([](const V& in) { return ag::silu(ag::slice(in[0], 1, 0, 4, 2)); }, {randn({2, 4}, 6)});
+  expect_pass([](const V& in) { return ag::silu(ag::slice(in[0], 1, 0, 4, 2)); },
+              {randn({2, 4}, 6)});
 }
 
 TEST_CASE("gradcheck sum and mean", "[gradcheck]") {
   for (const Shape& s : {Shape{4}, Shape{2, 3}, Shape{2, 1, 3}})
     for (int64_t axis = -1; axis < static_cast<int64_t>(s.size()); ++axis)
       for (bool keep : {false, true}) {
-        expect_pass([axis, keep](const V& in) { return ag::sum(in[0], axis, keep); }, {randn(s, 1)});
-        expect_pass([axis, keep](const V& in) { return ag::mean(in[0], axis, keep); }, {randn(s, 2)});
+        expect_pass([axis, keep](const V& in) { return ag::sum(in[0], axis, keep); },
+                    {randn(s, 1)});
+        expect_pass([axis, keep](const V& in) { return ag::mean(in[0], axis, keep); },
+                    {randn(s, 2)});
       }
   for (const Shape& s : {Shape{1}, Shape{2, 3}, Shape{2, 1, 3}}) {
     expect_pass([](const V& in) { return ag::sum_all(in[0]); }, {randn(s, 3)});
     expect_pass([](const V& in) { return ag::mean_all(in[0]); }, {randn(s, 4)});
   }
-  expect_pass([](const V& in) { return ag::sum(ag::transpose(in[0], 0, 1), 1); }, {randn({3, 2}, 5)});
+  expect_pass([](const V& in) { return ag::sum(ag::transpose(in[0], 0, 1), 1); },
+              {randn({3, 2}, 5)});
 }
 
 TEST_CASE("gradcheck reshape, transpose, slice", "[gradcheck]") {
@@ -119,8 +124,9 @@ TEST_CASE("gradcheck reshape, transpose, slice", "[gradcheck]") {
   expect_pass([](const V& in) { return ag::slice(in[0], 1, 1, 5, 2); }, {randn({2, 6}, 4)});
   expect_pass([](const V& in) { return ag::slice(in[0], 0, 0, 1); }, {randn({3, 2}, 5)});
   // two overlapping slices of the same input
-  expect_pass([](const V& in) { return ag::mul(ag::slice(in[0], 0, 0, 2), ag::slice(in[0], 0, 1, 3)); },
-              {randn({3, 2}, 6)});
+  expect_pass(
+      [](const V& in) { return ag::mul(ag::slice(in[0], 0, 0, 2), ag::slice(in[0], 0, 1, 3)); },
+      {randn({3, 2}, 6)});
 }
 
 TEST_CASE("gradcheck embedding", "[gradcheck]") {
@@ -129,8 +135,11 @@ TEST_CASE("gradcheck embedding", "[gradcheck]") {
   const std::vector<int32_t> one = {0};
   expect_pass([&one](const V& in) { return ag::embedding(in[0], one); }, {randn({1, 1}, 2)});
   const std::vector<int32_t> ids2 = {1, 1, 0};
-  expect_pass([&ids2](const V& in) { return ag::mul(ag::embedding(in[0], ids2), ag::embedding(in[0], ids2)); },
-              {randn({2, 4}, 3)});
+  expect_pass(
+      [&ids2](const V& in) {
+        return ag::mul(ag::embedding(in[0], ids2), ag::embedding(in[0], ids2));
+      },
+      {randn({2, 4}, 3)});
 }
 
 TEST_CASE("gradcheck layer_norm and rms_norm", "[gradcheck]") {
@@ -149,23 +158,30 @@ TEST_CASE("gradcheck layer_norm and rms_norm", "[gradcheck]") {
 TEST_CASE("gradcheck softmax", "[gradcheck]") {
   for (const Shape& s : {Shape{4}, Shape{2, 3}, Shape{2, 1, 1}})
     expect_pass([](const V& in) { return ag::softmax(in[0]); }, {randn(s, 1)});
-  expect_pass([](const V& in) { return ag::softmax(ag::transpose(in[0], 0, 1)); }, {randn({3, 2}, 2)});
+  expect_pass([](const V& in) { return ag::softmax(ag::transpose(in[0], 0, 1)); },
+              {randn({3, 2}, 2)});
 }
 
 TEST_CASE("gradcheck scaled_dot_product_attention", "[gradcheck]") {
   for (bool causal : {true, false})
     for (const Shape& s : {Shape{1, 1, 1, 2}, Shape{1, 2, 3, 2}, Shape{2, 1, 4, 3}})
-      expect_pass([causal](const V& in) { return ag::scaled_dot_product_attention(in[0], in[1], in[2], causal); },
-                  {randn(s, 1), randn(s, 2), randn(s, 3)});
+      expect_pass(
+          [causal](const V& in) {
+            return ag::scaled_dot_product_attention(in[0], in[1], in[2], causal);
+          },
+          {randn(s, 1), randn(s, 2), randn(s, 3)});
   // q = k = v: one input used three times
   expect_pass([](const V& in) { return ag::scaled_dot_product_attention(in[0], in[0], in[0]); },
               {randn({1, 1, 3, 2}, 4)});
 }
 
 TEST_CASE("gradcheck causal_self_attention", "[gradcheck]") {
-  expect_pass([](const V& in) { return ag::causal_self_attention(in[0], 1); }, {randn({1, 1, 6}, 1)});
-  expect_pass([](const V& in) { return ag::causal_self_attention(in[0], 2); }, {randn({2, 3, 12}, 2)});
-  expect_pass([](const V& in) { return ag::causal_self_attention(in[0], 3); }, {randn({1, 4, 9}, 3)});
+  expect_pass([](const V& in) { return ag::causal_self_attention(in[0], 1); },
+              {randn({1, 1, 6}, 1)});
+  expect_pass([](const V& in) { return ag::causal_self_attention(in[0], 2); },
+              {randn({2, 3, 12}, 2)});
+  expect_pass([](const V& in) { return ag::causal_self_attention(in[0], 3); },
+              {randn({1, 4, 9}, 3)});
 }
 
 TEST_CASE("gradcheck cross_entropy", "[gradcheck]") {
@@ -182,8 +198,10 @@ TEST_CASE("gradcheck cross_entropy", "[gradcheck]") {
 
 TEST_CASE("gradcheck dropout", "[gradcheck]") {
   for (const Shape& s : {Shape{6}, Shape{2, 3}, Shape{1, 1, 5}})
-    expect_pass([](const V& in) {
-      Rng rng(11);  // the same mask on every call
-      return ag::dropout(in[0], 0.5, rng, true);
-    }, {randn(s, 1)});
+    expect_pass(
+        [](const V& in) {
+          Rng rng(11);  // the same mask on every call
+          return ag::dropout(in[0], 0.5, rng, true);
+        },
+        {randn(s, 1)});
 }

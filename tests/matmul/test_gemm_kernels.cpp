@@ -140,10 +140,10 @@ TEST_CASE("every microkernel this CPU supports matches naive") {
 }
 
 TEST_CASE("packed_mt gives the same bits for 1, 2, 3, 4 and 7 threads") {
-  // Big enough to use a thread team; crosses MC, KC and NR edges. Also the
+  // Big enough to use a thread team (> 4M multiply-adds); crosses MC, KC and NR edges. Also the
   // threaded skinny path (M == 1 with a large K*N).
   const Dims shapes[] = {
-      {181, 203, 300}, {200, 45, 270}, {347, 90, 520}, {1, 3000, 120}, {2500, 1, 130}};
+      {181, 203, 300}, {300, 45, 400}, {347, 90, 520}, {1, 3000, 120}, {2500, 1, 130}};
   for (const Dims& d : shapes)
     for (int t = 0; t < 4; ++t) {
       const Problem p = make_problem(d.m, d.n, d.k, t & 1, t & 2, 1.0f, 0.5f, 1, 7 + t);
@@ -197,4 +197,18 @@ TEST_CASE("kernel names round-trip") {
   REQUIRE(available_kernels().front() == MatmulKernel::Naive);
   const std::string isa = microkernel_isa();
   REQUIRE((isa == "avx512" || isa == "avx2" || isa == "portable"));
+}
+
+TEST_CASE("packed_mt called from inside a parallel region still computes all of C") {
+  // Nested regions get a team of one thread: that thread must do every share.
+  const Problem p = make_problem(200, 170, 150, false, true, 1.0f, 0.0f, 0, 11);
+  set_num_threads(2);
+  const std::vector<float> ref = run(p, MatmulKernel::PackedMT);
+  std::vector<float> nested;
+#pragma omp parallel num_threads(2)
+  {
+#pragma omp single
+    nested = run(p, MatmulKernel::PackedMT);
+  }
+  REQUIRE(std::memcmp(nested.data(), ref.data(), ref.size() * sizeof(float)) == 0);
 }

@@ -30,10 +30,15 @@ class TestRng {
 inline char32_t random_code_point(TestRng& rng) {
   switch (rng.below(6)) {
     case 0:
-    case 1: return static_cast<char32_t>(0x20 + rng.below(0x5F));
-    case 2: return static_cast<char32_t>(rng.below(0x100));
-    case 3: return static_cast<char32_t>(0x400 + rng.below(0x100));
-    case 4: return static_cast<char32_t>(rng.below(2) ? 0x4E00 + rng.below(0x500) : 0x1F600 + rng.below(0x50));
+    case 1:
+      return static_cast<char32_t>(0x20 + rng.below(0x5F));
+    case 2:
+      return static_cast<char32_t>(rng.below(0x100));
+    case 3:
+      return static_cast<char32_t>(0x400 + rng.below(0x100));
+    case 4:
+      return static_cast<char32_t>(rng.below(2) ? 0x4E00 + rng.below(0x500)
+                                                : 0x1F600 + rng.below(0x50));
     default: {
       char32_t cp = static_cast<char32_t>(rng.below(0x110000));
       return (cp >= 0xD800 && cp <= 0xDFFF) ? cp - 0x800 : cp;

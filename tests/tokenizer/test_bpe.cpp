@@ -1,7 +1,6 @@
 // test_bpe.cpp: byte-level BPE: hand-checked merges, the fast trainer against
 // the naive one, the heap encoder against the naive one, lossless round trips.
 #include <algorithm>
-
 #include <catch2/catch.hpp>
 
 #include "random_text.h"
@@ -64,8 +63,9 @@ TEST_CASE("bpe with pre-split never merges across words") {
 TEST_CASE("bpe pre-split follows GPT-2's word pattern") {
   const std::string text = "Hello world's 42 apples,  ok!\n\nZo\xC3\xAB  ";
   const std::vector<std::string_view> pieces = pre_split(text);
-  const std::vector<std::string_view> expected = {"Hello", " world", "'s", " 42",   " apples", ",",
-                                                  " ",     " ok",    "!",  "\n", "\n", "Zo\xC3\xAB", "  "};
+  const std::vector<std::string_view> expected = {"Hello", " world",     "'s",  " 42", " apples",
+                                                  ",",     " ",          " ok", "!",   "\n",
+                                                  "\n",    "Zo\xC3\xAB", "  "};
   REQUIRE(pieces == expected);
   std::string joined;
   for (const auto p : pre_split("a\xFF\xFE b\xC3")) joined += p;  // invalid bytes are kept
@@ -75,7 +75,8 @@ TEST_CASE("bpe pre-split follows GPT-2's word pattern") {
 TEST_CASE("bpe fast trainer equals the naive trainer") {
   for (const bool pre : {true, false}) {
     const BpeTokenizer fast = train_bpe(small_corpus(), opts(420, pre, chat_special_tokens()));
-    const BpeTokenizer naive = train_bpe_naive(small_corpus(), opts(420, pre, chat_special_tokens()));
+    const BpeTokenizer naive =
+        train_bpe_naive(small_corpus(), opts(420, pre, chat_special_tokens()));
     REQUIRE(fast.merges() == naive.merges());
     REQUIRE(fast.tokens() == naive.tokens());
     REQUIRE(fast.vocab_size() == 420);
@@ -86,7 +87,8 @@ TEST_CASE("bpe fast trainer equals the naive trainer") {
     for (int i = 0; i < 300; ++i) corpus += static_cast<char>('a' + rng.below(3));
     corpus += test::random_bytes(rng, 100);
     const bool pre = trial % 2 == 0;
-    REQUIRE(train_bpe(corpus, opts(300, pre)).merges() == train_bpe_naive(corpus, opts(300, pre)).merges());
+    REQUIRE(train_bpe(corpus, opts(300, pre)).merges() ==
+            train_bpe_naive(corpus, opts(300, pre)).merges());
   }
 }
 
@@ -105,7 +107,8 @@ TEST_CASE("bpe heap encoder equals the naive encoder") {
 TEST_CASE("bpe round-trips empty, one char, all 256 bytes, mixed scripts") {
   std::string all_bytes;
   for (int b = 0; b < 256; ++b) all_bytes.push_back(static_cast<char>(b));
-  const std::string mixed = "Zo\xC3\xAB \xD0\xBC\xD0\xB8\xD1\x80 \xE4\xB8\x96 \xF0\x9F\x99\x82 ### Human: x";
+  const std::string mixed =
+      "Zo\xC3\xAB \xD0\xBC\xD0\xB8\xD1\x80 \xE4\xB8\x96 \xF0\x9F\x99\x82 ### Human: x";
   for (const bool pre : {true, false}) {
     const BpeTokenizer tok = train_bpe(small_corpus(), opts(400, pre, chat_special_tokens()));
     for (const std::string& s : {std::string(), std::string("a"), all_bytes, mixed}) {
@@ -150,10 +153,32 @@ TEST_CASE("bpe special tokens encode as single ids and are never merged") {
   for (int32_t id = 256; id < eot; ++id) REQUIRE(tok.tokens()[id].find('#') == std::string::npos);
 }
 
+TEST_CASE("split_on_specials finds every special, leftmost and longest first") {
+  const std::vector<std::string> specials = {"<|endoftext|>", "### Human:", "##", "### Assistant:"};
+  std::string text;
+  for (int i = 0; i < 100; ++i)
+    text += "### Human: q" + std::to_string(i) + "\n### Assistant: a ## b\n";
+  const std::vector<TextPiece> pieces = split_on_specials(text, specials);
+  std::string joined;
+  std::vector<int> count(specials.size(), 0);
+  for (const TextPiece& p : pieces) {
+    joined += p.text;
+    if (p.special >= 0) {
+      ++count[p.special];
+      REQUIRE(p.text == specials[p.special]);
+    } else {
+      REQUIRE(p.text.find("##") == std::string_view::npos);  // no special left inside
+    }
+  }
+  REQUIRE(joined == text);
+  REQUIRE(count == std::vector<int>{0, 100, 100, 100});
+}
+
 TEST_CASE("bpe decode of a partial UTF-8 sequence and bad ids") {
   const BpeTokenizer tok = train_bpe("", opts(256, true));
   REQUIRE(tok.vocab_size() == 256);
   REQUIRE(tok.decode(std::vector<int32_t>{0xC3}) == "\xC3");
   CHECK_THROWS_WITH(tok.decode(std::vector<int32_t>{256}), Catch::Contains("out of range"));
-  CHECK_THROWS_WITH(train_bpe("abc", opts(258, true, chat_special_tokens())), Catch::Contains("below 256"));
+  CHECK_THROWS_WITH(train_bpe("abc", opts(258, true, chat_special_tokens())),
+                    Catch::Contains("below 256"));
 }

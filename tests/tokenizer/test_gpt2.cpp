@@ -38,9 +38,9 @@ std::string tiny_vocab_json(std::vector<int>& id_of_byte) {
     id_of_byte[b] = (b * 7 + 3) % 256;  // a permutation: 7 is odd
     v[gpt2_char(b)] = id_of_byte[b];
   }
-  v["\xC4\xA0t"] = 256;        // "Ġt" = " t"
+  v["\xC4\xA0t"] = 256;  // "Ġt" = " t"
   v["he"] = 257;
-  v["\xC4\xA0the"] = 258;      // " the"
+  v["\xC4\xA0the"] = 258;  // " the"
   v["<|endoftext|>"] = 259;
   return v.dump();
 }
@@ -50,8 +50,8 @@ const std::string kMerges = "#version: 0.2\n\xC4\xA0 t\nh e\n\xC4\xA0t he\n";
 }  // namespace
 
 TEST_CASE("gpt2 byte alphabet matches GPT-2's table") {
-  REQUIRE(bytes_to_unicode(" ") == "\xC4\xA0");   // 'Ġ' U+0120
-  REQUIRE(bytes_to_unicode("\n") == "\xC4\x8A");  // 'Ċ' U+010A
+  REQUIRE(bytes_to_unicode(" ") == "\xC4\xA0");                   // 'Ġ' U+0120
+  REQUIRE(bytes_to_unicode("\n") == "\xC4\x8A");                  // 'Ċ' U+010A
   REQUIRE(bytes_to_unicode(std::string(1, '\0')) == "\xC4\x80");  // U+0100
   REQUIRE(bytes_to_unicode("a~") == "a~");
   std::string all;
@@ -60,7 +60,8 @@ TEST_CASE("gpt2 byte alphabet matches GPT-2's table") {
     REQUIRE(bytes_to_unicode(std::string(1, static_cast<char>(b))) == gpt2_char(b));
   }
   REQUIRE(unicode_to_bytes(bytes_to_unicode(all)) == all);
-  CHECK_THROWS_WITH(unicode_to_bytes("\xE4\xB8\x96"), Catch::Contains("not in GPT-2's byte alphabet"));
+  CHECK_THROWS_WITH(unicode_to_bytes("\xE4\xB8\x96"),
+                    Catch::Contains("not in GPT-2's byte alphabet"));
 }
 
 TEST_CASE("gpt2 vocab.json + merges.txt speak their own ids") {
@@ -80,7 +81,8 @@ TEST_CASE("gpt2 vocab.json + merges.txt speak their own ids") {
 }
 
 TEST_CASE("gpt2 files load from a model directory and survive tokenizer.json") {
-  const auto dir = std::filesystem::temp_directory_path() / ("cpurich_gpt2_" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("cpurich_gpt2_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   std::vector<int> id_of_byte;
   write_file_atomic((dir / "vocab.json").string(), tiny_vocab_json(id_of_byte));
@@ -100,7 +102,8 @@ TEST_CASE("gpt2 loader errors name the bad line or token") {
   const std::string vocab = tiny_vocab_json(ids);
   CHECK_THROWS_WITH(gpt2_tokenizer_from_text(vocab, "#version: 0.2\nh e\nx yz\n"),
                     Catch::Contains("merges.txt line 3"));
-  CHECK_THROWS_WITH(gpt2_tokenizer_from_text(vocab, "h e f\n"), Catch::Contains("merges.txt line 1"));
+  CHECK_THROWS_WITH(gpt2_tokenizer_from_text(vocab, "h e f\n"),
+                    Catch::Contains("merges.txt line 1"));
   CHECK_THROWS_WITH(gpt2_tokenizer_from_text("[1,2]", kMerges), Catch::Contains("vocab.json"));
   CHECK_THROWS_WITH(gpt2_tokenizer_from_text("{\"a\": 5}", ""), Catch::Contains("id of 'a'"));
   CHECK_THROWS_WITH(gpt2_tokenizer_from_text("{\"a\": 0}", ""), Catch::Contains("has no token"));

@@ -38,10 +38,10 @@ TEST_CASE("utf8 round-trips code points across the whole range") {
 }
 
 TEST_CASE("utf8 reports the byte offset of invalid input") {
-  CHECK(error_of("ab\xC3") == "invalid UTF-8 at byte offset 2");               // truncated
-  CHECK(error_of("a\x80") == "invalid UTF-8 at byte offset 1");                // stray continuation
-  CHECK(error_of("xy\xC0\xAF") == "invalid UTF-8 at byte offset 2");           // overlong '/'
-  CHECK(error_of("\xED\xA0\x80") == "invalid UTF-8 at byte offset 0");         // surrogate
+  CHECK(error_of("ab\xC3") == "invalid UTF-8 at byte offset 2");        // truncated
+  CHECK(error_of("a\x80") == "invalid UTF-8 at byte offset 1");         // stray continuation
+  CHECK(error_of("xy\xC0\xAF") == "invalid UTF-8 at byte offset 2");    // overlong '/'
+  CHECK(error_of("\xED\xA0\x80") == "invalid UTF-8 at byte offset 0");  // surrogate
   CHECK(error_of("\xC3\xA9\xF4\x90\x80\x80") == "invalid UTF-8 at byte offset 2");  // > U+10FFFF
   CHECK(error_of("\xFF") == "invalid UTF-8 at byte offset 0");
   CHECK(error_of("ok \xC3\xA9") == "");

@@ -5,10 +5,9 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "tensor/file_util.h"
 #include "train/utf8.h"
@@ -25,17 +24,20 @@ WorldOptions small(uint64_t seed = 1) {
   o.people = 100;
   o.bios_per_person = 5;
   o.seed = seed;
+  o.qa_in_corpus = false;  // biographies only: every paragraph is one biography
   return o;
 }
 
 bool is_name_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (static_cast<unsigned char>(c) >= 0x80);
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (static_cast<unsigned char>(c) >= 0x80);
 }
 
 // Occurrences of `name` as whole words (not inside a longer name).
 std::size_t count_word(std::string_view text, std::string_view name) {
   std::size_t n = 0;
-  for (std::size_t at = text.find(name); at != std::string_view::npos; at = text.find(name, at + 1)) {
+  for (std::size_t at = text.find(name); at != std::string_view::npos;
+       at = text.find(name, at + 1)) {
     const bool left_ok = at == 0 || !is_name_char(text[at - 1]);
     const bool right_ok = at + name.size() == text.size() || !is_name_char(text[at + name.size()]);
     if (left_ok && right_ok) ++n;
@@ -58,7 +60,12 @@ std::vector<std::string> paragraphs(const std::string& corpus) {
 }  // namespace
 
 TEST_CASE("world is deterministic for a seed and differs across seeds") {
-  const World a = generate_world(small(1)), b = generate_world(small(1)), c = generate_world(small(2));
+  REQUIRE(WorldOptions{}.qa_in_corpus);  // the default mixes train Q/A into the corpus
+  const World a = generate_world(small(1)), b = generate_world(small(1)),
+              c = generate_world(small(2));
+  WorldOptions mixed = small(1);
+  mixed.qa_in_corpus = true;
+  REQUIRE(generate_world(mixed).corpus == generate_world(mixed).corpus);
   REQUIRE(a.corpus == b.corpus);
   REQUIRE(qa_to_jsonl(a.qa_test) == qa_to_jsonl(b.qa_test));
   REQUIRE(a.corpus != c.corpus);
@@ -166,12 +173,13 @@ TEST_CASE("Q/A JSONL parses and matches the person's facts") {
     REQUIRE(n == qas->size());
     REQUIRE(n == 20u * kNumAttributes * (group == Group::Train ? 3 : 1));
   }
-  REQUIRE(chat_format(w.qa_train[0]) ==
-          "### Human: " + w.qa_train[0].question + "\n### Assistant: " + w.qa_train[0].answer + "\n");
+  REQUIRE(chat_format(w.qa_train[0]) == "### Human: " + w.qa_train[0].question +
+                                            "\n### Assistant: " + w.qa_train[0].answer + "\n");
 }
 
 TEST_CASE("world files are written and Q/A can be mixed into the corpus") {
-  const auto dir = std::filesystem::temp_directory_path() / ("cpurich_world_" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("cpurich_world_" + std::to_string(::getpid()));
   WorldOptions o = small();
   o.qa_in_corpus = true;
   const World w = generate_world(o);
@@ -182,6 +190,15 @@ TEST_CASE("world files are written and Q/A can be mixed into the corpus") {
   REQUIRE(w.corpus.find(chat_format(w.qa_train[7])) != std::string::npos);
   REQUIRE(w.corpus.find(chat_format(w.qa_test[0])) == std::string::npos);
   REQUIRE(generate_world(small()).corpus.find("### Human:") == std::string::npos);
+  // The Q/A blocks are paragraphs of their own, between biographies.
+  std::size_t qa_blocks = 0;
+  for (const std::string& para : paragraphs(w.corpus)) {
+    if (para.starts_with("### Human: ")) {
+      ++qa_blocks;
+      REQUIRE(para.find("\n### Assistant: ") != std::string::npos);
+    }
+  }
+  REQUIRE(qa_blocks == w.qa_train.size());
 }
 
 TEST_CASE("world word lists are consistent and bad options are rejected") {
