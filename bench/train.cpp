@@ -9,12 +9,11 @@
 //     program: ~11,500 tok/s (tiny) and ~1,700 tok/s (small).
 //
 //   bench_train [--config tiny|small] [--iters N] [--warmup N] [--threads T] [--json]
+#include <CLI/CLI.hpp>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "tensor/rng.h"
 #include "tensor/threads.h"
@@ -31,7 +30,9 @@ struct Result {
 };
 
 // PyTorch 1.13, same machine, 2 threads (see the header comment).
-double pytorch_tokens_per_s(const std::string& config) { return config == "tiny" ? 11500.0 : 1700.0; }
+double pytorch_tokens_per_s(const std::string& config) {
+  return config == "tiny" ? 11500.0 : 1700.0;
+}
 
 Result bench_config(const std::string& name, int iters, int warmup, double peak) {
   TrainConfig cfg = named_config(name);
@@ -53,7 +54,8 @@ Result bench_config(const std::string& name, int iters, int warmup, double peak)
   }
   Result res;
   res.tokens_per_s = static_cast<double>(tokens) / seconds;
-  const double fpt = training_flops_per_token(t.model().config(), t.model().num_parameters(), cfg.block_size);
+  const double fpt =
+      training_flops_per_token(t.model().config(), t.model().num_parameters(), cfg.block_size);
   res.mfu = peak > 0 ? fpt * res.tokens_per_s / peak : 0.0;
   res.pytorch_ratio = res.tokens_per_s / pytorch_tokens_per_s(name);
   return res;
@@ -66,8 +68,10 @@ int main(int argc, char** argv) {
   std::string config;
   int iters = 0, warmup = 2, threads = 2;
   bool json = false;
-  app.add_option("--config", config, "tiny or small (default: both)")->check(CLI::IsMember({"tiny", "small"}));
-  app.add_option("--iters", iters, "Timed steps (default 20 for tiny, 3 for small)")->check(CLI::Range(1, 100000));
+  app.add_option("--config", config, "tiny or small (default: both)")
+      ->check(CLI::IsMember({"tiny", "small"}));
+  app.add_option("--iters", iters, "Timed steps (default 20 for tiny, 3 for small)")
+      ->check(CLI::Range(1, 100000));
   app.add_option("--warmup", warmup, "Untimed warm-up steps")->check(CLI::Range(0, 1000));
   app.add_option("--threads", threads, "Threads")->check(CLI::Range(1, 1024));
   app.add_flag("--json", json, "One JSON object per config");
@@ -81,13 +85,19 @@ int main(int argc, char** argv) {
       const int n = iters > 0 ? iters : (name == "tiny" ? 20 : 3);
       const Result r = bench_config(name, n, warmup, peak);
       if (json) {
-        std::printf("%s\n", nlohmann::json{{"config", name}, {"threads", threads},
-                                           {"tokens_per_s", r.tokens_per_s}, {"mfu", r.mfu},
-                                           {"vs_pytorch", r.pytorch_ratio}}.dump().c_str());
+        std::printf("%s\n", nlohmann::json{{"config", name},
+                                           {"threads", threads},
+                                           {"tokens_per_s", r.tokens_per_s},
+                                           {"mfu", r.mfu},
+                                           {"vs_pytorch", r.pytorch_ratio}}
+                                .dump()
+                                .c_str());
       } else {
-        std::printf("%-5s %d threads: %9.0f tok/s | MFU %5.1f%% of %.0f GFLOP/s | %.2fx PyTorch 1.13 (%.0f tok/s)\n",
-                    name.c_str(), threads, r.tokens_per_s, 100.0 * r.mfu, peak / 1e9,
-                    r.pytorch_ratio, pytorch_tokens_per_s(name));
+        std::printf(
+            "%-5s %d threads: %9.0f tok/s | MFU %5.1f%% of %.0f GFLOP/s | %.2fx PyTorch 1.13 (%.0f "
+            "tok/s)\n",
+            name.c_str(), threads, r.tokens_per_s, 100.0 * r.mfu, peak / 1e9, r.pytorch_ratio,
+            pytorch_tokens_per_s(name));
       }
     }
   } catch (const std::exception& e) {

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,23 +40,40 @@ void apply_overrides(const PretrainArgs& a, TrainConfig& cfg) {
   const TrainConfig& o = a.o;
   for (const auto& [opt, field] : a.overrides) {
     if (opt->count() == 0) continue;
-    if (field == "n_layer") cfg.n_layer = o.n_layer;
-    else if (field == "n_head") cfg.n_head = o.n_head;
-    else if (field == "n_embd") cfg.n_embd = o.n_embd;
-    else if (field == "block_size") cfg.block_size = o.block_size;
-    else if (field == "batch_size") cfg.batch_size = o.batch_size;
-    else if (field == "max_iters") cfg.max_iters = o.max_iters;
-    else if (field == "learning_rate") cfg.learning_rate = o.learning_rate;
-    else if (field == "warmup_iters") cfg.warmup_iters = o.warmup_iters;
-    else if (field == "min_lr") cfg.min_lr = o.min_lr;
-    else if (field == "weight_decay") cfg.weight_decay = o.weight_decay;
-    else if (field == "grad_clip") cfg.grad_clip = o.grad_clip;
-    else if (field == "grad_accum") cfg.grad_accum = o.grad_accum;
-    else if (field == "dropout") cfg.dropout = o.dropout;
-    else if (field == "eval_every") cfg.eval_every = o.eval_every;
-    else if (field == "eval_iters") cfg.eval_iters = o.eval_iters;
-    else if (field == "log_every") cfg.log_every = o.log_every;
-    else if (field == "seed") cfg.seed = o.seed;
+    if (field == "n_layer")
+      cfg.n_layer = o.n_layer;
+    else if (field == "n_head")
+      cfg.n_head = o.n_head;
+    else if (field == "n_embd")
+      cfg.n_embd = o.n_embd;
+    else if (field == "block_size")
+      cfg.block_size = o.block_size;
+    else if (field == "batch_size")
+      cfg.batch_size = o.batch_size;
+    else if (field == "max_iters")
+      cfg.max_iters = o.max_iters;
+    else if (field == "learning_rate")
+      cfg.learning_rate = o.learning_rate;
+    else if (field == "warmup_iters")
+      cfg.warmup_iters = o.warmup_iters;
+    else if (field == "min_lr")
+      cfg.min_lr = o.min_lr;
+    else if (field == "weight_decay")
+      cfg.weight_decay = o.weight_decay;
+    else if (field == "grad_clip")
+      cfg.grad_clip = o.grad_clip;
+    else if (field == "grad_accum")
+      cfg.grad_accum = o.grad_accum;
+    else if (field == "dropout")
+      cfg.dropout = o.dropout;
+    else if (field == "eval_every")
+      cfg.eval_every = o.eval_every;
+    else if (field == "eval_iters")
+      cfg.eval_iters = o.eval_iters;
+    else if (field == "log_every")
+      cfg.log_every = o.log_every;
+    else if (field == "seed")
+      cfg.seed = o.seed;
   }
 }
 
@@ -68,8 +86,7 @@ std::unique_ptr<Tokenizer> train_tokenizer(const std::string& kind, int64_t voca
   return std::make_unique<BpeTokenizer>(train_bpe(text, opts));
 }
 
-void print_summary(const Trainer& t, const std::string& out) {
-  Trainer& tr = const_cast<Trainer&>(t);
+void print_summary(Trainer& t, const std::string& out) {
   const TrainConfig& c = t.config();
   std::fprintf(stderr,
                "model: %lld layers, %lld heads, %lld dims, block %lld, vocab %d: %.2fM parameters\n"
@@ -77,7 +94,7 @@ void print_summary(const Trainer& t, const std::string& out) {
                "%d threads; run dir %s\n",
                static_cast<long long>(c.n_layer), static_cast<long long>(c.n_head),
                static_cast<long long>(c.n_embd), static_cast<long long>(c.block_size),
-               t.tokenizer().vocab_size(), static_cast<double>(tr.model().num_parameters()) / 1e6,
+               t.tokenizer().vocab_size(), static_cast<double>(t.model().num_parameters()) / 1e6,
                static_cast<long long>(c.batch_size), static_cast<long long>(c.grad_accum),
                static_cast<long long>(c.max_iters), c.learning_rate, c.min_lr,
                static_cast<long long>(c.warmup_iters), num_threads(), out.c_str());
@@ -111,7 +128,8 @@ Trainer start_resume(const PretrainArgs& a, const std::string& text, TrainerOpti
   for (const auto& [opt, field] : a.overrides)
     if (opt->count() > 0 && field == "max_iters") iters = a.o.max_iters;
   Trainer t = Trainer::resume(a.resume, text, std::move(opts), iters);
-  std::fprintf(stderr, "resuming %s at step %lld\n", a.resume.c_str(), static_cast<long long>(t.iter()));
+  std::fprintf(stderr, "resuming %s at step %lld\n", a.resume.c_str(),
+               static_cast<long long>(t.iter()));
   return t;
 }
 
@@ -129,8 +147,10 @@ void run_pretrain(const PretrainArgs& a) {
                              a.out + " (if any) is untouched");
   }
   if (stop_requested()) return;  // run() already said where the checkpoint is
-  std::fprintf(stderr, "done: %lld steps; model directory %s\n", static_cast<long long>(t.iter()),
-               a.out.c_str());
+  std::fprintf(
+      stderr,
+      "done: %lld steps (%.1f s of training steps, evaluation excluded); model directory %s\n",
+      static_cast<long long>(t.iter()), t.train_seconds(), a.out.c_str());
 }
 
 }  // namespace
@@ -139,13 +159,15 @@ void register_pretrain(CLI::App& app) {
   auto a = std::make_shared<PretrainArgs>();
   CLI::App* sub = app.add_subcommand("pretrain", "Pretrain a GPT on a text corpus");
   sub->add_option("--corpus", a->corpus, "Training text (UTF-8)")->required();
-  sub->add_option("--out", a->out, "Run directory: checkpoints, log.jsonl, the final model")->required();
+  sub->add_option("--out", a->out, "Run directory: checkpoints, log.jsonl, the final model")
+      ->required();
   sub->add_option("--config", a->config, "Named config the other flags override")
       ->check(CLI::IsMember({"tiny", "small"}));
   sub->add_option("--resume", a->resume, "Continue the run checkpointed in this directory");
   sub->add_option("--tokenizer", a->tokenizer, "Tokenizer to train on the corpus")
       ->check(CLI::IsMember({"char", "bpe"}));
-  sub->add_option("--vocab", a->vocab, "BPE vocabulary size (default 512)")->check(CLI::Range(257, 1 << 20));
+  sub->add_option("--vocab", a->vocab, "BPE vocabulary size (default 512)")
+      ->check(CLI::Range(257, 1 << 20));
   TrainConfig& o = a->o;
   auto add = [&](const char* flag, auto& value, const char* field, const char* help) {
     a->overrides.emplace_back(sub->add_option(flag, value, help), field);

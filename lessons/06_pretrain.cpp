@@ -12,7 +12,7 @@
 // infer/ does the same, faster).
 //
 // Pipeline position: text -> tokens -> tensors -> [training] -> model -> samples.
-// Run: build/rel/lessons/06_pretrain [iters]   (default 600; ~1-3 min on 2 cores)
+// Run: build/rel/lessons/06_pretrain [iters]   (default 800; ~1-3 min on 2 cores)
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -57,7 +57,10 @@ std::string generate(GPT& model, const Tokenizer& tok, const std::string& prompt
       double u = rng.uniform() * sum;
       next = static_cast<int32_t>(V - 1);
       for (int64_t v = 0; v < V; ++v)
-        if ((u -= p[v]) < 0.0) { next = static_cast<int32_t>(v); break; }
+        if ((u -= p[v]) < 0.0) {
+          next = static_cast<int32_t>(v);
+          break;
+        }
     }
     ids.push_back(next);
   }
@@ -67,19 +70,22 @@ std::string generate(GPT& model, const Tokenizer& tok, const std::string& prompt
 void show_samples(Trainer& t, const std::string& prompt, const char* when) {
   Rng rng(42);
   std::printf("\n--- samples %s training (prompt \"%s\") ---\n", when, prompt.c_str());
-  std::printf("greedy:          %s\n", generate(t.model(), t.tokenizer(), prompt, 120, 0.0, rng).c_str());
-  std::printf("temperature 0.8: %s\n", generate(t.model(), t.tokenizer(), prompt, 120, 0.8, rng).c_str());
+  std::printf("greedy:          %s\n",
+              generate(t.model(), t.tokenizer(), prompt, 120, 0.0, rng).c_str());
+  std::printf("temperature 0.8: %s\n",
+              generate(t.model(), t.tokenizer(), prompt, 120, 0.8, rng).c_str());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int64_t iters = argc > 1 ? std::atoll(argv[1]) : 600;
+  const int64_t iters = argc > 1 ? std::atoll(argv[1]) : 800;
   if (iters < 10) {
     std::fprintf(stderr, "usage: 06_pretrain [iters >= 10]\n");
     return 1;
   }
   try {
+    init_threads_from_env();  // CPURICH_THREADS=N, like the cpurich program
     // 1. Text: the world corpus, generated in memory (same seed, same bytes).
     world::WorldOptions wo;
     const world::World w = world::generate_world(wo);
@@ -95,9 +101,11 @@ int main(int argc, char** argv) {
     cfg.eval_every = std::max<int64_t>(1, iters / 6);
     cfg.eval_iters = 10;
     cfg.log_every = std::max<int64_t>(1, iters / 12);
-    Trainer t(cfg, std::move(tok), ids, fnv1a64(w.corpus), TrainerOptions{"", true, false, num_threads()});
+    Trainer t(cfg, std::move(tok), ids, fnv1a64(w.corpus),
+              TrainerOptions{"", true, false, num_threads()});
     std::printf("model: %.2fM parameters, %lld steps of %lld tokens, %d threads\n",
-                static_cast<double>(t.model().num_parameters()) / 1e6, static_cast<long long>(iters),
+                static_cast<double>(t.model().num_parameters()) / 1e6,
+                static_cast<long long>(iters),
                 static_cast<long long>(cfg.batch_size * cfg.block_size), num_threads());
     const std::string prompt = w.people[0].name + " was born";
     show_samples(t, prompt, "before");
@@ -107,7 +115,8 @@ int main(int argc, char** argv) {
     t.run([&](const StepResult& r) {
       if (r.iter % cfg.log_every != 0 && !r.val_loss) return;
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      std::printf("step %4lld  loss %.3f  lr %.1e  %5.1fs", static_cast<long long>(r.iter), r.loss, r.lr, s);
+      std::printf("step %4lld  loss %.3f  lr %.1e  %5.1fs", static_cast<long long>(r.iter), r.loss,
+                  r.lr, s);
       if (r.val_loss) std::printf("  val loss %.3f", *r.val_loss);
       std::printf("\n");
       std::fflush(stdout);

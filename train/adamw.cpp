@@ -14,8 +14,8 @@ namespace {
 // The AdamW update of one parameter tensor. p, g, m, v all hold n floats.
 // bc1 = 1 - beta1^t, bc2 = 1 - beta2^t (bias corrections), decay = lr * wd
 // (0 for tensors that do not decay).
-void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, double lr,
-                  double decay, const AdamWOptions& o, double bc1, double bc2) {
+void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, double lr, double decay,
+                  const AdamWOptions& o, double bc1, double bc2) {
   const float b1 = static_cast<float>(o.beta1), b2 = static_cast<float>(o.beta2);
   const float step_size = static_cast<float>(lr / bc1);
   const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
@@ -58,8 +58,8 @@ void AdamW::step(double lr) {
     const double decay = value.dim() >= 2 ? lr * options_.weight_decay : 0.0;
     // A parameter the loss never reached has gradient 0: m, v still decay.
     Tensor g = p.has_grad() ? p.grad().contiguous() : Tensor::zeros(value.shape());
-    adamw_update(value.data_f32(), g.data_f32(), m_[i].data_f32(), v_[i].data_f32(),
-                 value.numel(), lr, decay, options_, bc1, bc2);
+    adamw_update(value.data_f32(), g.data_f32(), m_[i].data_f32(), v_[i].data_f32(), value.numel(),
+                 lr, decay, options_, bc1, bc2);
   }
 }
 

@@ -3,9 +3,8 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <stdexcept>
-
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "nn/gpt.h"
 #include "nn/safetensors.h"
@@ -42,7 +41,8 @@ uint64_t parse_hex64(const nlohmann::json& j, const std::string& key) {
 
 template <typename T>
 T get_key(const nlohmann::json& j, const char* key) {
-  if (!j.contains(key)) throw std::runtime_error(std::string("train_state.json: missing key '") + key + "'");
+  if (!j.contains(key))
+    throw std::runtime_error(std::string("train_state.json: missing key '") + key + "'");
   try {
     return j[key].get<T>();
   } catch (const nlohmann::json::exception&) {
@@ -50,7 +50,9 @@ T get_key(const nlohmann::json& j, const char* key) {
   }
 }
 
-uint64_t hash_file(const std::string& path) { return fnv1a64(read_file(path)); }
+uint64_t hash_file(const std::string& path) {
+  return fnv1a64(read_file(path));
+}
 
 }  // namespace
 
@@ -60,18 +62,17 @@ void save_checkpoint(const std::string& dir, const GPT& model, const Tokenizer& 
   save_model(model, dir);  // config.json + model.safetensors, each atomic
   save_tokenizer(tokenizer, join(dir, "tokenizer.json"));
   write_safetensors(join(dir, "optimizer.safetensors"), optimizer.state_tensors());
-  nlohmann::json j = {
-      {"version", kStateVersion},
-      {"iter", state.iter},
-      {"tokens_seen", state.tokens_seen},
-      {"adam_step", state.adam_step},
-      {"train_position", state.train_position},
-      {"val_position", state.val_position},
-      {"dropout_counter", state.dropout_counter},
-      {"corpus_hash", hex64(state.corpus_hash)},
-      {"model_hash", hex64(hash_file(join(dir, "model.safetensors")))},
-      {"optimizer_hash", hex64(hash_file(join(dir, "optimizer.safetensors")))},
-      {"config", train_config_to_json(state.config)}};
+  nlohmann::json j = {{"version", kStateVersion},
+                      {"iter", state.iter},
+                      {"tokens_seen", state.tokens_seen},
+                      {"adam_step", state.adam_step},
+                      {"train_position", state.train_position},
+                      {"val_position", state.val_position},
+                      {"dropout_counter", state.dropout_counter},
+                      {"corpus_hash", hex64(state.corpus_hash)},
+                      {"model_hash", hex64(hash_file(join(dir, "model.safetensors")))},
+                      {"optimizer_hash", hex64(hash_file(join(dir, "optimizer.safetensors")))},
+                      {"config", train_config_to_json(state.config)}};
   write_file_atomic(join(dir, "train_state.json"), j.dump(2) + "\n");  // the commit record
 }
 
@@ -106,8 +107,9 @@ TrainState load_train_state(const std::string& dir) {
     const std::string f = join(dir, files[i]);
     if (!std::filesystem::exists(f)) throw std::runtime_error("cannot resume: " + f + " not found");
     if (hash_file(f) != parse_hex64(j, keys[i]))
-      throw std::runtime_error("cannot resume: " + f +
-                               " does not match train_state.json (checkpoint interrupted while saving?)");
+      throw std::runtime_error(
+          "cannot resume: " + f +
+          " does not match train_state.json (checkpoint interrupted while saving?)");
   }
   return s;
 }

@@ -27,7 +27,8 @@ void put_le(std::string& out, uint64_t v, int n) {
 }
 uint64_t get_le(std::string_view in, std::size_t pos, int n) {
   uint64_t v = 0;
-  for (int i = 0; i < n; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(in[pos + i])) << (8 * i);
+  for (int i = 0; i < n; ++i)
+    v |= static_cast<uint64_t>(static_cast<unsigned char>(in[pos + i])) << (8 * i);
   return v;
 }
 
@@ -82,7 +83,8 @@ std::string encode_token_cache(std::span<const int32_t> ids, int32_t vocab_size,
   put_le(out, tokenizer_hash, 8);
   out.reserve(out.size() + ids.size() * id_bytes);
   for (int32_t id : ids) {
-    if (id < 0 || id >= vocab_size) throw std::out_of_range("token id " + std::to_string(id) + " out of vocabulary");
+    if (id < 0 || id >= vocab_size)
+      throw std::out_of_range("token id " + std::to_string(id) + " out of vocabulary");
     put_le(out, static_cast<uint64_t>(id), id_bytes);
   }
   return out;
@@ -97,13 +99,15 @@ TokenCacheResult build_or_load_tokens(std::string_view corpus_text, const Tokeni
     const std::string bytes = read_file(cache_path);
     CacheHeader h;
     if (parse_header(bytes, h) && h.corpus_hash == corpus_hash && h.tokenizer_hash == tok_hash &&
-        h.vocab == static_cast<uint32_t>(tokenizer.vocab_size()) && decode_ids(bytes, h, result.ids)) {
+        h.vocab == static_cast<uint32_t>(tokenizer.vocab_size()) &&
+        decode_ids(bytes, h, result.ids)) {
       result.reused = true;
       return result;
     }
   }
   result.ids = tokenizer.encode(corpus_text);
-  write_file_atomic(cache_path, encode_token_cache(result.ids, tokenizer.vocab_size(), corpus_hash, tok_hash));
+  write_file_atomic(cache_path,
+                    encode_token_cache(result.ids, tokenizer.vocab_size(), corpus_hash, tok_hash));
   return result;
 }
 
@@ -114,10 +118,10 @@ std::pair<std::vector<int32_t>, std::vector<int32_t>> split_train_val(std::span<
   const int64_t n_val = static_cast<int64_t>(static_cast<double>(n) * val_fraction);
   const int64_t n_train = n - n_val;
   if (n_val < T + 1 || n_train < T + 1)
-    throw std::invalid_argument("corpus too short: " + std::to_string(n) + " tokens give " +
-                                std::to_string(n_train) + " train / " + std::to_string(n_val) +
-                                " val tokens, each split needs at least block_size+1 = " +
-                                std::to_string(T + 1));
+    throw std::invalid_argument(
+        "corpus too short: " + std::to_string(n) + " tokens give " + std::to_string(n_train) +
+        " train / " + std::to_string(n_val) +
+        " val tokens, each split needs at least block_size+1 = " + std::to_string(T + 1));
   return {std::vector<int32_t>(ids.begin(), ids.begin() + n_train),
           std::vector<int32_t>(ids.begin() + n_train, ids.end())};
 }

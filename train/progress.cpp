@@ -1,12 +1,12 @@
 // progress.cpp: the FMA peak microbenchmark and the progress line.
 #include "train/progress.h"
 
+#include <omp.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <vector>
-
-#include <omp.h>
 
 namespace cpurich {
 
@@ -44,7 +44,8 @@ double measure_peak_flops(int threads) {
   for (int round = 0; round < 3; ++round) {  // best of 3: the first warms the clocks
     const double t0 = now_s();
 #pragma omp parallel for num_threads(threads) schedule(static, 1)
-    for (int t = 0; t < threads; ++t) sink[static_cast<std::size_t>(t)] = fma_chains(iters, 0.9999f, 1e-4f);
+    for (int t = 0; t < threads; ++t)
+      sink[static_cast<std::size_t>(t)] = fma_chains(iters, 0.9999f, 1e-4f);
     const double dt = now_s() - t0;
     const double flops = 2.0 * kChains * static_cast<double>(iters) * threads / dt;
     if (flops > best) best = flops;
@@ -80,7 +81,8 @@ double ProgressMeter::mfu() const {
 std::string ProgressMeter::line(int64_t iter, double loss, double lr) const {
   const double eta = seconds_per_step_ * static_cast<double>(max_iters_ - iter);
   char buf[200];
-  std::snprintf(buf, sizeof buf, "iter %lld/%lld | loss %.4f | lr %.2e | %.0f tok/s | MFU %.1f%% | ETA %s",
+  std::snprintf(buf, sizeof buf,
+                "iter %lld/%lld | loss %.4f | lr %.2e | %.0f tok/s | MFU %.1f%% | ETA %s",
                 static_cast<long long>(iter), static_cast<long long>(max_iters_), loss, lr,
                 tokens_per_s_, 100.0 * mfu(), format_duration(eta).c_str());
   return buf;

@@ -19,9 +19,9 @@ namespace cpurich {
 
 /// Parameters of the warm-up + cosine schedule.
 struct LrSchedule {
-  double peak = 1e-3;       ///< reached at the end of warm-up
-  double floor = 1e-4;      ///< min_lr, reached at decay_iters
-  int64_t warmup = 100;     ///< warm-up steps
+  double peak = 1e-3;          ///< reached at the end of warm-up
+  double floor = 1e-4;         ///< min_lr, reached at decay_iters
+  int64_t warmup = 100;        ///< warm-up steps
   int64_t decay_iters = 2000;  ///< step at which the cosine reaches the floor
 };
 

@@ -17,7 +17,8 @@ void require(bool ok, const std::string& what) {
 template <typename T>
 void read_key(const nlohmann::json& j, const char* key, T& out) {
   auto it = j.find(key);
-  if (it == j.end()) throw std::runtime_error(std::string("training config: missing key '") + key + "'");
+  if (it == j.end())
+    throw std::runtime_error(std::string("training config: missing key '") + key + "'");
   try {
     out = it->template get<T>();
   } catch (const nlohmann::json::exception&) {
@@ -64,7 +65,9 @@ GPTConfig TrainConfig::model_config(int64_t vocab) const {
   return c;
 }
 
-TrainConfig tiny_config() { return TrainConfig{}; }  // the defaults are nanoGPT's CPU recipe
+TrainConfig tiny_config() {
+  return TrainConfig{};
+}  // the defaults are nanoGPT's CPU recipe
 
 TrainConfig small_config() {
   TrainConfig c;
@@ -87,19 +90,29 @@ TrainConfig named_config(const std::string& name) {
 }
 
 nlohmann::json train_config_to_json(const TrainConfig& c) {
-  return nlohmann::json{
-      {"n_layer", c.n_layer},           {"n_head", c.n_head},
-      {"n_embd", c.n_embd},             {"block_size", c.block_size},
-      {"dropout", c.dropout},           {"batch_size", c.batch_size},
-      {"grad_accum", c.grad_accum},     {"val_fraction", c.val_fraction},
-      {"tokenizer", c.tokenizer},       {"vocab_size", c.vocab_size},
-      {"max_iters", c.max_iters},       {"learning_rate", c.learning_rate},
-      {"min_lr", c.min_lr},             {"warmup_iters", c.warmup_iters},
-      {"beta1", c.beta1},               {"beta2", c.beta2},
-      {"eps", c.eps},                   {"weight_decay", c.weight_decay},
-      {"grad_clip", c.grad_clip},       {"eval_every", c.eval_every},
-      {"eval_iters", c.eval_iters},     {"log_every", c.log_every},
-      {"seed", c.seed}};
+  return nlohmann::json{{"n_layer", c.n_layer},
+                        {"n_head", c.n_head},
+                        {"n_embd", c.n_embd},
+                        {"block_size", c.block_size},
+                        {"dropout", c.dropout},
+                        {"batch_size", c.batch_size},
+                        {"grad_accum", c.grad_accum},
+                        {"val_fraction", c.val_fraction},
+                        {"tokenizer", c.tokenizer},
+                        {"vocab_size", c.vocab_size},
+                        {"max_iters", c.max_iters},
+                        {"learning_rate", c.learning_rate},
+                        {"min_lr", c.min_lr},
+                        {"warmup_iters", c.warmup_iters},
+                        {"beta1", c.beta1},
+                        {"beta2", c.beta2},
+                        {"eps", c.eps},
+                        {"weight_decay", c.weight_decay},
+                        {"grad_clip", c.grad_clip},
+                        {"eval_every", c.eval_every},
+                        {"eval_iters", c.eval_iters},
+                        {"log_every", c.log_every},
+                        {"seed", c.seed}};
 }
 
 TrainConfig train_config_from_json(const nlohmann::json& j) {

@@ -10,9 +10,8 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "nn/config.h"
 
@@ -21,18 +20,18 @@ namespace cpurich {
 /// Hyper-parameters of one pretraining run. Defaults are the `tiny` preset.
 struct TrainConfig {
   // ---- model shape ----
-  int64_t n_layer = 4;     ///< transformer blocks
-  int64_t n_head = 4;      ///< attention heads per block
-  int64_t n_embd = 128;    ///< residual stream width C
-  int64_t block_size = 64; ///< context length T
-  double dropout = 0.0;    ///< dropout probability while training
+  int64_t n_layer = 4;      ///< transformer blocks
+  int64_t n_head = 4;       ///< attention heads per block
+  int64_t n_embd = 128;     ///< residual stream width C
+  int64_t block_size = 64;  ///< context length T
+  double dropout = 0.0;     ///< dropout probability while training
 
   // ---- data ----
-  int64_t batch_size = 12;     ///< sequences per micro-step (B)
-  int64_t grad_accum = 1;      ///< micro-steps per optimizer step
-  double val_fraction = 0.1;   ///< last fraction of the token stream held out
+  int64_t batch_size = 12;         ///< sequences per micro-step (B)
+  int64_t grad_accum = 1;          ///< micro-steps per optimizer step
+  double val_fraction = 0.1;       ///< last fraction of the token stream held out
   std::string tokenizer = "char";  ///< "char" or "bpe"
-  int64_t vocab_size = 0;      ///< BPE target vocabulary (0 = tokenizer default)
+  int64_t vocab_size = 0;          ///< BPE target vocabulary (0 = tokenizer default)
 
   // ---- optimisation ----
   int64_t max_iters = 2000;     ///< optimizer steps; the schedule ends here
@@ -42,8 +41,8 @@ struct TrainConfig {
   double beta1 = 0.9;
   double beta2 = 0.99;
   double eps = 1e-8;
-  double weight_decay = 0.1;    ///< decoupled, on tensors with dim >= 2 only
-  double grad_clip = 1.0;       ///< max global gradient norm (0 = no clipping)
+  double weight_decay = 0.1;  ///< decoupled, on tensors with dim >= 2 only
+  double grad_clip = 1.0;     ///< max global gradient norm (0 = no clipping)
 
   // ---- bookkeeping ----
   int64_t eval_every = 250;  ///< validate (and checkpoint) every this many steps

@@ -1,17 +1,16 @@
 // trainer.cpp: the pretraining loop (see trainer.h for the step's anatomy).
 #include "train/trainer.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-
-#include <unistd.h>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "autograd/ops.h"
 #include "tensor/file_util.h"
@@ -22,7 +21,9 @@ namespace {
 
 volatile std::sig_atomic_t g_stop = 0;  // set by request_stop / the SIGINT handler
 
-extern "C" void on_sigint(int) { g_stop = 1; }
+extern "C" void on_sigint(int) {
+  g_stop = 1;
+}
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -63,10 +64,18 @@ void truncate_log(const std::string& path, int64_t iter) {
 
 }  // namespace
 
-void request_stop() { g_stop = 1; }
-bool stop_requested() { return g_stop != 0; }
-void clear_stop_request() { g_stop = 0; }
-void install_sigint_handler() { std::signal(SIGINT, on_sigint); }
+void request_stop() {
+  g_stop = 1;
+}
+bool stop_requested() {
+  return g_stop != 0;
+}
+void clear_stop_request() {
+  g_stop = 0;
+}
+void install_sigint_handler() {
+  std::signal(SIGINT, on_sigint);
+}
 
 Trainer::Trainer(const TrainConfig& config, std::unique_ptr<Tokenizer> tokenizer,
                  std::span<const int32_t> ids, uint64_t corpus_hash, TrainerOptions options)
@@ -94,7 +103,8 @@ Trainer Trainer::resume(const std::string& ckpt_dir, std::string_view corpus_tex
   } else {
     std::filesystem::create_directories(options.out_dir);
     ids = build_or_load_tokens(corpus_text, *tok,
-                               (std::filesystem::path(options.out_dir) / "tokens.bin").string()).ids;
+                               (std::filesystem::path(options.out_dir) / "tokens.bin").string())
+              .ids;
   }
   TrainConfig cfg = s.config;
   if (max_iters) cfg.max_iters = *max_iters;
@@ -145,6 +155,7 @@ StepResult Trainer::step() {
   r.tokens = B * T * accum;
   tokens_seen_ += r.tokens;
   r.seconds = now_s() - t0;
+  train_seconds_ += r.seconds;
   return r;
 }
 
@@ -179,9 +190,13 @@ void Trainer::save(const std::string& dir) {
 }
 
 void Trainer::write_log(const StepResult& r, double tokens_per_s) {
-  nlohmann::json j = {{"iter", r.iter},         {"tokens", tokens_seen_}, {"loss", r.loss},
-                      {"lr", r.lr},             {"grad_norm", r.grad_norm},
-                      {"tokens_per_s", tokens_per_s}};
+  nlohmann::json j = {{"iter", r.iter},
+                      {"tokens", tokens_seen_},
+                      {"loss", r.loss},
+                      {"lr", r.lr},
+                      {"grad_norm", r.grad_norm},
+                      {"tokens_per_s", tokens_per_s},
+                      {"train_seconds", train_seconds_}};
   if (r.val_loss) j["val_loss"] = *r.val_loss;
   std::ofstream out(log_path(options_), std::ios::app);
   if (!out) throw std::runtime_error("cannot append to " + log_path(options_));
@@ -193,10 +208,9 @@ void Trainer::run(const std::function<void(const StepResult&)>& on_step) {
   const bool writes = !options_.out_dir.empty();
   if (writes) std::filesystem::create_directories(options_.out_dir);
   const double peak = options_.measure_peak ? measure_peak_flops(options_.threads) : 0.0;
-  ProgressMeter meter(config_.max_iters,
-                      training_flops_per_token(model_.config(), model_.num_parameters(),
-                                               config_.block_size),
-                      peak);
+  ProgressMeter meter(
+      config_.max_iters,
+      training_flops_per_token(model_.config(), model_.num_parameters(), config_.block_size), peak);
   const bool tty = isatty(STDERR_FILENO) != 0;
   while (iter_ < config_.max_iters) {
     StepResult r = step();  // NonFiniteError propagates: no checkpoint after a bad step

@@ -34,23 +34,24 @@ namespace cpurich {
 
 /// Where a run writes, and how chatty it is.
 struct TrainerOptions {
-  std::string out_dir;        ///< run dir: log.jsonl + checkpoints ("" = write nothing)
-  bool quiet = false;         ///< no progress line on stderr
-  bool measure_peak = true;   ///< run the FMA microbenchmark for the MFU column
-  int threads = 1;            ///< threads the peak is measured for
+  std::string out_dir;       ///< run dir: log.jsonl + checkpoints ("" = write nothing)
+  bool quiet = false;        ///< no progress line on stderr
+  bool measure_peak = true;  ///< run the FMA microbenchmark for the MFU column
+  int threads = 1;           ///< threads the peak is measured for
 };
 
 /// What one optimizer step did.
 struct StepResult {
-  int64_t iter = 0;        ///< steps completed after this one (1 for the first)
-  double loss = 0.0;       ///< mean training loss over the micro-steps
-  double lr = 0.0;         ///< learning rate used
-  double grad_norm = 0.0;  ///< global norm before clipping
-  int64_t tokens = 0;      ///< tokens processed (B * T * accum)
-  double seconds = 0.0;    ///< wall time of the step
+  int64_t iter = 0;                ///< steps completed after this one (1 for the first)
+  double loss = 0.0;               ///< mean training loss over the micro-steps
+  double lr = 0.0;                 ///< learning rate used
+  double grad_norm = 0.0;          ///< global norm before clipping
+  int64_t tokens = 0;              ///< tokens processed (B * T * accum)
+  double seconds = 0.0;            ///< wall time of the step
   std::optional<double> val_loss;  ///< set by run() on evaluation steps
 };
 
+/// A pretraining run: the model, its optimizer, the data streams and the step counter.
 class Trainer {
  public:
   /// A fresh run on `ids` (the tokenized corpus; split train/val here).
@@ -81,6 +82,8 @@ class Trainer {
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   const TrainConfig& config() const { return config_; }
   int64_t iter() const { return iter_; }
+  /// Wall time of the steps taken by this process (evaluation and saving excluded).
+  double train_seconds() const { return train_seconds_; }
   /// The counters a checkpoint stores (positions read from the live Rngs).
   TrainState state();
 
@@ -96,6 +99,7 @@ class Trainer {
   LrSchedule schedule_;
   int64_t iter_ = 0;
   int64_t tokens_seen_ = 0;
+  double train_seconds_ = 0.0;
 };
 
 /// Asks a running Trainer::run to stop after the current step (with a checkpoint).

@@ -1,7 +1,6 @@
 // test_adamw.cpp: AdamW against updates computed by hand in double precision,
 // and global-norm gradient clipping.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <limits>
 
@@ -24,8 +23,9 @@ struct RefAdam {
 };
 
 std::vector<std::pair<std::string, Var>> make_params() {
-  return {{"w", Var(Tensor::from_vector(std::vector<float>{0.5f, -1.0f, 2.0f, 0.25f}, {2, 2}), true)},
-          {"b", Var(Tensor::from_vector(std::vector<float>{0.1f, -0.3f}, {2}), true)}};
+  return {
+      {"w", Var(Tensor::from_vector(std::vector<float>{0.5f, -1.0f, 2.0f, 0.25f}, {2, 2}), true)},
+      {"b", Var(Tensor::from_vector(std::vector<float>{0.1f, -0.3f}, {2}), true)}};
 }
 
 void set_grad(const Var& p, const std::vector<float>& g) {
@@ -43,7 +43,8 @@ TEST_CASE("AdamW matches the hand-computed recurrence over three steps", "[adamw
   std::vector<RefAdam> ref_w, ref_b;
   for (double x : params[0].second.value().to_vector()) ref_w.push_back({x});
   for (double x : params[1].second.value().to_vector()) ref_b.push_back({x});
-  const std::vector<std::vector<float>> gw = {{0.1f, -0.2f, 0.3f, 0.0f}, {0.05f, 0.5f, -1.0f, 2.0f}, {-0.3f, 0.1f, 0.2f, -0.4f}};
+  const std::vector<std::vector<float>> gw = {
+      {0.1f, -0.2f, 0.3f, 0.0f}, {0.05f, 0.5f, -1.0f, 2.0f}, {-0.3f, 0.1f, 0.2f, -0.4f}};
   const std::vector<std::vector<float>> gb = {{1.0f, -0.01f}, {0.2f, 0.3f}, {-0.5f, 0.0f}};
   const double lrs[] = {1e-2, 5e-3, 2e-2};
   for (int t = 1; t <= 3; ++t) {

@@ -1,7 +1,6 @@
 // test_dataset.cpp: the token cache (reuse / invalidation / corruption) and
 // random batch windows (in range, shifted by one, reproducible).
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 
 #include "tensor/file_util.h"
@@ -52,10 +51,19 @@ TEST_CASE("a corrupt or truncated token cache is rebuilt, never trusted", "[data
   const CharTokenizer tok = CharTokenizer::train(text);
   build_or_load_tokens(text, tok, cache);
   std::string bytes = read_file(cache);
-  SECTION("truncated") { bytes.resize(bytes.size() - 1); }
-  SECTION("bad magic") { bytes[0] = 'X'; }
-  SECTION("id out of vocabulary") { bytes[48] = '\xff'; bytes[49] = '\x7f'; }
-  SECTION("not a cache at all") { bytes = "hello"; }
+  SECTION("truncated") {
+    bytes.resize(bytes.size() - 1);
+  }
+  SECTION("bad magic") {
+    bytes[0] = 'X';
+  }
+  SECTION("id out of vocabulary") {
+    bytes[48] = '\xff';
+    bytes[49] = '\x7f';
+  }
+  SECTION("not a cache at all") {
+    bytes = "hello";
+  }
   write_file_atomic(cache, bytes);
   auto r = build_or_load_tokens(text, tok, cache);
   CHECK_FALSE(r.reused);
@@ -117,5 +125,6 @@ TEST_CASE("every window start is reachable, including the last one", "[dataset]"
   std::vector<int> seen(8, 0);
   for (int rep = 0; rep < 400; ++rep) seen[static_cast<std::size_t>(s.next_batch(1).inputs[0])]++;
   for (int c : seen) CHECK(c > 0);  // P(miss one of 8 in 400 draws) ~ 8 * (7/8)^400 ~ 1e-22
-  CHECK_THROWS_WITH(TokenStream(std::vector<int32_t>(4), 4, 1, "val"), Catch::Contains("val split"));
+  CHECK_THROWS_WITH(TokenStream(std::vector<int32_t>(4), 4, 1, "val"),
+                    Catch::Contains("val split"));
 }

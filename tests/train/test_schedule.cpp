@@ -1,6 +1,5 @@
 // test_schedule.cpp: the warm-up + cosine learning-rate schedule at its landmarks.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <numbers>
 
@@ -29,7 +28,8 @@ TEST_CASE("lr schedule: linear warm-up, cosine decay, floor", "[schedule]") {
 TEST_CASE("lr schedule is monotone: up during warm-up, down afterwards", "[schedule]") {
   const LrSchedule s{6e-4, 6e-5, 10, 200};
   for (int64_t it = 1; it < 10; ++it) CHECK(learning_rate_at(s, it) > learning_rate_at(s, it - 1));
-  for (int64_t it = 11; it <= 200; ++it) CHECK(learning_rate_at(s, it) < learning_rate_at(s, it - 1));
+  for (int64_t it = 11; it <= 200; ++it)
+    CHECK(learning_rate_at(s, it) < learning_rate_at(s, it - 1));
   for (int64_t it = 0; it <= 300; ++it) {
     CHECK(learning_rate_at(s, it) <= 6e-4 * (1 + 1e-12));
     CHECK(learning_rate_at(s, it) > 0.0);

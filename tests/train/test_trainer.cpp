@@ -1,8 +1,7 @@
 // test_trainer.cpp: the training loop end to end on tiny models: exact
 // resume, thread-count independence, learning, and non-finite handling.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -68,7 +67,8 @@ struct ThreadsGuard {
 
 }  // namespace
 
-TEST_CASE("a run stopped at step 10 and resumed matches 20 straight steps bitwise", "[trainer][resume]") {
+TEST_CASE("a run stopped at step 10 and resumed matches 20 straight steps bitwise",
+          "[trainer][resume]") {
   const std::string text = test::repeated_sentence(40) + "a few other words at the end.";
   TempDir straight("straight"), split("split");
   Record a, b;
@@ -82,7 +82,8 @@ TEST_CASE("a run stopped at step 10 and resumed matches 20 straight steps bitwis
     clear_stop_request();
     CHECK(first.iter() == 10);
   }
-  Trainer resumed = Trainer::resume(split.path(), text, TrainerOptions{split.path(), true, false, 1});
+  Trainer resumed =
+      Trainer::resume(split.path(), text, TrainerOptions{split.path(), true, false, 1});
   CHECK(resumed.iter() == 10);
   resumed.run(recorder(b));
   REQUIRE(a.loss.size() == 20);
@@ -91,7 +92,8 @@ TEST_CASE("a run stopped at step 10 and resumed matches 20 straight steps bitwis
   CHECK(a.val == b.val);
   CHECK(a.val.size() == 4);  // steps 5, 10, 15, 20
   // The final weights are the same bytes, and both logs hold one line per step.
-  CHECK(read_file(straight.file("model.safetensors")) == read_file(split.file("model.safetensors")));
+  CHECK(read_file(straight.file("model.safetensors")) ==
+        read_file(split.file("model.safetensors")));
   const std::string log = read_file(split.file("log.jsonl"));
   CHECK(std::count(log.begin(), log.end(), '\n') == 20);
 }
@@ -144,7 +146,8 @@ TEST_CASE("the loss on a repeated sentence falls below the bigram entropy", "[tr
   CHECK(rec.val[50] < 0.8 * h_bigram);
 }
 
-TEST_CASE("a non-finite loss stops the run and never reaches a checkpoint", "[trainer][nonfinite]") {
+TEST_CASE("a non-finite loss stops the run and never reaches a checkpoint",
+          "[trainer][nonfinite]") {
   const std::string text = test::repeated_sentence(30);
   TempDir dir("nonfinite");
   SECTION("no checkpoint is written when the first step fails") {
@@ -181,10 +184,12 @@ TEST_CASE("resume refuses a different corpus and a half-written checkpoint", "[t
   c.max_iters = 5;
   make_trainer(c, text, dir.path()).run();
   const TrainerOptions quiet{"", true, false, 1};
-  CHECK_THROWS_WITH(Trainer::resume(dir.path(), text + "x", quiet), Catch::Contains("corpus differs"));
+  CHECK_THROWS_WITH(Trainer::resume(dir.path(), text + "x", quiet),
+                    Catch::Contains("corpus differs"));
   std::string w = read_file(dir.file("model.safetensors"));
   w[w.size() - 1] ^= 1;  // as if a newer model file landed without its train_state.json
   write_file_atomic(dir.file("model.safetensors"), w);
   CHECK_THROWS_WITH(Trainer::resume(dir.path(), text, quiet), Catch::Contains("does not match"));
-  CHECK_THROWS_WITH(Trainer::resume(dir.file("missing"), text, quiet), Catch::Contains("not found"));
+  CHECK_THROWS_WITH(Trainer::resume(dir.file("missing"), text, quiet),
+                    Catch::Contains("not found"));
 }

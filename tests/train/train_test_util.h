@@ -19,7 +19,8 @@ class TempDir {
  public:
   explicit TempDir(const std::string& tag) {
     path_ = std::filesystem::temp_directory_path() /
-            ("cpurich_train_" + tag + "_" + std::to_string(hash64(reinterpret_cast<uintptr_t>(this), 0) % 1000000));
+            ("cpurich_train_" + tag + "_" +
+             std::to_string(hash64(reinterpret_cast<uintptr_t>(this), 0) % 1000000));
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
