@@ -55,7 +55,7 @@ TEST_CASE("cross_entropy rejects all-ignored and out-of-range targets", "[errors
   CHECK_THROWS_AS(ag::cross_entropy(logits, wrong_count), ShapeError);
 }
 
-TEST_CASE("dropout rejects p outside [0, 1)", "[errors]") {
+TEST_CASE("dropout rejects p outside the range 0 to 1", "[errors]") {
   Rng rng(1);
   CHECK_THROWS_AS(ag::dropout(leaf({3}), 1.0, rng, true), std::invalid_argument);
   CHECK_THROWS_AS(ag::dropout(leaf({3}), -0.1, rng, true), std::invalid_argument);

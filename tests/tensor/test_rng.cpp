@@ -109,7 +109,7 @@ TEST_CASE("uniform: range, mean, and f32 never reaching high", "[rng][stats]") {
   CHECK_THROWS_AS(Rng(1).normal({2}, 0.0, 1.0, DType::I64), std::invalid_argument);
 }
 
-TEST_CASE("next_u64 bits are balanced; adjacent seeds are uncorrelated", "[rng][stats]") {
+TEST_CASE("next_u64 bits are balanced and adjacent seeds are uncorrelated", "[rng][stats]") {
   const int n = 20000;
   Rng r(0);
   std::vector<int> ones(64, 0);
