@@ -56,6 +56,7 @@ void run_sample(const SampleOptions& o) {
     std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else {
     std::printf("\n");
+    std::fflush(stdout);  // the text ends before the stderr figures start
     std::fprintf(stderr, "prompt %lld tokens, prefill %.1f tok/s; %zu new tokens, decode %.1f tok/s (%s)\n",
                  static_cast<long long>(r.prompt_tokens), r.prefill_tok_s(), r.tokens.size(),
                  r.decode_tok_s(), r.finish_reason.c_str());

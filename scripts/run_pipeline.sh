@@ -24,23 +24,27 @@ done
 step "2/7 the built-in world corpus"
 "$cpurich" data world --out "$run/world"
 
+# A new run replaces the previous pipeline model (pretrain refuses to overwrite a run).
+rm -rf "$run/model"
 step "3/7 pretrain the tiny GPT ($iters iterations, char tokenizer)"
 "$cpurich" pretrain --corpus "$run/world/corpus.txt" --out "$run/model" --config tiny \
   --iters "$iters" --eval-every 250
 
 step "4/7 loss curve"
 if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
-  /usr/bin/python3 scripts/plot_loss.py "$run/model" && echo "  $run/model/loss.png"
+  /usr/bin/python3 scripts/plot_loss.py "$run/model"
 fi
 
 step "5/7 evaluate on the corpus's last 10% (held-out text)"
 tail -c 20000 "$run/world/corpus.txt" > "$run/heldout.txt"
 "$cpurich" eval --model "$run/model" --text "$run/heldout.txt"
 
-step "6/7 sample"
+step "6/7 sample (the context window slides past the block size)"
 "$cpurich" sample --model "$run/model" --prompt "### Human: Where was " --max-new-tokens 200 \
-  --temperature 0.8 --top-k 20 --seed 1
+  --temperature 0.8 --top-k 20 --seed 1 --context slide
 
-step "7/7 chat (two questions piped in)"
-printf 'What does Mira Kovan do for a living?\nWhere was she born?\n' |
-  "$cpurich" chat --model "$run/model" --max-new-tokens 80 --temperature 0.5 --seed 1
+# Two questions the model saw answered during pretraining (a train person's Q/A).
+field() { sed -n "${1}p" "$run/world/qa_train.jsonl" | sed -E "s/.*\"$2\":\"([^\"]*)\".*/\1/"; }
+step "7/7 chat (two questions piped in; expected: '$(field 1 answer)' and '$(field 2 answer)')"
+printf '%s\n%s\n' "$(field 1 question)" "$(field 2 question)" |
+  "$cpurich" chat --model "$run/model" --max-new-tokens 60 --temperature 0 --seed 1
