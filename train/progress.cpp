@@ -1,7 +1,8 @@
-// progress.cpp: the FMA peak microbenchmark and the progress line.
+// progress.cpp: the FMA peak (for MFU) and the progress line.
 #include "train/progress.h"
 
-#include <omp.h>
+#include "tensor/matmul_peak.h"
+
 
 #include <chrono>
 #include <cmath>
@@ -10,48 +11,10 @@
 
 namespace cpurich {
 
-namespace {
-
-constexpr int kChains = 256;  // 16 AVX-512 registers of independent FMA chains
-
-// acc = acc * a + b, kChains independent chains, `iters` times. Independent
-// chains hide the FMA latency (4 cycles) so both FMA pipes stay busy; the
-// compiler keeps acc in registers. Returns a sum so the work is not removed.
-#if defined(__x86_64__)  // run-time dispatch: AVX-512, AVX2+FMA, or plain x86-64
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
-float fma_chains(int64_t iters, float a, float b) {
-  float acc[kChains];
-  for (int j = 0; j < kChains; ++j) acc[j] = static_cast<float>(j) * 1e-3f;
-  for (int64_t it = 0; it < iters; ++it)
-    for (int j = 0; j < kChains; ++j) acc[j] = std::fma(acc[j], a, b);
-  float s = 0.0f;
-  for (int j = 0; j < kChains; ++j) s += acc[j];
-  return s;
-}
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
-
+// The peak comes from the same FMA-chain microbenchmark bench/gemm uses
+// (tensor/matmul_peak.h), so MFU and "% of peak" share one definition.
 double measure_peak_flops(int threads) {
-  if (threads < 1) threads = 1;
-  const int64_t iters = 100000;  // 2*256*1e5 = 51 MFLOP per thread per round
-  std::vector<float> sink(static_cast<std::size_t>(threads));
-  double best = 0.0;
-  for (int round = 0; round < 3; ++round) {  // best of 3: the first warms the clocks
-    const double t0 = now_s();
-#pragma omp parallel for num_threads(threads) schedule(static, 1)
-    for (int t = 0; t < threads; ++t)
-      sink[static_cast<std::size_t>(t)] = fma_chains(iters, 0.9999f, 1e-4f);
-    const double dt = now_s() - t0;
-    const double flops = 2.0 * kChains * static_cast<double>(iters) * threads / dt;
-    if (flops > best) best = flops;
-  }
-  if (!(sink[0] > -1e30f)) std::fprintf(stderr, " ");  // keep the result observable
-  return best;
+  return detail::measure_fma_peak_gflops(threads < 1 ? 1 : threads) * 1e9;
 }
 
 double training_flops_per_token(const GPTConfig& c, int64_t n_params, int64_t T) {
