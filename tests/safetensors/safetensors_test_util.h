@@ -10,6 +10,7 @@
 #include <string>
 
 #include "nn/safetensors.h"
+#include "tests/common/temp_dir.h"
 
 namespace cpurich::test {
 
@@ -48,26 +49,5 @@ inline std::string error_of(const std::string& bytes) {
   return "<accepted>";
 }
 
-/// A fresh, empty directory under the system temp dir, removed on scope exit.
-class TempDir {
- public:
-  explicit TempDir(const std::string& tag)
-      : path_(std::filesystem::temp_directory_path() /
-              ("cpurich_" + tag + "_" + std::to_string(::getpid()))) {
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 }  // namespace cpurich::test

@@ -7,20 +7,11 @@
 #include "tensor/ops.h"
 #include "tensor/rng.h"
 #include "tensor/threads.h"
+#include "tensor_test_util.h"
 
 using namespace cpurich;
 
-namespace {
-Tensor f32(std::vector<float> v, const Shape& s) {
-  return Tensor::from_vector(v, s);
-}
-Tensor iota(const Shape& shape, DType dtype = DType::F32) {
-  return Tensor::arange(shape_numel(shape), dtype).reshape(shape);
-}
-std::vector<double> vec(std::initializer_list<double> v) {
-  return v;
-}
-}  // namespace
+using namespace cpurich::test;
 
 TEST_CASE("broadcast_shapes follows NumPy", "[ops][broadcast]") {
   CHECK(broadcast_shapes({1}, {3}) == Shape{3});

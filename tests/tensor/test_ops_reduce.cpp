@@ -7,20 +7,11 @@
 #include "tensor/ops.h"
 #include "tensor/rng.h"
 #include "tensor/threads.h"
+#include "tensor_test_util.h"
 
 using namespace cpurich;
 
-namespace {
-Tensor f32(std::vector<float> v, const Shape& s) {
-  return Tensor::from_vector(v, s);
-}
-Tensor iota(const Shape& shape, DType dtype = DType::F32) {
-  return Tensor::arange(shape_numel(shape), dtype).reshape(shape);
-}
-std::vector<double> vec(std::initializer_list<double> v) {
-  return v;
-}
-}  // namespace
+using namespace cpurich::test;
 
 TEST_CASE("sum and mean on every axis of a (2,3,4) tensor", "[reduce]") {
   const Tensor a = iota({2, 3, 4});  // a[i,j,k] = 12i + 4j + k

@@ -7,22 +7,14 @@
 
 #include "tensor/file_util.h"
 #include "train/tokenizer_bpe.h"
+#include "tests/common/temp_dir.h"
 #include "train/tokenizer_char.h"
 
 using namespace cpurich;
+using cpurich::test::TempDir;
 
 namespace {
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir()
-      : path(std::filesystem::temp_directory_path() /
-             ("cpurich_tokjson_" + std::to_string(::getpid()))) {
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 std::string load_error(const TempDir& d, const std::string& text) {
   write_file_atomic(d.file("bad.json"), text);
@@ -39,7 +31,7 @@ const std::string kText = "Zo\xC3\xAB was born in S\xC3\xA3o L\xC3\xADrio.\n### 
 }  // namespace
 
 TEST_CASE("tokenizer.json round-trips char and bpe tokenizers") {
-  const TempDir d;
+  const TempDir d("tokjson");
   const CharTokenizer chr = CharTokenizer::train(kText, true);
   BpeOptions o;
   o.vocab_size = 280;
@@ -53,7 +45,7 @@ TEST_CASE("tokenizer.json round-trips char and bpe tokenizers") {
     REQUIRE(back->vocab_size() == t->vocab_size());
     REQUIRE(back->to_json() == t->to_json());
     REQUIRE(back->encode(kText) == t->encode(kText));
-    const auto from_dir = load_tokenizer_from_dir(d.path.string());
+    const auto from_dir = load_tokenizer_from_dir(d.path().string());
     REQUIRE(from_dir->encode(kText) == t->encode(kText));
   }
   const auto bpe_back = load_tokenizer(d.file("tokenizer.json"));
@@ -62,7 +54,7 @@ TEST_CASE("tokenizer.json round-trips char and bpe tokenizers") {
 }
 
 TEST_CASE("malformed tokenizer.json gives an error naming the field") {
-  const TempDir d;
+  const TempDir d("tokjson");
   CHECK(load_error(d, "{\"kind\": ").find("not valid JSON") != std::string::npos);
   CHECK(load_error(d, "[1]").find("must be a JSON object") != std::string::npos);
   CHECK(load_error(d, "{}").find("field 'kind'") != std::string::npos);
@@ -101,7 +93,7 @@ TEST_CASE("malformed tokenizer.json gives an error naming the field") {
 }
 
 TEST_CASE("missing tokenizer files give clear errors") {
-  const TempDir d;
+  const TempDir d("tokjson");
   CHECK_THROWS_WITH(load_tokenizer(d.file("nope.json")), Catch::Contains("cannot open"));
-  CHECK_THROWS_WITH(load_tokenizer_from_dir(d.path.string()), Catch::Contains("no tokenizer in"));
+  CHECK_THROWS_WITH(load_tokenizer_from_dir(d.path().string()), Catch::Contains("no tokenizer in"));
 }

@@ -10,32 +10,11 @@
 #include <vector>
 
 #include "tensor/rng.h"
+#include "tests/common/temp_dir.h"
 #include "train/tokenizer.h"
 
 namespace cpurich::test {
 
-/// A fresh empty directory under the system temp dir, removed on destruction.
-class TempDir {
- public:
-  explicit TempDir(const std::string& tag) {
-    path_ = std::filesystem::temp_directory_path() /
-            ("cpurich_train_" + tag + "_" +
-             std::to_string(hash64(reinterpret_cast<uintptr_t>(this), 0) % 1000000));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string path() const { return path_.string(); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 /// One id per distinct byte of the text it was built from (sorted). Enough for
 /// ASCII test corpora; not a real tokenizer (no save/load support).
