@@ -19,7 +19,7 @@
 // slivers per task, then take "units" of C (an ic block of whole MR tiles,
 // cut into NR-sliver column blocks only when there are few rows) one at a
 // time until none is left. Sharing the panel packs B once instead of once
-// per thread (at 1024^3 packing B is ~7% of the work); taking units one at a
+// per thread (at 1024^3 packing B is ~8% of the work); taking units one at a
 // time keeps both cores busy to the end even when another program steals
 // one of them for a while. A unit owns whole C tiles and runs the whole pc
 // loop in the same order whoever takes it, so each C element gets the same
@@ -196,7 +196,7 @@ struct Plan {
   int64_t k_blocks;
   int64_t nc_max;  // columns per jc step: the B panel (K x nc) <= kPanelFloats
   bool in_place;   // few rows: B is used by at most two A slivers, read it in place
-  int64_t nr;
+  int64_t nr;      // the microkernel's sliver width
   // Floats per K row of the packed panel (one ragged sliver when in place).
   int64_t width() const { return in_place ? nr : nc_max; }
   // Where the packed slivers of the K block starting at pc begin.
