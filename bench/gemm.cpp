@@ -56,7 +56,14 @@ double time_kernel(MatmulKernel kernel, const Shape3& s, const std::vector<float
   const GemmArgs g{false, false,    s.m, s.n,  s.k,      1.0f, a.data(),
                    s.k,   b.data(), s.n, 0.0f, c.data(), s.n};
   const double flops = 2.0 * s.m * s.n * s.k;
-  gemm(kernel, g);  // warm-up: caches, page faults, thread pool start
+  // Warm-up for ~50 ms, not one call: the first kernel timed on freshly
+  // allocated matrices otherwise pays for page faults, huge-page setup and
+  // clock ramp-up (it measured up to 10% slower than the same kernel timed
+  // second).
+  const auto warm_start = std::chrono::steady_clock::now();
+  do {
+    gemm(kernel, g);
+  } while (std::chrono::steady_clock::now() - warm_start < std::chrono::milliseconds(50));
   std::vector<double> gflops;
   for (int r = 0; r < runs; ++r) {
     int reps = 0;

@@ -161,6 +161,26 @@ TEST_CASE("packed_mt gives the same bits for 1, 2, 3, 4 and 7 threads") {
   set_num_threads(2);
 }
 
+TEST_CASE("packed_mt is right and bit-stable when N needs several B panels") {
+  // K * N above the B panel cap (1 M floats): N = 1000 with K = 1100 is cut
+  // into panels of 928 and 72 columns, and the team hands the panel buffer
+  // from one to the next. M = 20 reads B in place (ragged last sliver only),
+  // M = 30 packs it. Thread counts 1, 2 and 3 must give the same bits.
+  for (int64_t m : {20, 30}) {
+    const Problem p = make_problem(m, 1000, 1100, false, false, 1.0f, 0.5f, 1, 31);
+    set_num_threads(1);
+    const std::vector<float> ref = run(p, MatmulKernel::PackedMT);
+    INFO("m=" << m);
+    check_close(p, ref, run(p, MatmulKernel::Naive));
+    for (int threads : {2, 3}) {
+      set_num_threads(threads);
+      const std::vector<float> got = run(p, MatmulKernel::PackedMT);
+      REQUIRE(std::memcmp(got.data(), ref.data(), ref.size() * sizeof(float)) == 0);
+    }
+  }
+  set_num_threads(2);
+}
+
 TEST_CASE("beta == 0 never reads C, so NaN in C does not leak") {
   for (MatmulKernel kernel : available_kernels())
     for (const Dims& d : {Dims{1, 9, 5}, Dims{9, 1, 5}, Dims{19, 35, 7}, Dims{5, 6, 0}}) {
