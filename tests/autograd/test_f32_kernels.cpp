@@ -126,6 +126,14 @@ std::vector<std::pair<std::string, std::pair<Fn, std::vector<Tensor>>>> hot_ops(
       {"sdpa",
        {[](const V& in) { return ag::scaled_dot_product_attention(in[0], in[1], in[2]); },
         {randn({2, 4, 32, 16}, 21), randn({2, 4, 32, 16}, 22), randn({2, 4, 32, 16}, 23)}}},
+      // T above the GEMM version's 64-row query block, with a ragged last
+      // block: the causal cut between blocks must match the per-row reference.
+      {"attention multi-block",
+       {[](const V& in) { return ag::causal_self_attention(in[0], 2); },
+        {randn({1, 150, 3 * 32}, 26)}}},
+      {"sdpa multi-block non-causal",
+       {[](const V& in) { return ag::scaled_dot_product_attention(in[0], in[1], in[2], false); },
+        {randn({1, 2, 100, 16}, 27), randn({1, 2, 100, 16}, 28), randn({1, 2, 100, 16}, 29)}}},
       {"cross_entropy",
        {[](const V& in) { return ag::cross_entropy(in[0], token_ids()); },
         {randn({4, 64, 130}, 24)}}},
