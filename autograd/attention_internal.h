@@ -32,10 +32,11 @@ int64_t head_backward_gemm_scratch(int64_t T_len);
 /// probabilities p, with zeros above the diagonal when causal.
 void head_forward_gemm(const HeadView<float>& h, float* out, float* att);
 
-/// Adds one head's gradients into dq, dk, dv (rows h.in_stride apart), given
-/// dout (rows h.out_stride apart) and the att saved by head_forward_gemm.
+/// One head's gradients dq, dk, dv (rows h.in_stride apart), given dout (rows
+/// h.out_stride apart) and the att saved by head_forward_gemm: added to the
+/// buffers when beta = 1, written over them (uninitialised before) when beta = 0.
 /// scratch holds head_backward_gemm_scratch(T) floats.
 void head_backward_gemm(const HeadView<float>& h, const float* att, const float* dout, float* dq,
-                        float* dk, float* dv, float* scratch);
+                        float* dk, float* dv, float* scratch, float beta);
 
 }  // namespace cpurich::ag::detail

@@ -61,7 +61,7 @@ template <class T>
 Var softmax_typed(const Var& x) {
   const Tensor X = x.value().contiguous();
   const int64_t C = X.size(-1), N = C ? X.numel() / C : 0;
-  Tensor Y = Tensor::empty(X.shape(), X.dtype());
+  Tensor Y = Tensor::uninitialized(X.shape(), X.dtype());
   if (C > 0) softmax_rows<T>(ptr<T>(X), ptr<T>(Y), N, C);
   return make_op_result(Y, {x}, "softmax", [Y, N, C](Node& self) {
     if (Tensor* dx = grad_accumulator(self.parents[0]))
@@ -206,12 +206,20 @@ void head_forward_any(const HeadView<double>& h, double* out, double* att, doubl
   head_forward(h, out, att, scratch);
 }
 void head_backward_any(const HeadView<float>& h, const float* att, const float* dout, float* dq,
-                       float* dk, float* dv, float* scratch) {
-  head_backward_gemm(h, att, dout, dq, dk, dv, scratch);
+                       float* dk, float* dv, float* scratch, bool fresh) {
+  head_backward_gemm(h, att, dout, dq, dk, dv, scratch, fresh ? 0.0f : 1.0f);
 }
 void head_backward_any(const HeadView<double>& h, const double* att, const double* dout,
-                       double* dq, double* dk, double* dv, double* scratch) {
-  head_backward(h, att, dout, dq, dk, dv, scratch);
+                       double* dq, double* dk, double* dv, double* scratch, bool /*fresh*/) {
+  head_backward(h, att, dout, dq, dk, dv, scratch);  // adds: its buffers come zeroed
+}
+
+// The gradient buffer of a parent: float heads may write an uninitialised
+// one (GradOut::fresh), the double reference loops add into zeros.
+template <class T>
+GradOut head_grad(const Var& parent) {
+  if constexpr (std::is_same_v<T, float>) return grad_output(parent);
+  return GradOut{grad_accumulator(parent), false};
 }
 
 // Runs fn(bh, scratch) for every head bh < n; each thread allocates its
@@ -226,6 +234,14 @@ void for_each_head(int64_t n, int64_t size, bool parallel, Fn fn) {
   }
 }
 
+// The saved probabilities: the GEMM version (float) writes every element, the
+// reference loops (double) rely on the zeros above the diagonal.
+template <class T>
+Tensor att_buffer(const Shape& shape) {
+  if constexpr (std::is_same_v<T, float>) return Tensor::uninitialized(shape, DType::F32);
+  return Tensor::zeros(shape, DType::F64);
+}
+
 // ---- GPT-2 fused attention: qkv (B,T,3C) -> (B,T,C) -------------------------------
 template <class T>
 HeadView<T> fused_head(const T* qkv, int64_t b, int64_t h, int64_t Tn, int64_t C, int64_t hs) {
@@ -238,8 +254,8 @@ Var fused_attention(const Var& qkv, int64_t n_head) {
   constexpr bool is_float = std::is_same_v<T, float>;
   const Tensor QKV = qkv.value().contiguous();  // (B, T, 3C)
   const int64_t B = QKV.size(0), Tn = QKV.size(1), C = QKV.size(2) / 3, hs = C / n_head;
-  Tensor out = Tensor::empty({B, Tn, C}, QKV.dtype());           // (B, T, C)
-  Tensor att = Tensor::empty({B, n_head, Tn, Tn}, QKV.dtype());  // (B, H, T, T) probabilities
+  Tensor out = Tensor::uninitialized({B, Tn, C}, QKV.dtype());  // (B, T, C)
+  Tensor att = att_buffer<T>({B, n_head, Tn, Tn});               // (B, H, T, T) probabilities
   const T* x = ptr<T>(QKV);
   T* o = ptr<T>(out);
   T* a = ptr<T>(att);
@@ -252,19 +268,19 @@ Var fused_attention(const Var& qkv, int64_t n_head) {
                    });
   return make_op_result(out, {qkv}, "attention", [QKV, att, B, Tn, C, n_head, hs,
                                                   parallel](Node& self) {
-    Tensor* dqkv = grad_accumulator(self.parents[0]);
-    if (!dqkv) return;
+    const GradOut dqkv = head_grad<T>(self.parents[0]);
+    if (!dqkv.grad) return;
     const T* x = ptr<T>(QKV);
     const T* dout = ptr<T>(self.grad);  // (B, T, C)
     const T* a = ptr<T>(att);
-    T* dx = ptr<T>(*dqkv);  // (B, T, 3C)
+    T* dx = ptr<T>(*dqkv.grad);  // (B, T, 3C)
     for_each_head<T>(B * n_head, backward_scratch_size(Tn, hs, is_float), parallel,
                      [&](int64_t bh, T* scratch) {
                        const int64_t b = bh / n_head, h = bh % n_head;
                        T* dbase = dx + b * Tn * 3 * C + h * hs;
                        head_backward_any(fused_head(x, b, h, Tn, C, hs), a + bh * Tn * Tn,
                                          dout + b * Tn * C + h * hs, dbase, dbase + C,
-                                         dbase + 2 * C, scratch);
+                                         dbase + 2 * C, scratch, dqkv.fresh);
                      });
   });
 }
@@ -275,8 +291,8 @@ Var sdpa_typed(const Var& q, const Var& k, const Var& v, bool causal) {
   constexpr bool is_float = std::is_same_v<T, float>;
   const Tensor Q = q.value().contiguous(), K = k.value().contiguous(), V = v.value().contiguous();
   const int64_t BH = Q.size(0) * Q.size(1), Tn = Q.size(2), D = Q.size(3);
-  Tensor out = Tensor::empty(Q.shape(), Q.dtype());
-  Tensor att = Tensor::empty({BH, Tn, Tn}, Q.dtype());
+  Tensor out = Tensor::uninitialized(Q.shape(), Q.dtype());
+  Tensor att = att_buffer<T>({BH, Tn, Tn});
   auto head = [Tn, D, causal](const Tensor& Q, const Tensor& K, const Tensor& V, int64_t bh) {
     const int64_t off = bh * Tn * D;
     return HeadView<T>{ptr<T>(Q) + off, ptr<T>(K) + off, ptr<T>(V) + off, D, D, Tn, D, causal};
@@ -288,18 +304,25 @@ Var sdpa_typed(const Var& q, const Var& k, const Var& v, bool causal) {
   return make_op_result(out, {q, k, v}, "sdpa", [Q, K, V, att, BH, Tn, D, head,
                                                  parallel](Node& self) {
     // Parents that need no gradient get a scratch buffer, so the kernel stays simple.
+    // All three are fresh or none: one beta serves the three GEMMs of a head.
     Tensor unused[3];
     T* d[3];
+    GradOut g[3];
+    bool all_fresh = true;
     for (int i = 0; i < 3; ++i) {
-      Tensor* g = grad_accumulator(self.parents[static_cast<size_t>(i)]);
-      if (!g) g = &(unused[i] = Tensor::zeros(Q.shape(), Q.dtype()));
-      d[i] = ptr<T>(*g);
+      g[i] = head_grad<T>(self.parents[static_cast<size_t>(i)]);
+      if (!g[i].grad) g[i] = {&(unused[i] = Tensor::uninitialized(Q.shape(), Q.dtype())), true};
+      all_fresh = all_fresh && g[i].fresh;
+    }
+    for (int i = 0; i < 3; ++i) {
+      if (!all_fresh && g[i].fresh) g[i].grad->fill(0.0);
+      d[i] = ptr<T>(*g[i].grad);
     }
     const T* dout = ptr<T>(self.grad);
     for_each_head<T>(BH, backward_scratch_size(Tn, D, is_float), parallel, [&](int64_t bh, T* s) {
       const int64_t off = bh * Tn * D;
       head_backward_any(head(Q, K, V, bh), ptr<T>(att) + bh * Tn * Tn, dout + off, d[0] + off,
-                        d[1] + off, d[2] + off, s);
+                        d[1] + off, d[2] + off, s, all_fresh);
     });
   });
 }

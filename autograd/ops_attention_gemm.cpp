@@ -128,8 +128,9 @@ void head_forward_gemm(const HeadView<float>& h, float* out, float* att) {
 //   dK[k0:k1] += dS[f:T, k0:k1]^T Q[f:T]      dV[k0:k1] += att[f:T, k0:k1]^T dO[f:T]
 // Pass 2 reads dS and att only at or below the diagonal, or inside a diagonal
 // block, where pass 1 and the forward wrote zeros for the masked keys.
+// Every dq, dk, dv element is produced by exactly one GEMM: beta = 0 is safe.
 void head_backward_gemm(const HeadView<float>& h, const float* att, const float* dout, float* dq,
-                        float* dk, float* dv, float* scratch) {
+                        float* dk, float* dv, float* scratch, float beta) {
   const int64_t Tn = h.T_len, D = h.D, ld = h.in_stride, ldo = h.out_stride;
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   float* ds = scratch;  // (T, T)
@@ -138,13 +139,13 @@ void head_backward_gemm(const HeadView<float>& h, const float* att, const float*
     run({false, true, mq, nk, D, 1.0f, dout + q0 * ldo, ldo, h.v, ld, 0.0f, ds + q0 * Tn, Tn});
     for (int64_t t = q0; t < q1; ++t)
       softmax_backward_prefix(att + t * Tn, ds + t * Tn, h.causal ? t + 1 : Tn, nk, scale);
-    run({false, false, mq, D, nk, 1.0f, ds + q0 * Tn, Tn, h.k, ld, 1.0f, dq + q0 * ld, ld});
+    run({false, false, mq, D, nk, 1.0f, ds + q0 * Tn, Tn, h.k, ld, beta, dq + q0 * ld, ld});
   }
   for (int64_t k0 = 0; k0 < Tn; k0 += kQBlock) {
     const int64_t k1 = std::min(Tn, k0 + kQBlock), mk = k1 - k0, f = h.causal ? k0 : 0;
-    run({true, false, mk, D, Tn - f, 1.0f, ds + f * Tn + k0, Tn, h.q + f * ld, ld, 1.0f,
+    run({true, false, mk, D, Tn - f, 1.0f, ds + f * Tn + k0, Tn, h.q + f * ld, ld, beta,
          dk + k0 * ld, ld});
-    run({true, false, mk, D, Tn - f, 1.0f, att + f * Tn + k0, Tn, dout + f * ldo, ldo, 1.0f,
+    run({true, false, mk, D, Tn - f, 1.0f, att + f * Tn + k0, Tn, dout + f * ldo, ldo, beta,
          dv + k0 * ld, ld});
   }
 }

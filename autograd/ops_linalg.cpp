@@ -70,17 +70,20 @@ Var matmul(const Var& a, const Var& b, bool trans_a, bool trans_b) {
     const int64_t M = A.numel() / K;
     Shape out_shape = A.shape();
     out_shape.back() = N;
-    Tensor C = Tensor::empty(out_shape, DType::F32);  // (..., M, N)
+    Tensor C = Tensor::uninitialized(out_shape, DType::F32);  // (..., M, N)
     gemm_f32(false, trans_b, M, N, K, A.data_f32(), B.data_f32(), 0.0f, C.data_f32());
     return make_op_result(C, {a, b}, "matmul", [A, B, M, N, K, trans_b](Node& self) {
-      const float* dC = self.grad.data_f32();              // (M, N)
-      if (Tensor* dA = grad_accumulator(self.parents[0]))  // (M, K) += dC @ op(B)^T
-        gemm_f32(false, !trans_b, M, K, N, dC, B.data_f32(), 1.0f, dA->data_f32());
-      if (Tensor* dB = grad_accumulator(self.parents[1])) {
+      const float* dC = self.grad.data_f32();  // (M, N)
+      // beta = 0 writes a fresh (uninitialised) gradient, beta = 1 adds to it.
+      if (const GradOut dA = grad_output(self.parents[0]); dA.grad)  // (M, K) += dC @ op(B)^T
+        gemm_f32(false, !trans_b, M, K, N, dC, B.data_f32(), dA.fresh ? 0.0f : 1.0f,
+                 dA.grad->data_f32());
+      if (const GradOut dB = grad_output(self.parents[1]); dB.grad) {
+        const float beta = dB.fresh ? 0.0f : 1.0f;
         if (!trans_b)  // (K, N) += A^T @ dC
-          gemm_f32(true, false, K, N, M, A.data_f32(), dC, 1.0f, dB->data_f32());
+          gemm_f32(true, false, K, N, M, A.data_f32(), dC, beta, dB.grad->data_f32());
         else  // (N, K) += dC^T @ A
-          gemm_f32(true, false, N, K, M, dC, A.data_f32(), 1.0f, dB->data_f32());
+          gemm_f32(true, false, N, K, M, dC, A.data_f32(), beta, dB.grad->data_f32());
       }
     });
   }
@@ -135,7 +138,7 @@ Var linear_f32(const Var& x, const Var& w, const Var& bias) {
   const int64_t IN = W.size(0), OUT = W.size(1), N = X.numel() / IN;
   Shape out_shape = X.shape();
   out_shape.back() = OUT;
-  Tensor Y = Tensor::empty(out_shape, DType::F32);  // (N, OUT)
+  Tensor Y = Tensor::uninitialized(out_shape, DType::F32);  // (N, OUT)
   float* y = Y.data_f32();
   float beta = 0.0f;
   if (bias.defined()) {  // start every row at b, then the GEMM adds x @ W on top
@@ -149,11 +152,14 @@ Var linear_f32(const Var& x, const Var& w, const Var& bias) {
   std::vector<Var> parents{x, w};
   if (bias.defined()) parents.push_back(bias);
   return make_op_result(Y, std::move(parents), "linear", [X, W, N, IN, OUT](Node& self) {
-    const float* dy = self.grad.data_f32();              // (N, OUT)
-    if (Tensor* dx = grad_accumulator(self.parents[0]))  // (N, IN) += dy @ W^T
-      gemm_f32(false, true, N, IN, OUT, dy, W.data_f32(), 1.0f, dx->data_f32());
-    if (Tensor* dW = grad_accumulator(self.parents[1]))  // (IN, OUT) += x^T @ dy
-      gemm_f32(true, false, IN, OUT, N, X.data_f32(), dy, 1.0f, dW->data_f32());
+    const float* dy = self.grad.data_f32();  // (N, OUT)
+    // beta = 0 writes a fresh (uninitialised) gradient, beta = 1 adds to it.
+    if (const GradOut dx = grad_output(self.parents[0]); dx.grad)  // (N, IN) += dy @ W^T
+      gemm_f32(false, true, N, IN, OUT, dy, W.data_f32(), dx.fresh ? 0.0f : 1.0f,
+               dx.grad->data_f32());
+    if (const GradOut dW = grad_output(self.parents[1]); dW.grad)  // (IN, OUT) += x^T @ dy
+      gemm_f32(true, false, IN, OUT, N, X.data_f32(), dy, dW.fresh ? 0.0f : 1.0f,
+               dW.grad->data_f32());
     if (self.parents.size() > 2)
       if (Tensor* db = grad_accumulator(self.parents[2])) bias_grad_f32(dy, N, OUT, db->data_f32());
   });

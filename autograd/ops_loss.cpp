@@ -51,7 +51,7 @@ template <class T>
 Var embedding_typed(const Var& weight, std::vector<int32_t> ids) {
   const Tensor W = weight.value().contiguous();  // (V, C)
   const int64_t N = static_cast<int64_t>(ids.size()), C = W.size(1);
-  Tensor out = Tensor::empty({N, C}, W.dtype());
+  Tensor out = Tensor::uninitialized({N, C}, W.dtype());
   gather_rows<T>(ptr<T>(W), ids.data(), ptr<T>(out), N, C);
   return make_op_result(out, {weight}, "embedding", [ids = std::move(ids), N, C](Node& self) {
     if (Tensor* dw = grad_accumulator(self.parents[0]))
@@ -99,7 +99,7 @@ Var cross_entropy_typed(const Var& logits, std::vector<int32_t> targets, int32_t
                         int64_t n_kept) {
   const Tensor X = logits.value().contiguous();  // (N, V)
   const int64_t V = X.size(-1), N = X.numel() / V;
-  Tensor probs = Tensor::empty({N, V}, X.dtype());
+  Tensor probs = Tensor::empty({N, V}, X.dtype());  // ignored rows stay 0
   std::vector<double> row_loss(static_cast<size_t>(N));
   ce_forward_rows<T>(ptr<T>(X), targets.data(), ignore, ptr<T>(probs), row_loss.data(), N, V);
   double total = 0;  // summed in row order by one thread: reproducible
@@ -122,8 +122,8 @@ template <class T>
 Var dropout_typed(const Var& x, double p, Rng& rng) {
   const Tensor X = x.value().contiguous();
   const int64_t n = X.numel();
-  Tensor mask = Tensor::empty(X.shape(), X.dtype());
-  Tensor Y = Tensor::empty(X.shape(), X.dtype());
+  Tensor mask = Tensor::uninitialized(X.shape(), X.dtype());
+  Tensor Y = Tensor::uninitialized(X.shape(), X.dtype());
   const uint64_t seed = rng.seed(), c0 = rng.counter();
   const T keep_scale = static_cast<T>(1.0 / (1.0 - p));
   const T* xs = ptr<T>(X);
@@ -137,11 +137,13 @@ Var dropout_typed(const Var& x, double p, Rng& rng) {
   }
   rng.set_counter(c0 + static_cast<uint64_t>(n));
   return make_op_result(Y, {x}, "dropout", [mask, n](Node& self) {
-    Tensor* dx = grad_accumulator(self.parents[0]);
-    if (!dx) return;
+    const GradOut dx = grad_output(self.parents[0]);
+    if (!dx.grad) return;
     const T *dy = ptr<T>(self.grad), *m = ptr<T>(mask);
-    T* d = ptr<T>(*dx);
-    for (int64_t i = 0; i < n; ++i) d[i] += dy[i] * m[i];
+    T* d = ptr<T>(*dx.grad);
+    const bool acc = !dx.fresh;  // a fresh buffer is written, not added to
+#pragma omp parallel for if (n > kParallelMin) schedule(static)
+    for (int64_t i = 0; i < n; ++i) d[i] = acc ? d[i] + dy[i] * m[i] : dy[i] * m[i];
   });
 }
 

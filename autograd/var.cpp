@@ -138,7 +138,10 @@ void Var::backward(const Tensor& seed) const {
     if (!n.backward) continue;  // a leaf: its grad is the result
     if (grad_allocated(n)) {
       ProfileScope scope(profiler_enabled() ? op_class_of(n.op) : OpClass::Other, true);
+      const bool root = &n == node_.get();
+      const Tensor kept = root ? n.grad.clone() : Tensor();  // the closure may consume n.grad
       n.backward(n);
+      if (root) n.grad = kept;
     }
     // Done with this node: free what its closure saved (activations) and its
     // gradient now, so the next allocations reuse this (cache-warm) memory.
@@ -217,6 +220,14 @@ void accumulate_grad_owned(const Var& parent, Tensor g) {
 Tensor* grad_accumulator(const Var& parent) {
   if (!parent.requires_grad()) return nullptr;
   return &parent.grad();
+}
+
+GradOut grad_output(const Var& parent) {
+  if (!parent.requires_grad()) return {};
+  Node& n = *parent.node();
+  if (grad_allocated(n)) return {&n.grad, false};
+  n.grad = Tensor::uninitialized(n.value.shape(), n.value.dtype());
+  return {&n.grad, true};
 }
 
 bool grad_enabled() {
