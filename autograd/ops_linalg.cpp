@@ -8,6 +8,7 @@
 // beta = 1 makes it add straight into the parameter's gradient buffer.
 //
 // Pipeline position: every Linear layer of the GPT and the tied LM head.
+#include <algorithm>
 #include <stdexcept>
 
 #include "autograd/ops.h"
@@ -38,6 +39,23 @@ void gemm_f32(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a,
   g.c = c;
   g.ldc = n;
   gemm(g);
+}
+
+// C (m,n) (+)= A^T @ B with A (k,m), B (k,n) row-major and k large: the
+// weight gradient dW = x^T @ dy, summed over k = B*T tokens. Why in chunks of
+// kTokenChunk rows: the GEMM keeps a (k, nc) panel of B per thread, capped at
+// a few MiB, so k = 16384 leaves nc = 64 columns, and all of A is re-packed for
+// each 64-column panel. Chunks of 1024 rows keep the panels wide. 1024 is a
+// multiple of the GEMM's 512-deep K blocks, so each C element still receives
+// the same additions in the same order (chunk after chunk, beta = 1).
+void gemm_at_b_chunked(int64_t m, int64_t n, int64_t k, const float* a, const float* b, float beta,
+                       float* c) {
+  constexpr int64_t kTokenChunk = 1024;
+  if (k == 0) return gemm_f32(true, false, m, n, 0, a, b, beta, c);  // C = beta C
+  for (int64_t k0 = 0; k0 < k; k0 += kTokenChunk) {
+    const int64_t kc = std::min(kTokenChunk, k - k0);
+    gemm_f32(true, false, m, n, kc, a + k0 * m, b + k0 * n, k0 == 0 ? beta : 1.0f, c);
+  }
 }
 
 // The f32 fast path applies when the right operand is one shared 2-D matrix
@@ -81,9 +99,9 @@ Var matmul(const Var& a, const Var& b, bool trans_a, bool trans_b) {
       if (const GradOut dB = grad_output(self.parents[1]); dB.grad) {
         const float beta = dB.fresh ? 0.0f : 1.0f;
         if (!trans_b)  // (K, N) += A^T @ dC
-          gemm_f32(true, false, K, N, M, A.data_f32(), dC, beta, dB.grad->data_f32());
+          gemm_at_b_chunked(K, N, M, A.data_f32(), dC, beta, dB.grad->data_f32());
         else  // (N, K) += dC^T @ A
-          gemm_f32(true, false, N, K, M, dC, A.data_f32(), beta, dB.grad->data_f32());
+          gemm_at_b_chunked(N, K, M, dC, A.data_f32(), beta, dB.grad->data_f32());
       }
     });
   }
@@ -144,6 +162,7 @@ Var linear_f32(const Var& x, const Var& w, const Var& bias) {
   if (bias.defined()) {  // start every row at b, then the GEMM adds x @ W on top
     const Tensor bv = bias.value().contiguous();
     const float* b = bv.data_f32();
+#pragma omp parallel for if (N * OUT > kParallelMin) schedule(static)
     for (int64_t i = 0; i < N; ++i)
       for (int64_t j = 0; j < OUT; ++j) y[i * OUT + j] = b[j];
     beta = 1.0f;
@@ -158,8 +177,8 @@ Var linear_f32(const Var& x, const Var& w, const Var& bias) {
       gemm_f32(false, true, N, IN, OUT, dy, W.data_f32(), dx.fresh ? 0.0f : 1.0f,
                dx.grad->data_f32());
     if (const GradOut dW = grad_output(self.parents[1]); dW.grad)  // (IN, OUT) += x^T @ dy
-      gemm_f32(true, false, IN, OUT, N, X.data_f32(), dy, dW.fresh ? 0.0f : 1.0f,
-               dW.grad->data_f32());
+      gemm_at_b_chunked(IN, OUT, N, X.data_f32(), dy, dW.fresh ? 0.0f : 1.0f,
+                        dW.grad->data_f32());
     if (self.parents.size() > 2)
       if (Tensor* db = grad_accumulator(self.parents[2])) bias_grad_f32(dy, N, OUT, db->data_f32());
   });

@@ -32,13 +32,18 @@ thread_local bool t_grad_enabled = true;
 // default glibc serves blocks above 128 KB with mmap and returns them to the
 // OS on free, so every step pays page faults and the kernel zeroing pages
 // again: measured, that doubled the step time of the tiny GPT. Raising the
-// thresholds keeps freed memory in the process for the next step to reuse.
+// mmap threshold keeps such blocks in the heap. The heap itself is trimmed
+// (its free top returned to the OS) once that top exceeds M_TRIM_THRESHOLD:
+// at the end of a `small` step several GB of activations are free at once,
+// so any finite threshold gave them back and the next step page-faulted them
+// in again (~15% of its time in the kernel). -1 turns trimming off: the
+// process keeps its peak footprint, which the next step needs anyway.
 // (Set once at start-up, before main, by this object's constructor.)
 struct KeepFreedMemory {
   KeepFreedMemory() {
 #if defined(__GLIBC__)
     mallopt(M_MMAP_THRESHOLD, 256 << 20);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, -1);
     mallopt(M_TOP_PAD, 64 << 20);
 #endif
   }
