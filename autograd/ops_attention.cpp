@@ -209,8 +209,8 @@ void head_backward_any(const HeadView<float>& h, const float* att, const float* 
                        float* dk, float* dv, float* scratch, bool fresh) {
   head_backward_gemm(h, att, dout, dq, dk, dv, scratch, fresh ? 0.0f : 1.0f);
 }
-void head_backward_any(const HeadView<double>& h, const double* att, const double* dout,
-                       double* dq, double* dk, double* dv, double* scratch, bool /*fresh*/) {
+void head_backward_any(const HeadView<double>& h, const double* att, const double* dout, double* dq,
+                       double* dk, double* dv, double* scratch, bool /*fresh*/) {
   head_backward(h, att, dout, dq, dk, dv, scratch);  // adds: its buffers come zeroed
 }
 
@@ -250,80 +250,104 @@ HeadView<T> fused_head(const T* qkv, int64_t b, int64_t h, int64_t Tn, int64_t C
 }
 
 template <class T>
+void fused_attention_backward(Node& self, const Tensor& QKV, const Tensor& att, int64_t n_head);
+
+template <class T>
 Var fused_attention(const Var& qkv, int64_t n_head) {
-  constexpr bool is_float = std::is_same_v<T, float>;
   const Tensor QKV = qkv.value().contiguous();  // (B, T, 3C)
   const int64_t B = QKV.size(0), Tn = QKV.size(1), C = QKV.size(2) / 3, hs = C / n_head;
   Tensor out = Tensor::uninitialized({B, Tn, C}, QKV.dtype());  // (B, T, C)
-  Tensor att = att_buffer<T>({B, n_head, Tn, Tn});               // (B, H, T, T) probabilities
+  Tensor att = att_buffer<T>({B, n_head, Tn, Tn});              // (B, H, T, T) probabilities
   const T* x = ptr<T>(QKV);
   T* o = ptr<T>(out);
   T* a = ptr<T>(att);
-  const bool parallel = B * n_head * Tn * Tn * hs > kParallelMin;
-  for_each_head<T>(B * n_head, forward_scratch_size(Tn, hs, is_float), parallel,
-                   [&](int64_t bh, T* scratch) {
+  const int64_t scratch = forward_scratch_size(Tn, hs, std::is_same_v<T, float>);
+  for_each_head<T>(B * n_head, scratch, B * n_head * Tn * Tn * hs > kParallelMin,
+                   [&](int64_t bh, T* s) {
                      const int64_t b = bh / n_head, h = bh % n_head;
                      head_forward_any(fused_head(x, b, h, Tn, C, hs), o + b * Tn * C + h * hs,
-                                      a + bh * Tn * Tn, scratch);
+                                      a + bh * Tn * Tn, s);
                    });
-  return make_op_result(out, {qkv}, "attention", [QKV, att, B, Tn, C, n_head, hs,
-                                                  parallel](Node& self) {
-    const GradOut dqkv = head_grad<T>(self.parents[0]);
-    if (!dqkv.grad) return;
-    const T* x = ptr<T>(QKV);
-    const T* dout = ptr<T>(self.grad);  // (B, T, C)
-    const T* a = ptr<T>(att);
-    T* dx = ptr<T>(*dqkv.grad);  // (B, T, 3C)
-    for_each_head<T>(B * n_head, backward_scratch_size(Tn, hs, is_float), parallel,
-                     [&](int64_t bh, T* scratch) {
-                       const int64_t b = bh / n_head, h = bh % n_head;
-                       T* dbase = dx + b * Tn * 3 * C + h * hs;
-                       head_backward_any(fused_head(x, b, h, Tn, C, hs), a + bh * Tn * Tn,
-                                         dout + b * Tn * C + h * hs, dbase, dbase + C,
-                                         dbase + 2 * C, scratch, dqkv.fresh);
-                     });
+  return make_op_result(out, {qkv}, "attention", [QKV, att, n_head](Node& self) {
+    fused_attention_backward<T>(self, QKV, att, n_head);
   });
+}
+
+// dqkv (B,T,3C) gets each head's dq, dk, dv from dout (B,T,C) and the saved att.
+template <class T>
+void fused_attention_backward(Node& self, const Tensor& QKV, const Tensor& att, int64_t n_head) {
+  const GradOut dqkv = head_grad<T>(self.parents[0]);
+  if (!dqkv.grad) return;
+  const int64_t B = QKV.size(0), Tn = QKV.size(1), C = QKV.size(2) / 3, hs = C / n_head;
+  const T* x = ptr<T>(QKV);
+  const T* dout = ptr<T>(self.grad);  // (B, T, C)
+  const T* a = ptr<T>(att);           // (B, H, T, T)
+  T* dx = ptr<T>(*dqkv.grad);         // (B, T, 3C)
+  const int64_t scratch = backward_scratch_size(Tn, hs, std::is_same_v<T, float>);
+  for_each_head<T>(B * n_head, scratch, B * n_head * Tn * Tn * hs > kParallelMin,
+                   [&](int64_t bh, T* s) {
+                     const int64_t b = bh / n_head, h = bh % n_head;
+                     T* dbase = dx + b * Tn * 3 * C + h * hs;
+                     head_backward_any(fused_head(x, b, h, Tn, C, hs), a + bh * Tn * Tn,
+                                       dout + b * Tn * C + h * hs, dbase, dbase + C, dbase + 2 * C,
+                                       s, dqkv.fresh);
+                   });
 }
 
 // ---- scaled_dot_product_attention: q, k, v (B,H,T,D) -> (B,H,T,D) ----------------
 template <class T>
+HeadView<T> sdpa_head(const Tensor& Q, const Tensor& K, const Tensor& V, int64_t bh, bool causal) {
+  const int64_t Tn = Q.size(2), D = Q.size(3), off = bh * Tn * D;
+  return HeadView<T>{ptr<T>(Q) + off, ptr<T>(K) + off, ptr<T>(V) + off, D, D, Tn, D, causal};
+}
+
+template <class T>
+void sdpa_backward(Node& self, const Tensor& Q, const Tensor& K, const Tensor& V, const Tensor& att,
+                   bool causal);
+
+template <class T>
 Var sdpa_typed(const Var& q, const Var& k, const Var& v, bool causal) {
-  constexpr bool is_float = std::is_same_v<T, float>;
   const Tensor Q = q.value().contiguous(), K = k.value().contiguous(), V = v.value().contiguous();
   const int64_t BH = Q.size(0) * Q.size(1), Tn = Q.size(2), D = Q.size(3);
-  Tensor out = Tensor::uninitialized(Q.shape(), Q.dtype());
-  Tensor att = att_buffer<T>({BH, Tn, Tn});
-  auto head = [Tn, D, causal](const Tensor& Q, const Tensor& K, const Tensor& V, int64_t bh) {
-    const int64_t off = bh * Tn * D;
-    return HeadView<T>{ptr<T>(Q) + off, ptr<T>(K) + off, ptr<T>(V) + off, D, D, Tn, D, causal};
-  };
-  const bool parallel = BH * Tn * Tn * D > kParallelMin;
-  for_each_head<T>(BH, forward_scratch_size(Tn, D, is_float), parallel, [&](int64_t bh, T* s) {
-    head_forward_any(head(Q, K, V, bh), ptr<T>(out) + bh * Tn * D, ptr<T>(att) + bh * Tn * Tn, s);
+  Tensor out = Tensor::uninitialized(Q.shape(), Q.dtype());  // (B, H, T, D)
+  Tensor att = att_buffer<T>({BH, Tn, Tn});                  // (B*H, T, T) probabilities
+  const int64_t scratch = forward_scratch_size(Tn, D, std::is_same_v<T, float>);
+  for_each_head<T>(BH, scratch, BH * Tn * Tn * D > kParallelMin, [&](int64_t bh, T* s) {
+    head_forward_any(sdpa_head<T>(Q, K, V, bh, causal), ptr<T>(out) + bh * Tn * D,
+                     ptr<T>(att) + bh * Tn * Tn, s);
   });
-  return make_op_result(out, {q, k, v}, "sdpa", [Q, K, V, att, BH, Tn, D, head,
-                                                 parallel](Node& self) {
-    // Parents that need no gradient get a scratch buffer, so the kernel stays simple.
-    // All three are fresh or none: one beta serves the three GEMMs of a head.
-    Tensor unused[3];
-    T* d[3];
-    GradOut g[3];
-    bool all_fresh = true;
-    for (int i = 0; i < 3; ++i) {
-      g[i] = head_grad<T>(self.parents[static_cast<size_t>(i)]);
-      if (!g[i].grad) g[i] = {&(unused[i] = Tensor::uninitialized(Q.shape(), Q.dtype())), true};
-      all_fresh = all_fresh && g[i].fresh;
-    }
-    for (int i = 0; i < 3; ++i) {
-      if (!all_fresh && g[i].fresh) g[i].grad->fill(0.0);
-      d[i] = ptr<T>(*g[i].grad);
-    }
-    const T* dout = ptr<T>(self.grad);
-    for_each_head<T>(BH, backward_scratch_size(Tn, D, is_float), parallel, [&](int64_t bh, T* s) {
-      const int64_t off = bh * Tn * D;
-      head_backward_any(head(Q, K, V, bh), ptr<T>(att) + bh * Tn * Tn, dout + off, d[0] + off,
-                        d[1] + off, d[2] + off, s, all_fresh);
-    });
+  return make_op_result(out, {q, k, v}, "sdpa", [Q, K, V, att, causal](Node& self) {
+    sdpa_backward<T>(self, Q, K, V, att, causal);
+  });
+}
+
+// dq, dk, dv (B,H,T,D) from dout and the saved att. Parents that need no
+// gradient get a throwaway buffer, so the kernel stays simple. One beta serves
+// the three GEMMs of a head, so unless all three buffers are fresh the fresh
+// ones are zeroed and everything is added.
+template <class T>
+void sdpa_backward(Node& self, const Tensor& Q, const Tensor& K, const Tensor& V, const Tensor& att,
+                   bool causal) {
+  const int64_t BH = Q.size(0) * Q.size(1), Tn = Q.size(2), D = Q.size(3);
+  Tensor unused[3];
+  GradOut g[3];
+  bool all_fresh = true;
+  for (int i = 0; i < 3; ++i) {
+    g[i] = head_grad<T>(self.parents[static_cast<size_t>(i)]);
+    if (!g[i].grad) g[i] = {&(unused[i] = Tensor::uninitialized(Q.shape(), Q.dtype())), true};
+    all_fresh = all_fresh && g[i].fresh;
+  }
+  T* d[3];
+  for (int i = 0; i < 3; ++i) {
+    if (!all_fresh && g[i].fresh) g[i].grad->fill(0.0);
+    d[i] = ptr<T>(*g[i].grad);
+  }
+  const T* dout = ptr<T>(self.grad);
+  const int64_t scratch = backward_scratch_size(Tn, D, std::is_same_v<T, float>);
+  for_each_head<T>(BH, scratch, BH * Tn * Tn * D > kParallelMin, [&](int64_t bh, T* s) {
+    const int64_t off = bh * Tn * D;
+    head_backward_any(sdpa_head<T>(Q, K, V, bh, causal), ptr<T>(att) + bh * Tn * Tn, dout + off,
+                      d[0] + off, d[1] + off, d[2] + off, s, all_fresh);
   });
 }
 

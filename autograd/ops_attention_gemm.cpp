@@ -114,8 +114,7 @@ void head_forward_gemm(const HeadView<float>& h, float* out, float* att) {
     const int64_t q1 = std::min(Tn, q0 + kQBlock), mq = q1 - q0, nk = h.causal ? q1 : Tn;
     float* s = att + q0 * Tn;  // (mq, T) rows of att
     run({false, true, mq, nk, D, scale, h.q + q0 * ld, ld, h.k, ld, 0.0f, s, Tn});
-    for (int64_t t = q0; t < q1; ++t)
-      softmax_prefix(att + t * Tn, h.causal ? t + 1 : Tn, Tn);
+    for (int64_t t = q0; t < q1; ++t) softmax_prefix(att + t * Tn, h.causal ? t + 1 : Tn, Tn);
     run({false, false, mq, D, nk, 1.0f, s, Tn, h.v, ld, 0.0f, out + q0 * h.out_stride,
          h.out_stride});
   }

@@ -197,8 +197,8 @@ CPURICH_TARGET_CLONES void gelu_forward_f32(const float* x, float* y, int64_t n)
 }
 
 // dx (n) += dy (n) * gelu'(x (n)); with !acc, dx = ... (a fresh buffer)
-CPURICH_TARGET_CLONES void gelu_backward_f32(const float* x, const float* dy, float* dx,
-                                             int64_t n, bool acc) {
+CPURICH_TARGET_CLONES void gelu_backward_f32(const float* x, const float* dy, float* dx, int64_t n,
+                                             bool acc) {
   const float k = 0.7978845608028654f, c = 0.044715f;
   for (int64_t i = 0; i < n; ++i) {
     const float xi = x[i];
@@ -227,9 +227,8 @@ void gelu_forward<float>(const float* x, float* y, int64_t n) {
 
 template <>
 void gelu_backward<float>(const float* x, const float* dy, float* dx, int64_t n, bool acc) {
-  for_chunks(n, [&](int64_t i0, int64_t len) {
-    gelu_backward_f32(x + i0, dy + i0, dx + i0, len, acc);
-  });
+  for_chunks(
+      n, [&](int64_t i0, int64_t len) { gelu_backward_f32(x + i0, dy + i0, dx + i0, len, acc); });
 }
 
 // y = x s, s = 1/(1+e^-x);  dy/dx = s + x s (1 - s) = s (1 + x (1 - s))

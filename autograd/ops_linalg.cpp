@@ -177,8 +177,7 @@ Var linear_f32(const Var& x, const Var& w, const Var& bias) {
       gemm_f32(false, true, N, IN, OUT, dy, W.data_f32(), dx.fresh ? 0.0f : 1.0f,
                dx.grad->data_f32());
     if (const GradOut dW = grad_output(self.parents[1]); dW.grad)  // (IN, OUT) += x^T @ dy
-      gemm_at_b_chunked(IN, OUT, N, X.data_f32(), dy, dW.fresh ? 0.0f : 1.0f,
-                        dW.grad->data_f32());
+      gemm_at_b_chunked(IN, OUT, N, X.data_f32(), dy, dW.fresh ? 0.0f : 1.0f, dW.grad->data_f32());
     if (self.parents.size() > 2)
       if (Tensor* db = grad_accumulator(self.parents[2])) bias_grad_f32(dy, N, OUT, db->data_f32());
   });

@@ -86,7 +86,8 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup, "Untimed warm-up steps")->check(CLI::Range(0, 1000));
   app.add_option("--threads", threads, "Threads")->check(CLI::Range(1, 1024));
   app.add_flag("--json", json, "One JSON object per config");
-  app.add_flag("--profile", profile, "Then run iters/2 more steps with the op-class profiler (stderr)");
+  app.add_flag("--profile", profile,
+               "Then run iters/2 more steps with the op-class profiler (stderr)");
   CLI11_PARSE(app, argc, argv);
   try {
     set_num_threads(threads);
