@@ -10,14 +10,19 @@
 //   ds[t2]  = p[t2] (dp[t2] - sum_j p[j] dp[j])          (softmax backward)
 //   dq_t   += ds[t2] k_t2 / sqrt(D)          dk_t2 += ds[t2] q_t / sqrt(D)
 // The probabilities p are saved in the forward pass (B*H*T*T numbers, like
-// llm.c) so the backward does not recompute the exps. Heads are independent:
+// llm.c) so the backward does not recompute the exps. The per-row loops below
+// are the reference (float64); float32 runs the same maths as blocked GEMMs
+// (ops_attention_gemm.cpp), and tests compare the two. Heads are independent:
 // OpenMP runs one (batch, head) pair per iteration, and each pair writes only
 // its own slices of the gradients, so no two threads touch the same float.
 //
 // Pipeline position: the attn block of every GPT layer.
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
+#include "autograd/attention_internal.h"
 #include "autograd/fast_math.h"
 #include "autograd/ops.h"
 #include "autograd/ops_internal.h"
@@ -56,7 +61,7 @@ template <class T>
 Var softmax_typed(const Var& x) {
   const Tensor X = x.value().contiguous();
   const int64_t C = X.size(-1), N = C ? X.numel() / C : 0;
-  Tensor Y = Tensor::empty(X.shape(), X.dtype());
+  Tensor Y = Tensor::uninitialized(X.shape(), X.dtype());
   if (C > 0) softmax_rows<T>(ptr<T>(X), ptr<T>(Y), N, C);
   return make_op_result(Y, {x}, "softmax", [Y, N, C](Node& self) {
     if (Tensor* dx = grad_accumulator(self.parents[0]))
@@ -64,21 +69,10 @@ Var softmax_typed(const Var& x) {
   });
 }
 
-// ---- one attention head ------------------------------------------------------------
-// Where one head's rows live: row t of q is q[t * in_stride .. + D), same for
-// k and v; row t of out is out[t * out_stride ..]. The fused qkv layout has
-// in_stride = 3C, the (B,H,T,D) layout has in_stride = D.
-template <class T>
-struct HeadView {
-  const T* q;
-  const T* k;
-  const T* v;
-  int64_t in_stride;
-  int64_t out_stride;
-  int64_t T_len;
-  int64_t D;
-  bool causal;
-};
+// ---- one attention head: the reference loops -----------------------------------------
+// (HeadView, in attention_internal.h, says where a head's q, k, v rows live.)
+// These loops are the float64 path (gradient checks) and the reference the
+// float32 GEMM version (ops_attention_gemm.cpp) is tested against.
 
 // Register blocking: the inner loops below accumulate kBlock outputs in a
 // local array the compiler keeps in a SIMD register, instead of re-loading and
@@ -198,23 +192,54 @@ template <class T>
   }
 }
 
-// The float versions are compiled per ISA (see CPURICH_TARGET_CLONES);
-// overloads on the element type let the templates below call either.
-CPURICH_TARGET_CLONES void head_forward_isa(const HeadView<float>& h, float* out, float* att,
-                                            float* scratch) {
+// Per-head dispatch: float32 runs the blocked GEMM version, float64 the reference.
+int64_t forward_scratch_size(int64_t T_len, int64_t D, bool is_float) {
+  return is_float ? 0 : D * round_up(T_len);
+}
+int64_t backward_scratch_size(int64_t T_len, int64_t D, bool is_float) {
+  return is_float ? head_backward_gemm_scratch(T_len) : backward_scratch_size(T_len, D);
+}
+void head_forward_any(const HeadView<float>& h, float* out, float* att, float*) {
+  head_forward_gemm(h, out, att);
+}
+void head_forward_any(const HeadView<double>& h, double* out, double* att, double* scratch) {
   head_forward(h, out, att, scratch);
 }
-void head_forward_isa(const HeadView<double>& h, double* out, double* att, double* scratch) {
-  head_forward(h, out, att, scratch);
+void head_backward_any(const HeadView<float>& h, const float* att, const float* dout, float* dq,
+                       float* dk, float* dv, float* scratch, bool fresh) {
+  head_backward_gemm(h, att, dout, dq, dk, dv, scratch, fresh ? 0.0f : 1.0f);
 }
-CPURICH_TARGET_CLONES void head_backward_isa(const HeadView<float>& h, const float* att,
-                                             const float* dout, float* dq, float* dk, float* dv,
-                                             float* scratch) {
-  head_backward(h, att, dout, dq, dk, dv, scratch);
+void head_backward_any(const HeadView<double>& h, const double* att, const double* dout, double* dq,
+                       double* dk, double* dv, double* scratch, bool /*fresh*/) {
+  head_backward(h, att, dout, dq, dk, dv, scratch);  // adds: its buffers come zeroed
 }
-void head_backward_isa(const HeadView<double>& h, const double* att, const double* dout, double* dq,
-                       double* dk, double* dv, double* scratch) {
-  head_backward(h, att, dout, dq, dk, dv, scratch);
+
+// The gradient buffer of a parent: float heads may write an uninitialised
+// one (GradOut::fresh), the double reference loops add into zeros.
+template <class T>
+GradOut head_grad(const Var& parent) {
+  if constexpr (std::is_same_v<T, float>) return grad_output(parent);
+  return GradOut{grad_accumulator(parent), false};
+}
+
+// Runs fn(bh, scratch) for every head bh < n; each thread allocates its
+// scratch (`size` values) once, not once per head.
+template <class T, class Fn>
+void for_each_head(int64_t n, int64_t size, bool parallel, Fn fn) {
+#pragma omp parallel if (parallel)
+  {
+    std::vector<T> scratch(static_cast<size_t>(std::max<int64_t>(size, 1)));
+#pragma omp for schedule(static)
+    for (int64_t bh = 0; bh < n; ++bh) fn(bh, scratch.data());
+  }
+}
+
+// The saved probabilities: the GEMM version (float) writes every element, the
+// reference loops (double) rely on the zeros above the diagonal.
+template <class T>
+Tensor att_buffer(const Shape& shape) {
+  if constexpr (std::is_same_v<T, float>) return Tensor::uninitialized(shape, DType::F32);
+  return Tensor::zeros(shape, DType::F64);
 }
 
 // ---- GPT-2 fused attention: qkv (B,T,3C) -> (B,T,C) -------------------------------
@@ -225,74 +250,104 @@ HeadView<T> fused_head(const T* qkv, int64_t b, int64_t h, int64_t Tn, int64_t C
 }
 
 template <class T>
+void fused_attention_backward(Node& self, const Tensor& QKV, const Tensor& att, int64_t n_head);
+
+template <class T>
 Var fused_attention(const Var& qkv, int64_t n_head) {
   const Tensor QKV = qkv.value().contiguous();  // (B, T, 3C)
   const int64_t B = QKV.size(0), Tn = QKV.size(1), C = QKV.size(2) / 3, hs = C / n_head;
-  Tensor out = Tensor::empty({B, Tn, C}, QKV.dtype());           // (B, T, C)
-  Tensor att = Tensor::empty({B, n_head, Tn, Tn}, QKV.dtype());  // (B, H, T, T) probabilities
+  Tensor out = Tensor::uninitialized({B, Tn, C}, QKV.dtype());  // (B, T, C)
+  Tensor att = att_buffer<T>({B, n_head, Tn, Tn});              // (B, H, T, T) probabilities
   const T* x = ptr<T>(QKV);
   T* o = ptr<T>(out);
   T* a = ptr<T>(att);
-#pragma omp parallel for if (B * n_head * Tn * Tn * hs > kParallelMin) schedule(static)
-  for (int64_t bh = 0; bh < B * n_head; ++bh) {
-    const int64_t b = bh / n_head, h = bh % n_head;
-    std::vector<T> scratch(static_cast<size_t>(hs * round_up(Tn)));
-    head_forward_isa(fused_head(x, b, h, Tn, C, hs), o + b * Tn * C + h * hs, a + bh * Tn * Tn,
-                     scratch.data());
-  }
-  return make_op_result(out, {qkv}, "attention", [QKV, att, B, Tn, C, n_head, hs](Node& self) {
-    Tensor* dqkv = grad_accumulator(self.parents[0]);
-    if (!dqkv) return;
-    const T* x = ptr<T>(QKV);
-    const T* dout = ptr<T>(self.grad);
-    const T* a = ptr<T>(att);
-    T* dx = ptr<T>(*dqkv);
-#pragma omp parallel for if (B * n_head * Tn * Tn * hs > kParallelMin) schedule(static)
-    for (int64_t bh = 0; bh < B * n_head; ++bh) {
-      const int64_t b = bh / n_head, h = bh % n_head;
-      std::vector<T> scratch(static_cast<size_t>(backward_scratch_size(Tn, hs)));
-      T* dbase = dx + b * Tn * 3 * C + h * hs;
-      head_backward_isa(fused_head(x, b, h, Tn, C, hs), a + bh * Tn * Tn,
-                        dout + b * Tn * C + h * hs, dbase, dbase + C, dbase + 2 * C,
-                        scratch.data());
-    }
+  const int64_t scratch = forward_scratch_size(Tn, hs, std::is_same_v<T, float>);
+  for_each_head<T>(B * n_head, scratch, B * n_head * Tn * Tn * hs > kParallelMin,
+                   [&](int64_t bh, T* s) {
+                     const int64_t b = bh / n_head, h = bh % n_head;
+                     head_forward_any(fused_head(x, b, h, Tn, C, hs), o + b * Tn * C + h * hs,
+                                      a + bh * Tn * Tn, s);
+                   });
+  return make_op_result(out, {qkv}, "attention", [QKV, att, n_head](Node& self) {
+    fused_attention_backward<T>(self, QKV, att, n_head);
   });
+}
+
+// dqkv (B,T,3C) gets each head's dq, dk, dv from dout (B,T,C) and the saved att.
+template <class T>
+void fused_attention_backward(Node& self, const Tensor& QKV, const Tensor& att, int64_t n_head) {
+  const GradOut dqkv = head_grad<T>(self.parents[0]);
+  if (!dqkv.grad) return;
+  const int64_t B = QKV.size(0), Tn = QKV.size(1), C = QKV.size(2) / 3, hs = C / n_head;
+  const T* x = ptr<T>(QKV);
+  const T* dout = ptr<T>(self.grad);  // (B, T, C)
+  const T* a = ptr<T>(att);           // (B, H, T, T)
+  T* dx = ptr<T>(*dqkv.grad);         // (B, T, 3C)
+  const int64_t scratch = backward_scratch_size(Tn, hs, std::is_same_v<T, float>);
+  for_each_head<T>(B * n_head, scratch, B * n_head * Tn * Tn * hs > kParallelMin,
+                   [&](int64_t bh, T* s) {
+                     const int64_t b = bh / n_head, h = bh % n_head;
+                     T* dbase = dx + b * Tn * 3 * C + h * hs;
+                     head_backward_any(fused_head(x, b, h, Tn, C, hs), a + bh * Tn * Tn,
+                                       dout + b * Tn * C + h * hs, dbase, dbase + C, dbase + 2 * C,
+                                       s, dqkv.fresh);
+                   });
 }
 
 // ---- scaled_dot_product_attention: q, k, v (B,H,T,D) -> (B,H,T,D) ----------------
 template <class T>
+HeadView<T> sdpa_head(const Tensor& Q, const Tensor& K, const Tensor& V, int64_t bh, bool causal) {
+  const int64_t Tn = Q.size(2), D = Q.size(3), off = bh * Tn * D;
+  return HeadView<T>{ptr<T>(Q) + off, ptr<T>(K) + off, ptr<T>(V) + off, D, D, Tn, D, causal};
+}
+
+template <class T>
+void sdpa_backward(Node& self, const Tensor& Q, const Tensor& K, const Tensor& V, const Tensor& att,
+                   bool causal);
+
+template <class T>
 Var sdpa_typed(const Var& q, const Var& k, const Var& v, bool causal) {
   const Tensor Q = q.value().contiguous(), K = k.value().contiguous(), V = v.value().contiguous();
   const int64_t BH = Q.size(0) * Q.size(1), Tn = Q.size(2), D = Q.size(3);
-  Tensor out = Tensor::empty(Q.shape(), Q.dtype());
-  Tensor att = Tensor::empty({BH, Tn, Tn}, Q.dtype());
-  auto head = [Tn, D, causal](const Tensor& Q, const Tensor& K, const Tensor& V, int64_t bh) {
-    const int64_t off = bh * Tn * D;
-    return HeadView<T>{ptr<T>(Q) + off, ptr<T>(K) + off, ptr<T>(V) + off, D, D, Tn, D, causal};
-  };
-#pragma omp parallel for if (BH * Tn * Tn * D > kParallelMin) schedule(static)
-  for (int64_t bh = 0; bh < BH; ++bh) {
-    std::vector<T> scratch(static_cast<size_t>(D * round_up(Tn)));
-    head_forward_isa(head(Q, K, V, bh), ptr<T>(out) + bh * Tn * D, ptr<T>(att) + bh * Tn * Tn,
-                     scratch.data());
+  Tensor out = Tensor::uninitialized(Q.shape(), Q.dtype());  // (B, H, T, D)
+  Tensor att = att_buffer<T>({BH, Tn, Tn});                  // (B*H, T, T) probabilities
+  const int64_t scratch = forward_scratch_size(Tn, D, std::is_same_v<T, float>);
+  for_each_head<T>(BH, scratch, BH * Tn * Tn * D > kParallelMin, [&](int64_t bh, T* s) {
+    head_forward_any(sdpa_head<T>(Q, K, V, bh, causal), ptr<T>(out) + bh * Tn * D,
+                     ptr<T>(att) + bh * Tn * Tn, s);
+  });
+  return make_op_result(out, {q, k, v}, "sdpa", [Q, K, V, att, causal](Node& self) {
+    sdpa_backward<T>(self, Q, K, V, att, causal);
+  });
+}
+
+// dq, dk, dv (B,H,T,D) from dout and the saved att. Parents that need no
+// gradient get a throwaway buffer, so the kernel stays simple. One beta serves
+// the three GEMMs of a head, so unless all three buffers are fresh the fresh
+// ones are zeroed and everything is added.
+template <class T>
+void sdpa_backward(Node& self, const Tensor& Q, const Tensor& K, const Tensor& V, const Tensor& att,
+                   bool causal) {
+  const int64_t BH = Q.size(0) * Q.size(1), Tn = Q.size(2), D = Q.size(3);
+  Tensor unused[3];
+  GradOut g[3];
+  bool all_fresh = true;
+  for (int i = 0; i < 3; ++i) {
+    g[i] = head_grad<T>(self.parents[static_cast<size_t>(i)]);
+    if (!g[i].grad) g[i] = {&(unused[i] = Tensor::uninitialized(Q.shape(), Q.dtype())), true};
+    all_fresh = all_fresh && g[i].fresh;
   }
-  return make_op_result(out, {q, k, v}, "sdpa", [Q, K, V, att, BH, Tn, D, head](Node& self) {
-    // Parents that need no gradient get a scratch buffer, so the kernel stays simple.
-    Tensor scratch[3];
-    T* d[3];
-    for (int i = 0; i < 3; ++i) {
-      Tensor* g = grad_accumulator(self.parents[static_cast<size_t>(i)]);
-      if (!g) g = &(scratch[i] = Tensor::zeros(Q.shape(), Q.dtype()));
-      d[i] = ptr<T>(*g);
-    }
-    const T* dout = ptr<T>(self.grad);
-#pragma omp parallel for if (BH * Tn * Tn * D > kParallelMin) schedule(static)
-    for (int64_t bh = 0; bh < BH; ++bh) {
-      std::vector<T> scratch(static_cast<size_t>(backward_scratch_size(Tn, D)));
-      const int64_t off = bh * Tn * D;
-      head_backward_isa(head(Q, K, V, bh), ptr<T>(att) + bh * Tn * Tn, dout + off, d[0] + off,
-                        d[1] + off, d[2] + off, scratch.data());
-    }
+  T* d[3];
+  for (int i = 0; i < 3; ++i) {
+    if (!all_fresh && g[i].fresh) g[i].grad->fill(0.0);
+    d[i] = ptr<T>(*g[i].grad);
+  }
+  const T* dout = ptr<T>(self.grad);
+  const int64_t scratch = backward_scratch_size(Tn, D, std::is_same_v<T, float>);
+  for_each_head<T>(BH, scratch, BH * Tn * Tn * D > kParallelMin, [&](int64_t bh, T* s) {
+    const int64_t off = bh * Tn * D;
+    head_backward_any(sdpa_head<T>(Q, K, V, bh, causal), ptr<T>(att) + bh * Tn * Tn, dout + off,
+                      d[0] + off, d[1] + off, d[2] + off, s, all_fresh);
   });
 }
 

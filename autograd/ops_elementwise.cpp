@@ -59,15 +59,17 @@ void repeat_sum_f32(const float* dy, int64_t n, int64_t nb, float* db) {
 Var add_f32_fast(const Var& a, const Var& b) {
   const Tensor A = a.value().contiguous(), B = b.value().contiguous();
   const int64_t n = A.numel(), nb = B.numel();
-  Tensor Y = Tensor::empty(A.shape(), DType::F32);
+  Tensor Y = Tensor::uninitialized(A.shape(), DType::F32);
   add_f32_kernel(A.data_f32(), B.data_f32(), Y.data_f32(), n, nb);
+  // da = db = dy: b takes a copy (or its sum over repeats), then a takes dy
+  // itself (moved, no copy: this node's grad is freed after its backward).
   return make_op_result(Y, {a, b}, "add", [n, nb](Node& self) {
-    accumulate_grad(self.parents[0], self.grad);
     if (nb == n) {
       accumulate_grad(self.parents[1], self.grad);
     } else if (Tensor* db = grad_accumulator(self.parents[1])) {
       repeat_sum_f32(self.grad.data_f32(), n, nb, db->data_f32());
     }
+    accumulate_grad_owned(self.parents[0], std::move(self.grad));
   });
 }
 
@@ -167,16 +169,17 @@ void gelu_forward(const T* x, T* y, int64_t n) {
   }
 }
 
-// dx (n) += dy (n) * gelu'(x (n))
+// dx (n) += dy (n) * gelu'(x (n)); with !acc, dx = ... (a fresh buffer)
 template <class T>
-void gelu_backward(const T* x, const T* dy, T* dx, int64_t n) {
+void gelu_backward(const T* x, const T* dy, T* dx, int64_t n, bool acc) {
   const T k = static_cast<T>(0.7978845608028654), c = static_cast<T>(0.044715);
 #pragma omp parallel for if (n > kParallelMin) schedule(static)
   for (int64_t i = 0; i < n; ++i) {
     const T xi = x[i];
     const T t = std::tanh(k * (xi + c * xi * xi * xi));
     const T du = k * (T(1) + T(3) * c * xi * xi);
-    dx[i] += dy[i] * (T(0.5) * (T(1) + t) + T(0.5) * xi * (T(1) - t * t) * du);
+    const T g = dy[i] * (T(0.5) * (T(1) + t) + T(0.5) * xi * (T(1) - t * t) * du);
+    dx[i] = acc ? dx[i] + g : g;
   }
 }
 
@@ -193,16 +196,17 @@ CPURICH_TARGET_CLONES void gelu_forward_f32(const float* x, float* y, int64_t n)
   }
 }
 
-// dx (n) += dy (n) * gelu'(x (n))
-CPURICH_TARGET_CLONES void gelu_backward_f32(const float* x, const float* dy, float* dx,
-                                             int64_t n) {
+// dx (n) += dy (n) * gelu'(x (n)); with !acc, dx = ... (a fresh buffer)
+CPURICH_TARGET_CLONES void gelu_backward_f32(const float* x, const float* dy, float* dx, int64_t n,
+                                             bool acc) {
   const float k = 0.7978845608028654f, c = 0.044715f;
   for (int64_t i = 0; i < n; ++i) {
     const float xi = x[i];
     const float u = k * (xi + c * xi * xi * xi);
     const float s = 1.0f / (1.0f + exp_f32(-2.0f * u));
     const float du = k * (1.0f + 3.0f * c * xi * xi);
-    dx[i] += dy[i] * (s + 2.0f * xi * s * (1.0f - s) * du);
+    const float g = dy[i] * (s + 2.0f * xi * s * (1.0f - s) * du);
+    dx[i] = acc ? dx[i] + g : g;
   }
 }
 
@@ -222,8 +226,9 @@ void gelu_forward<float>(const float* x, float* y, int64_t n) {
 }
 
 template <>
-void gelu_backward<float>(const float* x, const float* dy, float* dx, int64_t n) {
-  for_chunks(n, [&](int64_t i0, int64_t len) { gelu_backward_f32(x + i0, dy + i0, dx + i0, len); });
+void gelu_backward<float>(const float* x, const float* dy, float* dx, int64_t n, bool acc) {
+  for_chunks(
+      n, [&](int64_t i0, int64_t len) { gelu_backward_f32(x + i0, dy + i0, dx + i0, len, acc); });
 }
 
 // y = x s, s = 1/(1+e^-x);  dy/dx = s + x s (1 - s) = s (1 + x (1 - s))
@@ -234,23 +239,24 @@ void silu_forward(const T* x, T* y, int64_t n) {
 }
 
 template <class T>
-void silu_backward(const T* x, const T* dy, T* dx, int64_t n) {
+void silu_backward(const T* x, const T* dy, T* dx, int64_t n, bool acc) {
 #pragma omp parallel for if (n > kParallelMin) schedule(static)
   for (int64_t i = 0; i < n; ++i) {
     const T s = T(1) / (T(1) + std::exp(-x[i]));
-    dx[i] += dy[i] * s * (T(1) + x[i] * (T(1) - s));
+    const T g = dy[i] * s * (T(1) + x[i] * (T(1) - s));
+    dx[i] = acc ? dx[i] + g : g;
   }
 }
 
 template <class T>
 Var unary_op(const Var& x, const char* name, void (*fwd)(const T*, T*, int64_t),
-             void (*bwd)(const T*, const T*, T*, int64_t)) {
+             void (*bwd)(const T*, const T*, T*, int64_t, bool)) {
   const Tensor X = x.value().contiguous();
-  Tensor Y = Tensor::empty(X.shape(), X.dtype());
+  Tensor Y = Tensor::uninitialized(X.shape(), X.dtype());
   fwd(ptr<T>(X), ptr<T>(Y), X.numel());
   return make_op_result(Y, {x}, name, [X, bwd](Node& self) {
-    if (Tensor* dx = grad_accumulator(self.parents[0]))
-      bwd(ptr<T>(X), ptr<T>(self.grad), ptr<T>(*dx), X.numel());
+    if (const GradOut dx = grad_output(self.parents[0]); dx.grad)
+      bwd(ptr<T>(X), ptr<T>(self.grad), ptr<T>(*dx.grad), X.numel(), !dx.fresh);
   });
 }
 

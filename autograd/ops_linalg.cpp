@@ -8,6 +8,7 @@
 // beta = 1 makes it add straight into the parameter's gradient buffer.
 //
 // Pipeline position: every Linear layer of the GPT and the tied LM head.
+#include <algorithm>
 #include <stdexcept>
 
 #include "autograd/ops.h"
@@ -40,6 +41,23 @@ void gemm_f32(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a,
   gemm(g);
 }
 
+// C (m,n) (+)= A^T @ B with A (k,m), B (k,n) row-major and k large: the
+// weight gradient dW = x^T @ dy, summed over k = B*T tokens. Why in chunks of
+// kTokenChunk rows: the GEMM keeps a (k, nc) panel of B per thread, capped at
+// a few MiB, so k = 16384 leaves nc = 64 columns, and all of A is re-packed for
+// each 64-column panel. Chunks of 1024 rows keep the panels wide. 1024 is a
+// multiple of the GEMM's 512-deep K blocks, so each C element still receives
+// the same additions in the same order (chunk after chunk, beta = 1).
+void gemm_at_b_chunked(int64_t m, int64_t n, int64_t k, const float* a, const float* b, float beta,
+                       float* c) {
+  constexpr int64_t kTokenChunk = 1024;
+  if (k == 0) return gemm_f32(true, false, m, n, 0, a, b, beta, c);  // C = beta C
+  for (int64_t k0 = 0; k0 < k; k0 += kTokenChunk) {
+    const int64_t kc = std::min(kTokenChunk, k - k0);
+    gemm_f32(true, false, m, n, kc, a + k0 * m, b + k0 * n, k0 == 0 ? beta : 1.0f, c);
+  }
+}
+
 // The f32 fast path applies when the right operand is one shared 2-D matrix
 // and the left one is not transposed: then all leading dims of a fold into M.
 bool matmul_fast_path(const Tensor& a, const Tensor& b, bool trans_a) {
@@ -70,17 +88,20 @@ Var matmul(const Var& a, const Var& b, bool trans_a, bool trans_b) {
     const int64_t M = A.numel() / K;
     Shape out_shape = A.shape();
     out_shape.back() = N;
-    Tensor C = Tensor::empty(out_shape, DType::F32);  // (..., M, N)
+    Tensor C = Tensor::uninitialized(out_shape, DType::F32);  // (..., M, N)
     gemm_f32(false, trans_b, M, N, K, A.data_f32(), B.data_f32(), 0.0f, C.data_f32());
     return make_op_result(C, {a, b}, "matmul", [A, B, M, N, K, trans_b](Node& self) {
-      const float* dC = self.grad.data_f32();              // (M, N)
-      if (Tensor* dA = grad_accumulator(self.parents[0]))  // (M, K) += dC @ op(B)^T
-        gemm_f32(false, !trans_b, M, K, N, dC, B.data_f32(), 1.0f, dA->data_f32());
-      if (Tensor* dB = grad_accumulator(self.parents[1])) {
+      const float* dC = self.grad.data_f32();  // (M, N)
+      // beta = 0 writes a fresh (uninitialised) gradient, beta = 1 adds to it.
+      if (const GradOut dA = grad_output(self.parents[0]); dA.grad)  // (M, K) += dC @ op(B)^T
+        gemm_f32(false, !trans_b, M, K, N, dC, B.data_f32(), dA.fresh ? 0.0f : 1.0f,
+                 dA.grad->data_f32());
+      if (const GradOut dB = grad_output(self.parents[1]); dB.grad) {
+        const float beta = dB.fresh ? 0.0f : 1.0f;
         if (!trans_b)  // (K, N) += A^T @ dC
-          gemm_f32(true, false, K, N, M, A.data_f32(), dC, 1.0f, dB->data_f32());
+          gemm_at_b_chunked(K, N, M, A.data_f32(), dC, beta, dB.grad->data_f32());
         else  // (N, K) += dC^T @ A
-          gemm_f32(true, false, N, K, M, dC, A.data_f32(), 1.0f, dB->data_f32());
+          gemm_at_b_chunked(N, K, M, dC, A.data_f32(), beta, dB.grad->data_f32());
       }
     });
   }
@@ -135,12 +156,13 @@ Var linear_f32(const Var& x, const Var& w, const Var& bias) {
   const int64_t IN = W.size(0), OUT = W.size(1), N = X.numel() / IN;
   Shape out_shape = X.shape();
   out_shape.back() = OUT;
-  Tensor Y = Tensor::empty(out_shape, DType::F32);  // (N, OUT)
+  Tensor Y = Tensor::uninitialized(out_shape, DType::F32);  // (N, OUT)
   float* y = Y.data_f32();
   float beta = 0.0f;
   if (bias.defined()) {  // start every row at b, then the GEMM adds x @ W on top
     const Tensor bv = bias.value().contiguous();
     const float* b = bv.data_f32();
+#pragma omp parallel for if (N * OUT > kParallelMin) schedule(static)
     for (int64_t i = 0; i < N; ++i)
       for (int64_t j = 0; j < OUT; ++j) y[i * OUT + j] = b[j];
     beta = 1.0f;
@@ -149,11 +171,13 @@ Var linear_f32(const Var& x, const Var& w, const Var& bias) {
   std::vector<Var> parents{x, w};
   if (bias.defined()) parents.push_back(bias);
   return make_op_result(Y, std::move(parents), "linear", [X, W, N, IN, OUT](Node& self) {
-    const float* dy = self.grad.data_f32();              // (N, OUT)
-    if (Tensor* dx = grad_accumulator(self.parents[0]))  // (N, IN) += dy @ W^T
-      gemm_f32(false, true, N, IN, OUT, dy, W.data_f32(), 1.0f, dx->data_f32());
-    if (Tensor* dW = grad_accumulator(self.parents[1]))  // (IN, OUT) += x^T @ dy
-      gemm_f32(true, false, IN, OUT, N, X.data_f32(), dy, 1.0f, dW->data_f32());
+    const float* dy = self.grad.data_f32();  // (N, OUT)
+    // beta = 0 writes a fresh (uninitialised) gradient, beta = 1 adds to it.
+    if (const GradOut dx = grad_output(self.parents[0]); dx.grad)  // (N, IN) += dy @ W^T
+      gemm_f32(false, true, N, IN, OUT, dy, W.data_f32(), dx.fresh ? 0.0f : 1.0f,
+               dx.grad->data_f32());
+    if (const GradOut dW = grad_output(self.parents[1]); dW.grad)  // (IN, OUT) += x^T @ dy
+      gemm_at_b_chunked(IN, OUT, N, X.data_f32(), dy, dW.fresh ? 0.0f : 1.0f, dW.grad->data_f32());
     if (self.parents.size() > 2)
       if (Tensor* db = grad_accumulator(self.parents[2])) bias_grad_f32(dy, N, OUT, db->data_f32());
   });

@@ -13,6 +13,8 @@
 //
 // Pipeline position: token ids -> [embedding] -> ... -> logits -> [cross_entropy].
 #include <cmath>
+#include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <vector>
 
@@ -51,7 +53,7 @@ template <class T>
 Var embedding_typed(const Var& weight, std::vector<int32_t> ids) {
   const Tensor W = weight.value().contiguous();  // (V, C)
   const int64_t N = static_cast<int64_t>(ids.size()), C = W.size(1);
-  Tensor out = Tensor::empty({N, C}, W.dtype());
+  Tensor out = Tensor::uninitialized({N, C}, W.dtype());
   gather_rows<T>(ptr<T>(W), ids.data(), ptr<T>(out), N, C);
   return make_op_result(out, {weight}, "embedding", [ids = std::move(ids), N, C](Node& self) {
     if (Tensor* dw = grad_accumulator(self.parents[0]))
@@ -99,7 +101,7 @@ Var cross_entropy_typed(const Var& logits, std::vector<int32_t> targets, int32_t
                         int64_t n_kept) {
   const Tensor X = logits.value().contiguous();  // (N, V)
   const int64_t V = X.size(-1), N = X.numel() / V;
-  Tensor probs = Tensor::empty({N, V}, X.dtype());
+  Tensor probs = Tensor::empty({N, V}, X.dtype());  // ignored rows stay 0
   std::vector<double> row_loss(static_cast<size_t>(N));
   ce_forward_rows<T>(ptr<T>(X), targets.data(), ignore, ptr<T>(probs), row_loss.data(), N, V);
   double total = 0;  // summed in row order by one thread: reproducible
@@ -116,32 +118,42 @@ Var cross_entropy_typed(const Var& logits, std::vector<int32_t> targets, int32_t
 }
 
 // ---- dropout ------------------------------------------------------------------------------
-// y = x * m / (1 - p), m_i = [u_i >= p];  dx = dy * m / (1 - p). The mask
-// (already scaled) is saved; the draws use counters c .. c + n - 1.
+// y = x * m / (1 - p), m_i = [u_i >= p];  dx = dy * m / (1 - p). The draws
+// use counters c .. c + n - 1, u_i = (top 53 bits of hash64) * 2^-53. In
+// integers: u_i >= p  <=>  bits >= p * 2^53  <=>  bits >= ceil(p * 2^53)
+// (p * 2^53 is exact, bits is an integer), so no conversion to double. The
+// mask is saved as one byte per element (a quarter of a float mask's memory).
 template <class T>
 Var dropout_typed(const Var& x, double p, Rng& rng) {
   const Tensor X = x.value().contiguous();
   const int64_t n = X.numel();
-  Tensor mask = Tensor::empty(X.shape(), X.dtype());
-  Tensor Y = Tensor::empty(X.shape(), X.dtype());
+  auto mask = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(n));
+  Tensor Y = Tensor::uninitialized(X.shape(), X.dtype());
   const uint64_t seed = rng.seed(), c0 = rng.counter();
+  const auto threshold = static_cast<uint64_t>(std::ceil(p * 0x1.0p53));
   const T keep_scale = static_cast<T>(1.0 / (1.0 - p));
   const T* xs = ptr<T>(X);
-  T *ms = ptr<T>(mask), *ys = ptr<T>(Y);
+  T* ys = ptr<T>(Y);
+  uint8_t* ms = mask->data();
 #pragma omp parallel for if (n > kParallelMin) schedule(static)
   for (int64_t i = 0; i < n; ++i) {
-    const double u =
-        static_cast<double>(hash64(seed, c0 + static_cast<uint64_t>(i)) >> 11) * 0x1.0p-53;
-    ms[i] = u >= p ? keep_scale : T(0);
-    ys[i] = xs[i] * ms[i];
+    const uint64_t bits = hash64(seed, c0 + static_cast<uint64_t>(i)) >> 11;
+    ms[i] = bits >= threshold;
+    ys[i] = xs[i] * (ms[i] ? keep_scale : T(0));
   }
   rng.set_counter(c0 + static_cast<uint64_t>(n));
-  return make_op_result(Y, {x}, "dropout", [mask, n](Node& self) {
-    Tensor* dx = grad_accumulator(self.parents[0]);
-    if (!dx) return;
-    const T *dy = ptr<T>(self.grad), *m = ptr<T>(mask);
-    T* d = ptr<T>(*dx);
-    for (int64_t i = 0; i < n; ++i) d[i] += dy[i] * m[i];
+  return make_op_result(Y, {x}, "dropout", [mask, n, keep_scale](Node& self) {
+    const GradOut dx = grad_output(self.parents[0]);
+    if (!dx.grad) return;
+    const T* dy = ptr<T>(self.grad);
+    const uint8_t* m = mask->data();
+    T* d = ptr<T>(*dx.grad);
+    const bool acc = !dx.fresh;  // a fresh buffer is written, not added to
+#pragma omp parallel for if (n > kParallelMin) schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      const T g = dy[i] * (m[i] ? keep_scale : T(0));
+      d[i] = acc ? d[i] + g : g;
+    }
   });
 }
 

@@ -54,12 +54,13 @@ void norm_forward(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, in
   }
 }
 
-// dx (N,C) += rstd * (dn - mean(dn) - xhat * mean(dn * xhat)), dn = dy * w.
+// dx (N,C) += rstd * (dn - mean(dn) - xhat * mean(dn * xhat)), dn = dy * w
+// (written with = instead of += when !accumulate: dx is a fresh buffer).
 // For rms_norm (center = false) the mean(dn) term is absent since mean is 0.
 // mean(dn * xhat) = rstd * mean(dn * (x - mean)): both sums in kLanes lanes.
 template <class T>
 void norm_backward_dx(const T* x, const T* w, const T* dy, const T* mean, const T* rstd, T* dx,
-                      int64_t N, int64_t C, bool center) {
+                      int64_t N, int64_t C, bool center, bool accumulate) {
 #pragma omp parallel for if (N * C > kParallelMin) schedule(static)
   for (int64_t i = 0; i < N; ++i) {
     const T *xi = x + i * C, *dyi = dy + i * C;
@@ -86,7 +87,8 @@ void norm_backward_dx(const T* x, const T* w, const T* dy, const T* mean, const 
     T* dxi = dx + i * C;
     for (j = 0; j < C; ++j) {
       const T xhat = (xi[j] - m) * r;
-      dxi[j] += r * (dyi[j] * w[j] - dn_mean - xhat * dn_xhat_mean);
+      const T g = r * (dyi[j] * w[j] - dn_mean - xhat * dn_xhat_mean);
+      dxi[j] = accumulate ? dxi[j] + g : g;
     }
   }
 }
@@ -116,8 +118,8 @@ Var norm_op(const Var& x, const Var& w, const Var& b, double eps, bool center, c
   const Tensor W = w.value().contiguous();  // (C)
   const Tensor Bv = b.defined() ? b.value().contiguous() : Tensor();
   const int64_t C = X.size(-1), N = X.numel() / C;
-  Tensor Y = Tensor::empty(X.shape(), X.dtype());
-  Tensor stats = Tensor::empty({2, N}, X.dtype());  // row 0: mean, row 1: rstd
+  Tensor Y = Tensor::uninitialized(X.shape(), X.dtype());
+  Tensor stats = Tensor::uninitialized({2, N}, X.dtype());  // row 0: mean, row 1: rstd
   T* mean = ptr<T>(stats);
   T* rstd = mean + N;
   norm_forward<T>(ptr<T>(X), ptr<T>(W), b.defined() ? ptr<T>(Bv) : nullptr, ptr<T>(Y), mean, rstd,
@@ -128,8 +130,9 @@ Var norm_op(const Var& x, const Var& w, const Var& b, double eps, bool center, c
     const T* dy = ptr<T>(self.grad);
     const T* mean = ptr<T>(stats);
     const T* rstd = mean + N;
-    if (Tensor* dx = grad_accumulator(self.parents[0]))
-      norm_backward_dx<T>(ptr<T>(X), ptr<T>(W), dy, mean, rstd, ptr<T>(*dx), N, C, center);
+    if (const GradOut dx = grad_output(self.parents[0]); dx.grad)
+      norm_backward_dx<T>(ptr<T>(X), ptr<T>(W), dy, mean, rstd, ptr<T>(*dx.grad), N, C, center,
+                          !dx.fresh);
     Tensor* dw = grad_accumulator(self.parents[1]);
     Tensor* db = self.parents.size() > 2 ? grad_accumulator(self.parents[2]) : nullptr;
     if (dw || db)

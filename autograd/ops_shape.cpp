@@ -76,7 +76,9 @@ Var reshape(const Var& a, const Shape& shape) {
   check_defined(a, "reshape");
   const Shape in_shape = a.shape();
   return make_op_result(a.value().reshape(shape), {a}, "reshape", [in_shape](Node& self) {
-    accumulate_grad(self.parents[0], self.grad.reshape(in_shape));
+    // The reshaped grad shares self.grad's storage, which the engine drops right
+    // after this backward: it is handed over to the parent without a copy.
+    accumulate_grad_owned(self.parents[0], self.grad.reshape(in_shape));
   });
 }
 

@@ -32,13 +32,18 @@ thread_local bool t_grad_enabled = true;
 // default glibc serves blocks above 128 KB with mmap and returns them to the
 // OS on free, so every step pays page faults and the kernel zeroing pages
 // again: measured, that doubled the step time of the tiny GPT. Raising the
-// thresholds keeps freed memory in the process for the next step to reuse.
+// mmap threshold keeps such blocks in the heap. The heap itself is trimmed
+// (its free top returned to the OS) once that top exceeds M_TRIM_THRESHOLD:
+// at the end of a `small` step several GB of activations are free at once,
+// so any finite threshold gave them back and the next step page-faulted them
+// in again (~15% of its time in the kernel). -1 turns trimming off: the
+// process keeps its peak footprint, which the next step needs anyway.
 // (Set once at start-up, before main, by this object's constructor.)
 struct KeepFreedMemory {
   KeepFreedMemory() {
 #if defined(__GLIBC__)
     mallopt(M_MMAP_THRESHOLD, 256 << 20);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, -1);
     mallopt(M_TOP_PAD, 64 << 20);
 #endif
   }
@@ -138,7 +143,10 @@ void Var::backward(const Tensor& seed) const {
     if (!n.backward) continue;  // a leaf: its grad is the result
     if (grad_allocated(n)) {
       ProfileScope scope(profiler_enabled() ? op_class_of(n.op) : OpClass::Other, true);
+      const bool root = &n == node_.get();
+      const Tensor kept = root ? n.grad.clone() : Tensor();  // the closure may consume n.grad
       n.backward(n);
+      if (root) n.grad = kept;
     }
     // Done with this node: free what its closure saved (activations) and its
     // gradient now, so the next allocations reuse this (cache-warm) memory.
@@ -217,6 +225,14 @@ void accumulate_grad_owned(const Var& parent, Tensor g) {
 Tensor* grad_accumulator(const Var& parent) {
   if (!parent.requires_grad()) return nullptr;
   return &parent.grad();
+}
+
+GradOut grad_output(const Var& parent) {
+  if (!parent.requires_grad()) return {};
+  Node& n = *parent.node();
+  if (grad_allocated(n)) return {&n.grad, false};
+  n.grad = Tensor::uninitialized(n.value.shape(), n.value.dtype());
+  return {&n.grad, true};
 }
 
 bool grad_enabled() {

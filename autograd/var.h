@@ -53,7 +53,9 @@ class Var {
 };
 
 /// One recorded operation. `backward(self)` reads self.grad and accumulates
-/// into the parents' grads (via accumulate_grad).
+/// into the parents' grads (via accumulate_grad). It may also consume
+/// self.grad (move it into a parent, see add): the engine frees it right
+/// after anyway, and keeps a copy for the root.
 struct Node {
   Tensor value;
   Tensor grad;  ///< empty until the first contribution arrives
@@ -85,6 +87,17 @@ void accumulate_grad_owned(const Var& parent, Tensor g);
 /// backward can write into it directly, e.g. a GEMM with beta = 1 adds
 /// dW = x^T @ dy into it without a temporary. nullptr if the parent needs no grad.
 Tensor* grad_accumulator(const Var& parent);
+
+/// Where a backward writes one parent's gradient (see grad_output).
+struct GradOut {
+  Tensor* grad = nullptr;  ///< nullptr if the parent needs no gradient
+  bool fresh = false;      ///< just allocated and uninitialised: write (=), do not add (+=)
+};
+/// Like grad_accumulator, but a buffer allocated now is not zero-filled: when
+/// `fresh`, the backward must overwrite every element (a GEMM with beta = 0,
+/// `dx[i] = ...` instead of `dx[i] += ...`). For the large activation
+/// gradients this saves a zero-fill pass and a read of the zeros.
+GradOut grad_output(const Var& parent);
 
 /// Is the graph being recorded? (false inside a NoGradGuard)
 bool grad_enabled();

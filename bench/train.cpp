@@ -8,13 +8,15 @@
 //   * PyTorch 1.13 on this machine (2 threads), measured once outside this
 //     program: ~11,500 tok/s (tiny) and ~1,700 tok/s (small).
 //
-//   bench_train [--config tiny|small] [--iters N] [--warmup N] [--threads T] [--json]
+//   bench_train [--config tiny|small] [--iters N] [--warmup N] [--threads T] [--json] [--profile]
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "autograd/profiler.h"
 #include "tensor/rng.h"
 #include "tensor/threads.h"
 #include "train/progress.h"
@@ -34,7 +36,7 @@ double pytorch_tokens_per_s(const std::string& config) {
   return config == "tiny" ? 11500.0 : 1700.0;
 }
 
-Result bench_config(const std::string& name, int iters, int warmup, double peak) {
+Result bench_config(const std::string& name, int iters, int warmup, double peak, bool profile) {
   TrainConfig cfg = named_config(name);
   cfg.eval_iters = 1;
   std::vector<char32_t> chars;
@@ -52,6 +54,15 @@ Result bench_config(const std::string& name, int iters, int warmup, double peak)
     seconds += r.seconds;
     tokens += r.tokens;
   }
+  if (profile) {  // extra steps with the op-class profiler on, after the timed ones
+    profiler_reset();
+    profiler_enable(true);
+    double prof_seconds = 0.0;
+    for (int i = 0; i < std::max(1, iters / 2); ++i) prof_seconds += t.step().seconds;
+    profiler_enable(false);
+    std::fprintf(stderr, "%s: %.0f ms/step while profiling\n%s", name.c_str(),
+                 1e3 * prof_seconds / std::max(1, iters / 2), profiler_report().c_str());
+  }
   Result res;
   res.tokens_per_s = static_cast<double>(tokens) / seconds;
   const double fpt =
@@ -67,7 +78,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Training throughput of the tiny and small configs"};
   std::string config;
   int iters = 0, warmup = 2, threads = 2;
-  bool json = false;
+  bool json = false, profile = false;
   app.add_option("--config", config, "tiny or small (default: both)")
       ->check(CLI::IsMember({"tiny", "small"}));
   app.add_option("--iters", iters, "Timed steps (default 20 for tiny, 3 for small)")
@@ -75,6 +86,8 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup, "Untimed warm-up steps")->check(CLI::Range(0, 1000));
   app.add_option("--threads", threads, "Threads")->check(CLI::Range(1, 1024));
   app.add_flag("--json", json, "One JSON object per config");
+  app.add_flag("--profile", profile,
+               "Then run iters/2 more steps with the op-class profiler (stderr)");
   CLI11_PARSE(app, argc, argv);
   try {
     set_num_threads(threads);
@@ -83,7 +96,7 @@ int main(int argc, char** argv) {
                                                       : std::vector<std::string>{config};
     for (const auto& name : configs) {
       const int n = iters > 0 ? iters : (name == "tiny" ? 20 : 3);
-      const Result r = bench_config(name, n, warmup, peak);
+      const Result r = bench_config(name, n, warmup, peak, profile);
       if (json) {
         std::printf("%s\n", nlohmann::json{{"config", name},
                                            {"threads", threads},

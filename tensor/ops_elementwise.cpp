@@ -74,7 +74,7 @@ Tensor unit_stride_last(const Tensor& t) {
 // out = f(a, b), a and b already checked. Returns a new contiguous tensor.
 template <typename T, typename F>
 Tensor binary_typed(const Tensor& a, const Tensor& b, const Shape& out_shape, F f) {
-  Tensor out = Tensor::empty(out_shape, a.dtype());
+  Tensor out = Tensor::uninitialized(out_shape, a.dtype());
   T* o = data<T>(out);
   const int64_t n = out.numel();
   if (a.is_contiguous() && b.is_contiguous() && a.shape() == b.shape()) {
@@ -130,7 +130,7 @@ Tensor binary(const Tensor& a, const Tensor& b, const char* op, F32Op f32, F64Op
 template <typename T, typename F>
 Tensor unary_typed(const Tensor& a_in, F f) {
   const Tensor a = unit_stride_last(a_in);
-  Tensor out = Tensor::empty(a.shape(), a.dtype());
+  Tensor out = Tensor::uninitialized(a.shape(), a.dtype());
   T* o = data<T>(out);
   const T* pa = data<T>(a);
   const auto plan = detail::make_plan(a.shape(), {out.strides(), a.strides()});

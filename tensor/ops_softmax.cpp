@@ -50,7 +50,7 @@ Tensor softmax_impl(const Tensor& a, bool log_space, const char* op) {
     throw ShapeError(std::string(op) + ": needs at least one dim, got shape " +
                      shape_str(a.shape()));
   const Tensor x = a.contiguous();
-  Tensor out = Tensor::empty(a.shape(), a.dtype());
+  Tensor out = Tensor::uninitialized(a.shape(), a.dtype());
   const int64_t n = a.shape().back();
   if (n == 0 || a.numel() == 0) return out;
   const int64_t rows = a.numel() / n;

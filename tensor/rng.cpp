@@ -24,15 +24,7 @@ namespace cpurich {
 
 namespace {
 
-constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;  // 2^64 / golden ratio
-
-// SplitMix64's output function: a bijection on 64 bits that mixes every input bit
-// into every output bit (constants from Stafford's "Mix13").
-uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+// (kGolden, mix64 and hash64 are inline in rng.h.)
 
 // Top 53 bits -> a double in [0, 1).
 double to_unit(uint64_t bits) {
@@ -67,11 +59,6 @@ Tensor fill_by_index(const Shape& shape, DType dtype, const char* who, Gen gen) 
 }
 
 }  // namespace
-
-uint64_t hash64(uint64_t seed, uint64_t counter) {
-  const uint64_t key = mix64(seed + kGolden);   // scramble the seed into a stream start
-  return mix64(key + (counter + 1) * kGolden);  // the counter-th SplitMix64 output
-}
 
 uint64_t Rng::next_u64() {
   return hash64(seed_, counter_++);

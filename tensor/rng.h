@@ -14,8 +14,25 @@
 
 namespace cpurich {
 
-/// 64 well-mixed bits from (seed, counter): SplitMix64's finaliser.
-uint64_t hash64(uint64_t seed, uint64_t counter);
+/// 2^64 / golden ratio: the step of SplitMix64's Weyl sequence.
+inline constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;
+
+/// SplitMix64's output function: a bijection on 64 bits that mixes every input
+/// bit into every output bit (constants from Stafford's "Mix13").
+inline uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+/// 64 well-mixed bits from (seed, counter): the counter-th SplitMix64 output of
+/// the stream that starts at the scrambled seed (so nearby seeds give unrelated
+/// streams). Inline: a loop over counters (dropout) pays no call, and the
+/// compiler hoists the seed's scrambling out of the loop.
+inline uint64_t hash64(uint64_t seed, uint64_t counter) {
+  const uint64_t key = mix64(seed + kGolden);
+  return mix64(key + (counter + 1) * kGolden);
+}
 
 class Rng {
  public:

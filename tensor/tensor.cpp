@@ -72,13 +72,24 @@ Shape contiguous_strides(const Shape& shape) {
 
 // ---- storage ------------------------------------------------------------------------
 
-Storage::Storage(std::size_t bytes) : bytes_(bytes) {
+Storage::Storage(std::size_t bytes) : Storage(bytes, true) {}
+
+Storage::Storage(std::size_t bytes, bool zero) : bytes_(bytes) {
   // aligned_alloc needs a size that is a multiple of the alignment; 64 bytes is one
   // cache line and the width of an AVX-512 register, so SIMD loads never straddle.
   const std::size_t rounded = (bytes + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
   if (p == nullptr) throw std::bad_alloc();
-  std::memset(p, 0, rounded == 0 ? 64 : rounded);
+#if defined(__SANITIZE_ADDRESS__)
+  const int fill = zero ? 0 : 0xFF;  // 0xFFFFFFFF is a NaN: reads of unwritten data show
+#else
+  if (!zero) {
+    data_.reset(static_cast<std::byte*>(p));
+    return;
+  }
+  const int fill = 0;
+#endif
+  std::memset(p, fill, rounded == 0 ? 64 : rounded);
   data_.reset(static_cast<std::byte*>(p));
 }
 
@@ -109,6 +120,13 @@ Tensor Tensor::empty(const Shape& shape, DType dtype) {
   check_shape(shape, "empty");
   const auto bytes = static_cast<std::size_t>(shape_numel(shape)) * dtype_size(dtype);
   return Tensor(std::make_shared<Storage>(bytes), shape, contiguous_strides(shape), 0, dtype);
+}
+
+Tensor Tensor::uninitialized(const Shape& shape, DType dtype) {
+  check_shape(shape, "uninitialized");
+  const auto bytes = static_cast<std::size_t>(shape_numel(shape)) * dtype_size(dtype);
+  return Tensor(std::make_shared<Storage>(bytes, false), shape, contiguous_strides(shape), 0,
+                dtype);
 }
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype) {

@@ -43,6 +43,8 @@ Shape contiguous_strides(const Shape& shape);
 class Storage {
  public:
   explicit Storage(std::size_t bytes);  ///< zero-initialised
+  /// Left uninitialised when !zero (see Tensor::uninitialized).
+  Storage(std::size_t bytes, bool zero);
   std::byte* data() { return data_.get(); }
   const std::byte* data() const { return data_.get(); }
   std::size_t bytes() const { return bytes_; }
@@ -64,6 +66,11 @@ class Tensor {
   // ---- factories -------------------------------------------------------
   static Tensor empty(const Shape& shape, DType dtype = DType::F32);  ///< zero-filled
   static Tensor zeros(const Shape& shape, DType dtype = DType::F32);
+  /// Contiguous, contents unspecified: for a kernel that overwrites every
+  /// element (skipping empty()'s zero fill saves a pass over memory). In
+  /// AddressSanitizer builds the bytes are 0xFF (a NaN), so a kernel that reads
+  /// an element before writing it shows up as NaN in the tests.
+  static Tensor uninitialized(const Shape& shape, DType dtype = DType::F32);
   static Tensor ones(const Shape& shape, DType dtype = DType::F32);
   static Tensor full(const Shape& shape, double value, DType dtype = DType::F32);
   /// Copies `values` into a new tensor; throws if the count does not match shape.

@@ -149,14 +149,14 @@ Tensor Tensor::contiguous() const {
 }
 
 Tensor Tensor::clone() const {
-  Tensor out = empty(shape_, dtype_);
+  Tensor out = uninitialized(shape_, dtype_);  // every element is copied in below
   out.copy_from(*this);
   return out;
 }
 
 Tensor Tensor::to(DType dtype) const {
   if (dtype == dtype_) return *this;
-  Tensor out = empty(shape_, dtype);
+  Tensor out = uninitialized(shape_, dtype);  // every element is converted below
   out.copy_from(*this);
   return out;
 }

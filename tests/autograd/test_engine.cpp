@@ -133,3 +133,36 @@ TEST_CASE("dropping a long graph without backward does not recurse", "[engine]")
   CHECK(first.expired());
   CHECK(x.node().use_count() == 1);  // the chain released its reference to x
 }
+
+TEST_CASE("grad_output is fresh only when it allocates", "[engine]") {
+  Var w(vec({1.0, 2.0}), true), c(vec({1.0}), false);
+  CHECK(grad_output(c).grad == nullptr);
+  const GradOut first = grad_output(w);
+  REQUIRE(first.grad != nullptr);
+  CHECK(first.fresh);  // uninitialised: the caller must write every element
+  CHECK(first.grad->shape() == w.shape());
+  first.grad->fill(0.5);
+  const GradOut second = grad_output(w);
+  CHECK(second.grad == first.grad);
+  CHECK_FALSE(second.fresh);  // now it holds a gradient: add to it
+  CHECK(w.grad().to_vector() == std::vector<double>{0.5, 0.5});
+}
+
+// add hands its own gradient to its first input without a copy; the root's
+// gradient must survive that, and a == b must still receive both shares.
+TEST_CASE("add moves its gradient on but the root keeps its own", "[engine]") {
+  Var a(vec({1.0, 2.0}), true), b(vec({3.0, 4.0}), true);
+  Var y = ag::add(a, b);
+  y.backward(vec({1.0, -2.0}));
+  CHECK(y.grad().to_vector() == std::vector<double>{1.0, -2.0});
+  CHECK(a.grad().to_vector() == std::vector<double>{1.0, -2.0});
+  CHECK(b.grad().to_vector() == std::vector<double>{1.0, -2.0});
+  Var x(vec({1.0, 2.0}), true);
+  ag::add(x, x).backward(vec({3.0, 5.0}));
+  CHECK(x.grad().to_vector() == std::vector<double>{6.0, 10.0});
+  Var r(Tensor::from_vector(std::vector<float>{1.0f, 2.0f}, {2}), true);
+  Var s = ag::reshape(ag::add(r, r), {1, 2});  // f32 fast add under a reshape root
+  s.backward(Tensor::from_vector(std::vector<float>{1.0f, 1.0f}, {1, 2}));
+  CHECK(s.grad().to_vector() == std::vector<double>{1.0, 1.0});
+  CHECK(r.grad().to_vector() == std::vector<double>{2.0, 2.0});
+}

@@ -99,6 +99,10 @@ std::vector<std::pair<std::string, std::pair<Fn, std::vector<Tensor>>>> hot_ops(
       {"linear",
        {[](const V& in) { return ag::linear(in[0], in[1], in[2]); },
         {randn({4, 64, 48}, 1), randn({48, 80}, 2), randn({80}, 3)}}},
+      // More tokens than the weight gradient's 1024-row chunks (ragged last chunk).
+      {"linear many tokens",
+       {[](const V& in) { return ag::linear(in[0], in[1], in[2]); },
+        {randn({1100, 8}, 30), randn({8, 6}, 31), randn({6}, 32)}}},
       {"matmul a@b^T",
        {[](const V& in) { return ag::matmul(in[0], in[1], false, true); },
         {randn({2, 64, 32}, 4), randn({50, 32}, 5)}}},
@@ -126,6 +130,14 @@ std::vector<std::pair<std::string, std::pair<Fn, std::vector<Tensor>>>> hot_ops(
       {"sdpa",
        {[](const V& in) { return ag::scaled_dot_product_attention(in[0], in[1], in[2]); },
         {randn({2, 4, 32, 16}, 21), randn({2, 4, 32, 16}, 22), randn({2, 4, 32, 16}, 23)}}},
+      // T above the GEMM version's 64-row query block, with a ragged last
+      // block: the causal cut between blocks must match the per-row reference.
+      {"attention multi-block",
+       {[](const V& in) { return ag::causal_self_attention(in[0], 2); },
+        {randn({1, 150, 3 * 32}, 26)}}},
+      {"sdpa multi-block non-causal",
+       {[](const V& in) { return ag::scaled_dot_product_attention(in[0], in[1], in[2], false); },
+        {randn({1, 2, 100, 16}, 27), randn({1, 2, 100, 16}, 28), randn({1, 2, 100, 16}, 29)}}},
       {"cross_entropy",
        {[](const V& in) { return ag::cross_entropy(in[0], token_ids()); },
         {randn({4, 64, 130}, 24)}}},
@@ -169,4 +181,20 @@ TEST_CASE("dropout is reproducible from (seed, counter) and scales survivors", "
   CHECK(next.to_vector() != ya.to_vector());  // the counter moved on
   Rng c(3);
   CHECK(ag::dropout(Var(x), 0.25, c, false).value().to_vector() == x.to_vector());
+}
+
+// The kernel decides "keep" with an integer compare on the hash bits; the
+// definition is u >= p with u = (bits >> 11) * 2^-53 in double. Same mask?
+TEST_CASE("dropout keeps exactly the elements whose uniform draw is at least p", "[f32]") {
+  const Tensor x = Tensor::ones({4096}, DType::F32);
+  for (double p : {0.0, 0.2, 0.5, 1.0 / 3.0}) {
+    Rng rng(11);
+    rng.set_counter(77);
+    const std::vector<double> y = ag::dropout(Var(x), p, rng, true).value().to_vector();
+    for (size_t i = 0; i < y.size(); ++i) {
+      const double u = static_cast<double>(hash64(11, 77 + i) >> 11) * 0x1.0p-53;
+      INFO("p " << p << " element " << i);
+      CHECK((y[i] != 0.0) == (u >= p));
+    }
+  }
 }
