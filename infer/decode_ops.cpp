@@ -1,9 +1,54 @@
 // decode_ops.cpp: LayerNorm and single-query attention (see decode_ops.h).
+//
+// attend() is compiled for AVX-512, AVX2 and baseline x86-64 (target_clones);
+// infer/ is built with -ffp-contract=off, so every clone rounds a*b+c twice
+// and all of them give the same bits.
 #include "infer/decode_ops.h"
 
 #include <cmath>
 
+#include "autograd/fast_math.h"
+
 namespace cpurich {
+
+namespace {
+
+using ag::detail::exp_f32;
+
+constexpr int64_t kTile = 32;   // positions scored together (two AVX-512 registers)
+constexpr int64_t kLanes = 16;  // partial sums/maxima of the softmax
+
+// scores[j0 + j] = scale * sum_{i<d} q[i] keys_t[i*ldk + j0 + j] for j < jn
+// (jn <= kTile): the axpy form, vectorised across j, each score still summed
+// over i = 0, 1, ... in order. With jn == kTile (a constant once inlined) the
+// accumulators live in registers.
+inline __attribute__((always_inline)) void score_tile(const float* q, const float* keys_t,
+                                                      int64_t ldk, int64_t d, int64_t j0,
+                                                      int64_t jn, float scale, float* scores) {
+  float acc[kTile] = {};
+  for (int64_t i = 0; i < d; ++i) {
+    const float qi = q[i];
+    const float* row = keys_t + i * ldk + j0;
+    for (int64_t j = 0; j < jn; ++j) acc[j] += qi * row[j];
+  }
+  for (int64_t j = 0; j < jn; ++j) scores[j0 + j] = acc[j] * scale;
+}
+
+// out[i0 + i] = sum_{j<n} p[j] values[j*d + i0 + i] for i < in (in <= kTile):
+// vectorised across i, each output summed over j in order.
+inline __attribute__((always_inline)) void mix_tile(const float* p, const float* values,
+                                                    int64_t n, int64_t d, int64_t i0, int64_t in,
+                                                    float* out) {
+  float acc[kTile] = {};
+  for (int64_t j = 0; j < n; ++j) {
+    const float pj = p[j];
+    const float* v = values + j * d + i0;
+    for (int64_t i = 0; i < in; ++i) acc[i] += pj * v[i];
+  }
+  for (int64_t i = 0; i < in; ++i) out[i0 + i] = acc[i];
+}
+
+}  // namespace
 
 void layernorm_row(const float* x, const float* w, const float* b, int64_t C, float eps, float* y) {
   float mean = 0.0f;
@@ -16,15 +61,45 @@ void layernorm_row(const float* x, const float* w, const float* b, int64_t C, fl
   for (int64_t c = 0; c < C; ++c) y[c] = (x[c] - mean) * rstd * w[c] + b[c];
 }
 
-void attend(const float* q, const float* keys, const float* values, int64_t n, int64_t d,
-            float* scores, float* out) {
+CPURICH_TARGET_CLONES
+void attend(const float* q, const float* keys_t, int64_t ldk, const float* values, int64_t n,
+            int64_t d, float* scores, float* out) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-  // Scores, and their max so exp() never overflows (softmax is shift-invariant).
+  int64_t j0 = 0;
+  for (; j0 + kTile <= n; j0 += kTile) score_tile(q, keys_t, ldk, d, j0, kTile, scale, scores);
+  if (j0 < n) score_tile(q, keys_t, ldk, d, j0, n - j0, scale, scores);  // partial last tile
+  // Softmax. Subtracting the max keeps exp from overflowing; max is exact in
+  // any order, so lanes are free. The sum uses 16 lanes (lane l gets j = l,
+  // l+16, ...) folded by a fixed tree: reproducible, and no 3-cycle chain per j.
+  float mx[kLanes], sum[kLanes] = {};
+  for (int64_t l = 0; l < kLanes; ++l) mx[l] = -INFINITY;
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int64_t l = 0; l < kLanes; ++l) mx[l] = scores[j + l] > mx[l] ? scores[j + l] : mx[l];
+  for (int64_t l = 0; j + l < n; ++l) mx[l] = scores[j + l] > mx[l] ? scores[j + l] : mx[l];
+  for (int64_t half = kLanes / 2; half > 0; half /= 2)
+    for (int64_t l = 0; l < half; ++l) mx[l] = mx[l + half] > mx[l] ? mx[l + half] : mx[l];
+  for (j = 0; j < n; ++j) scores[j] = exp_f32(scores[j] - mx[0]);
+  for (j = 0; j + kLanes <= n; j += kLanes)
+    for (int64_t l = 0; l < kLanes; ++l) sum[l] += scores[j + l];
+  for (int64_t l = 0; j + l < n; ++l) sum[l] += scores[j + l];
+  for (int64_t half = kLanes / 2; half > 0; half /= 2)
+    for (int64_t l = 0; l < half; ++l) sum[l] += sum[l + half];
+  const float inv = 1.0f / sum[0];
+  for (j = 0; j < n; ++j) scores[j] *= inv;  // p_j
+  // out = sum_j p_j v_j, kTile outputs at a time held in registers.
+  int64_t i0 = 0;
+  for (; i0 + kTile <= d; i0 += kTile) mix_tile(scores, values, n, d, i0, kTile, out);
+  if (i0 < d) mix_tile(scores, values, n, d, i0, d - i0, out);
+}
+
+void attend_naive(const float* q, const float* keys_t, int64_t ldk, const float* values,
+                  int64_t n, int64_t d, float* scores, float* out) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   float mx = -INFINITY;
   for (int64_t j = 0; j < n; ++j) {
-    const float* k = keys + j * d;
     float s = 0.0f;
-    for (int64_t i = 0; i < d; ++i) s += q[i] * k[i];
+    for (int64_t i = 0; i < d; ++i) s += q[i] * keys_t[i * ldk + j];
     scores[j] = s * scale;
     mx = scores[j] > mx ? scores[j] : mx;
   }
@@ -33,12 +108,10 @@ void attend(const float* q, const float* keys, const float* values, int64_t n, i
     scores[j] = std::exp(scores[j] - mx);
     sum += scores[j];
   }
-  const float inv = 1.0f / sum;
-  for (int64_t i = 0; i < d; ++i) out[i] = 0.0f;
-  for (int64_t j = 0; j < n; ++j) {  // out += p_j v_j, one cached row at a time
-    const float p = scores[j] * inv;
-    const float* v = values + j * d;
-    for (int64_t i = 0; i < d; ++i) out[i] += p * v[i];
+  for (int64_t i = 0; i < d; ++i) {
+    float acc = 0.0f;
+    for (int64_t j = 0; j < n; ++j) acc += scores[j] / sum * values[j * d + i];
+    out[i] = acc;
   }
 }
 

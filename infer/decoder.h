@@ -28,6 +28,7 @@
 namespace cpurich {
 
 class GPT;
+class SpinBarrier;
 
 /// A GPT-2 model prepared for generation: repacked weights + KV cache + buffers.
 class Decoder {
@@ -78,7 +79,10 @@ class Decoder {
     PackedLinear attn, attn_proj, fc, fc_proj;
   };
   void forward_rows(const int32_t* ids, int64_t T, int threads);
-  void layer_forward(int64_t l, int64_t T, int64_t pos0);
+  void forward_layers(int64_t T, int64_t pos0, SpinBarrier& barrier);
+  const float* norm_rows(const float* x, int64_t T, const float* w, const float* b,
+                         SpinBarrier& barrier);
+  void layer_forward(int64_t l, int64_t T, int64_t pos0, SpinBarrier& barrier);
 
   GPTConfig config_;
   std::vector<float> wte_, wpe_, lnf_w_, lnf_b_;  // (V,C), (P,C), (C,), (C,)
@@ -88,6 +92,7 @@ class Decoder {
   // Activation buffers for up to n_positions rows, allocated once:
   std::vector<float> x_, xn_, qkv_, att_, fc_;  // (P,C) (P,C) (P,3C) (P,C) (P,4C)
   std::vector<float> scores_;                   // (max threads, P) attention scratch
+  std::vector<float> norm_scratch_;             // (max threads, C) one LayerNorm row each
   std::vector<float> logits_;                   // (V,)
   int scratch_threads_ = 0;
   int64_t parallel_threshold_ = int64_t{1} << 18;

@@ -7,9 +7,12 @@
 // forward over the whole context, O(T) matrix products per layer, into ONE
 // row's worth of products plus a dot product against T cached keys.
 //
-// Layout: for each layer and head a (capacity, head_dim) block, so attending
-// over the past reads one contiguous run of memory. Allocated once, sized to
-// the model's context (n_positions); nothing is allocated while decoding.
+// Layout: for each layer and head, the values are a (capacity, head_dim)
+// block (row j = token j's value) and the keys a TRANSPOSED (head_dim,
+// capacity) block (column j = token j's key). The query's scores q . k_j are
+// then computed for many j at once in SIMD lanes (see decode_ops.h), and both
+// blocks are read as contiguous runs. Allocated once, sized to the model's
+// context (n_positions); nothing is allocated while decoding.
 //
 // Pipeline position: tokens -> model -> [decode: KV cache] -> samples.
 #pragma once
@@ -19,14 +22,15 @@
 
 namespace cpurich {
 
-/// Per layer and head: K and V for positions 0..capacity-1.
+/// Per layer and head: K (transposed) and V for positions 0..capacity-1.
 class KVCache {
  public:
   KVCache() = default;
   /// Zero-filled cache for n_layer x n_head heads of head_dim floats.
   KVCache(int64_t n_layer, int64_t n_head, int64_t head_dim, int64_t capacity);
 
-  /// Keys of one (layer, head): a (capacity, head_dim) row-major block.
+  /// Keys of one (layer, head), transposed: a (head_dim, capacity) row-major
+  /// block, component i of token j's key at [i * capacity + j].
   float* keys(int64_t layer, int64_t head) { return k_.data() + block(layer, head); }
   /// Values of one (layer, head): a (capacity, head_dim) row-major block.
   float* values(int64_t layer, int64_t head) { return v_.data() + block(layer, head); }
