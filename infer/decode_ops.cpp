@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "autograd/fast_math.h"
+#include "infer/kv_cache.h"
 
 namespace cpurich {
 
@@ -15,37 +16,50 @@ namespace {
 
 using ag::detail::exp_f32;
 
-constexpr int64_t kTile = 32;   // positions scored together (two AVX-512 registers)
-constexpr int64_t kLanes = 16;  // partial sums/maxima of the softmax
+constexpr int64_t kBlock = KVCache::kKeyBlock;  // positions scored together (64)
+constexpr int64_t kMixTile = 32;  // outputs of p @ V together (two AVX-512 registers)
+constexpr int64_t kSplit = 4;     // partial sums over positions in p @ V
+constexpr int64_t kLanes = 16;    // partial sums/maxima of the softmax
 
-// scores[j0 + j] = scale * sum_{i<d} q[i] keys_t[i*ldk + j0 + j] for j < jn
-// (jn <= kTile): the axpy form, vectorised across j, each score still summed
-// over i = 0, 1, ... in order. With jn == kTile (a constant once inlined) the
-// accumulators live in registers.
-inline __attribute__((always_inline)) void score_tile(const float* q, const float* keys_t,
-                                                      int64_t ldk, int64_t d, int64_t j0,
-                                                      int64_t jn, float scale, float* scores) {
-  float acc[kTile] = {};
+// scores[j] = scale * sum_{i<d} q[i] block[i*64 + j] for j < jn (jn <= 64),
+// block (d, 64) being one key block: the axpy form, vectorised across j, each
+// score still summed over i = 0, 1, ... in order. With jn == 64 (a constant
+// once inlined) the accumulators live in registers: 4 independent add chains,
+// enough to keep the adders busy while each addition waits for the one before.
+inline __attribute__((always_inline)) void score_block(const float* q, const float* block,
+                                                       int64_t d, int64_t jn, float scale,
+                                                       float* scores) {
+  float acc[kBlock] = {};
   for (int64_t i = 0; i < d; ++i) {
     const float qi = q[i];
-    const float* row = keys_t + i * ldk + j0;
+    const float* row = block + i * kBlock;
     for (int64_t j = 0; j < jn; ++j) acc[j] += qi * row[j];
   }
-  for (int64_t j = 0; j < jn; ++j) scores[j0 + j] = acc[j] * scale;
+  for (int64_t j = 0; j < jn; ++j) scores[j] = acc[j] * scale;
 }
 
-// out[i0 + i] = sum_{j<n} p[j] values[j*d + i0 + i] for i < in (in <= kTile):
-// vectorised across i, each output summed over j in order.
+// out[i0 + i] = sum_{j<n} p[j] values[j*d + i0 + i] for i < in (in <= kMixTile),
+// vectorised across i. With d = 32 that is only 2 registers, so positions
+// are split into kSplit interleaved partial sums (part s takes j = s, s+4,
+// ...) added at the end as (s0 + s1) + (s2 + s3): 8 independent chains, in
+// a fixed order.
 inline __attribute__((always_inline)) void mix_tile(const float* p, const float* values,
                                                     int64_t n, int64_t d, int64_t i0, int64_t in,
                                                     float* out) {
-  float acc[kTile] = {};
-  for (int64_t j = 0; j < n; ++j) {
-    const float pj = p[j];
-    const float* v = values + j * d + i0;
-    for (int64_t i = 0; i < in; ++i) acc[i] += pj * v[i];
+  float acc[kSplit][kMixTile] = {};
+  int64_t j = 0;
+  for (; j + kSplit <= n; j += kSplit)
+    for (int64_t s = 0; s < kSplit; ++s) {
+      const float pj = p[j + s];
+      const float* v = values + (j + s) * d + i0;
+      for (int64_t i = 0; i < in; ++i) acc[s][i] += pj * v[i];
+    }
+  for (int64_t s = 0; j + s < n; ++s) {  // the last n % 4 positions, same parts
+    const float pj = p[j + s];
+    const float* v = values + (j + s) * d + i0;
+    for (int64_t i = 0; i < in; ++i) acc[s][i] += pj * v[i];
   }
-  for (int64_t i = 0; i < in; ++i) out[i0 + i] = acc[i];
+  for (int64_t i = 0; i < in; ++i) out[i0 + i] = (acc[0][i] + acc[1][i]) + (acc[2][i] + acc[3][i]);
 }
 
 }  // namespace
@@ -62,12 +76,12 @@ void layernorm_row(const float* x, const float* w, const float* b, int64_t C, fl
 }
 
 CPURICH_TARGET_CLONES
-void attend(const float* q, const float* keys_t, int64_t ldk, const float* values, int64_t n,
-            int64_t d, float* scores, float* out) {
+void attend(const float* q, const float* keys, const float* values, int64_t n, int64_t d,
+            float* scores, float* out) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   int64_t j0 = 0;
-  for (; j0 + kTile <= n; j0 += kTile) score_tile(q, keys_t, ldk, d, j0, kTile, scale, scores);
-  if (j0 < n) score_tile(q, keys_t, ldk, d, j0, n - j0, scale, scores);  // partial last tile
+  for (; j0 + kBlock <= n; j0 += kBlock) score_block(q, keys + j0 * d, d, kBlock, scale, scores + j0);
+  if (j0 < n) score_block(q, keys + j0 * d, d, n - j0, scale, scores + j0);  // partial block
   // Softmax. Subtracting the max keeps exp from overflowing; max is exact in
   // any order, so lanes are free. The sum uses 16 lanes (lane l gets j = l,
   // l+16, ...) folded by a fixed tree: reproducible, and no 3-cycle chain per j.
@@ -87,19 +101,19 @@ void attend(const float* q, const float* keys_t, int64_t ldk, const float* value
     for (int64_t l = 0; l < half; ++l) sum[l] += sum[l + half];
   const float inv = 1.0f / sum[0];
   for (j = 0; j < n; ++j) scores[j] *= inv;  // p_j
-  // out = sum_j p_j v_j, kTile outputs at a time held in registers.
+  // out = sum_j p_j v_j, kMixTile outputs at a time held in registers.
   int64_t i0 = 0;
-  for (; i0 + kTile <= d; i0 += kTile) mix_tile(scores, values, n, d, i0, kTile, out);
+  for (; i0 + kMixTile <= d; i0 += kMixTile) mix_tile(scores, values, n, d, i0, kMixTile, out);
   if (i0 < d) mix_tile(scores, values, n, d, i0, d - i0, out);
 }
 
-void attend_naive(const float* q, const float* keys_t, int64_t ldk, const float* values,
-                  int64_t n, int64_t d, float* scores, float* out) {
+void attend_naive(const float* q, const float* keys, const float* values, int64_t n, int64_t d,
+                  float* scores, float* out) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   float mx = -INFINITY;
   for (int64_t j = 0; j < n; ++j) {
     float s = 0.0f;
-    for (int64_t i = 0; i < d; ++i) s += q[i] * keys_t[i * ldk + j];
+    for (int64_t i = 0; i < d; ++i) s += q[i] * keys[(j / kBlock * d + i) * kBlock + j % kBlock];
     scores[j] = s * scale;
     mx = scores[j] > mx ? scores[j] : mx;
   }

@@ -7,9 +7,10 @@
 // after another is a chain of dependent additions (each waits for the last,
 // ~3 cycles apiece) and std::exp is a library call no compiler vectorises.
 // attend() fixes both without changing what is summed in which order:
-//   * the cache stores keys transposed, (head_dim, capacity), so the scores of
-//     many positions j are computed side by side in SIMD lanes, each still
-//     summed over i = 0..d-1 in order (bitwise the naive q . k_j);
+//   * the cache stores keys transposed in blocks of 64 positions (kv_cache.h),
+//     so the scores of 64 positions j are computed side by side in SIMD
+//     lanes, each still summed over i = 0..d-1 in order (bitwise the naive
+//     q . k_j), and the weighted sum of values keeps 4 partial sums;
 //   * exp is autograd's vectorisable exp_f32 (~1 ulp), and the softmax sum
 //     uses 16 partial sums combined in a fixed order (reproducible).
 // attend_naive() is the textbook version the tests compare against.
@@ -27,14 +28,14 @@ void layernorm_row(const float* x, const float* w, const float* b, int64_t C, fl
 
 /// Single-head causal attention of one query over n cached positions:
 ///   s_j = q . k_j / sqrt(d)  for j < n,   p = softmax(s),   out = sum_j p_j v_j
-/// q (d,); keys_t (d, ldk) holds key j's component i at keys_t[i * ldk + j]
-/// (ldk >= n: the cache capacity); values (n, d) row-major; out (d,);
-/// scores (n,) scratch. The same inputs give the same bits on every ISA.
-void attend(const float* q, const float* keys_t, int64_t ldk, const float* values, int64_t n,
-            int64_t d, float* scores, float* out);
+/// q (d,); keys in KVCache's blocked layout (ceil(n/64) blocks of (d, 64),
+/// component i of key j at [(j/64)*d*64 + i*64 + j%64]); values (n, d)
+/// row-major; out (d,); scores (n,) scratch. Same inputs, same bits on every ISA.
+void attend(const float* q, const float* keys, const float* values, int64_t n, int64_t d,
+            float* scores, float* out);
 
 /// The reference for attend: sequential sums and std::exp, same arguments.
-void attend_naive(const float* q, const float* keys_t, int64_t ldk, const float* values,
-                  int64_t n, int64_t d, float* scores, float* out);
+void attend_naive(const float* q, const float* keys, const float* values, int64_t n, int64_t d,
+                  float* scores, float* out);
 
 }  // namespace cpurich

@@ -211,14 +211,12 @@ void Decoder::layer_forward(int64_t l, int64_t T, int64_t pos0, SpinBarrier& bar
   // all this head's and written by this same item.
 #pragma omp for schedule(static) nowait
   for (int64_t hd = 0; hd < H; ++hd) {
-    float* keys_t = cache_.keys(l, hd);  // (d, P): key j is column j
-    float* values = cache_.values(l, hd);
     float* scores = scores_.data() + omp_get_thread_num() * P;
     for (int64_t t = 0; t < T; ++t) {
       const float* q = &qkv_[t * 3 * C + hd * d];  // then k at +C, v at +2C
-      for (int64_t i = 0; i < d; ++i) keys_t[i * P + pos0 + t] = q[C + i];
-      std::copy_n(q + 2 * C, d, values + (pos0 + t) * d);
-      attend(q, keys_t, P, values, pos0 + t + 1, d, scores, &att_[t * C + hd * d]);
+      cache_.put(l, hd, pos0 + t, q + C, q + 2 * C);
+      attend(q, cache_.keys(l, hd), cache_.values(l, hd), pos0 + t + 1, d, scores,
+             &att_[t * C + hd * d]);
     }
   }
   barrier.wait();
