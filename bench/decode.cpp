@@ -14,16 +14,16 @@
 //   --quick        64 new tokens, uncached only for tiny
 //   --config       only this model          --threads  only this thread count
 //   --cached-only  skip the (slow) full-recomputation runs
+#include <omp.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-#include <omp.h>
 
 #include "infer/decoder.h"
 #include "infer/sampling.h"
@@ -35,7 +35,9 @@ using namespace cpurich;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 GPTConfig make_config(int64_t layers, int64_t heads, int64_t width) {
   GPTConfig c;
@@ -107,10 +109,14 @@ int main(int argc, char** argv) {
   std::vector<int> thread_counts = {1, 2};
   for (int i = 1; i < argc; ++i) {
     const bool has_value = i + 1 < argc;
-    if (std::strcmp(argv[i], "--json") == 0) json = true;
-    else if (std::strcmp(argv[i], "--quick") == 0) quick = true;
-    else if (std::strcmp(argv[i], "--cached-only") == 0) cached_only = true;
-    else if (std::strcmp(argv[i], "--config") == 0 && has_value) only_config = argv[++i];
+    if (std::strcmp(argv[i], "--json") == 0)
+      json = true;
+    else if (std::strcmp(argv[i], "--quick") == 0)
+      quick = true;
+    else if (std::strcmp(argv[i], "--cached-only") == 0)
+      cached_only = true;
+    else if (std::strcmp(argv[i], "--config") == 0 && has_value)
+      only_config = argv[++i];
     else if (std::strcmp(argv[i], "--threads") == 0 && has_value && std::atoi(argv[i + 1]) > 0)
       thread_counts = {std::atoi(argv[++i])};
     else {
@@ -121,13 +127,15 @@ int main(int argc, char** argv) {
     }
   }
   if (!only_config.empty() && only_config != "tiny" && only_config != "small") {
-    std::fprintf(stderr, "decode: error: unknown config '%s' (tiny or small)\n", only_config.c_str());
+    std::fprintf(stderr, "decode: error: unknown config '%s' (tiny or small)\n",
+                 only_config.c_str());
     return 1;
   }
   const int64_t new_tokens = quick ? 64 : 256;
   const double bw = memory_bandwidth_gb_s();
   if (!json)
-    std::printf("memory bandwidth (parallel read, %d threads): %.1f GB/s\n\n", omp_get_max_threads(), bw);
+    std::printf("memory bandwidth (parallel read, %d threads): %.1f GB/s\n\n",
+                omp_get_max_threads(), bw);
   const std::pair<const char*, GPTConfig> configs[] = {{"tiny", make_config(4, 4, 128)},
                                                        {"small", make_config(6, 6, 384)}};
   for (const auto& [name, config] : configs) {
@@ -143,9 +151,13 @@ int main(int argc, char** argv) {
         const double weight_gb_s = cache ? wbytes * t.decode_tok_s / 1e9 : 0.0;
         if (threads == 1) (cache ? cached_1 : uncached_1) = t.decode_tok_s;
         if (json) {
-          nlohmann::json j = {{"config", name}, {"cache", cache}, {"threads", threads},
-                              {"prefill_tok_s", t.prefill_tok_s}, {"decode_tok_s", t.decode_tok_s},
-                              {"new_tokens", new_tokens}, {"weight_mb", wbytes / 1e6},
+          nlohmann::json j = {{"config", name},
+                              {"cache", cache},
+                              {"threads", threads},
+                              {"prefill_tok_s", t.prefill_tok_s},
+                              {"decode_tok_s", t.decode_tok_s},
+                              {"new_tokens", new_tokens},
+                              {"weight_mb", wbytes / 1e6},
                               {"memory_bandwidth_gb_s", bw}};
           if (cache) j["weight_gb_s"] = weight_gb_s;
           std::printf("%s\n", j.dump().c_str());

@@ -17,9 +17,9 @@ namespace {
 using ag::detail::exp_f32;
 
 constexpr int64_t kBlock = KVCache::kKeyBlock;  // positions scored together (64)
-constexpr int64_t kMixTile = 32;  // outputs of p @ V together (two AVX-512 registers)
-constexpr int64_t kSplit = 4;     // partial sums over positions in p @ V
-constexpr int64_t kLanes = 16;    // partial sums/maxima of the softmax
+constexpr int64_t kMixTile = 32;                // outputs of p @ V together (two AVX-512 registers)
+constexpr int64_t kSplit = 4;                   // partial sums over positions in p @ V
+constexpr int64_t kLanes = 16;                  // partial sums/maxima of the softmax
 
 // scores[j] = scale * sum_{i<d} q[i] block[i*64 + j] for j < jn (jn <= 64),
 // block (d, 64) being one key block: the axpy form, vectorised across j, each
@@ -43,9 +43,8 @@ inline __attribute__((always_inline)) void score_block(const float* q, const flo
 // are split into kSplit interleaved partial sums (part s takes j = s, s+4,
 // ...) added at the end as (s0 + s1) + (s2 + s3): 8 independent chains, in
 // a fixed order.
-inline __attribute__((always_inline)) void mix_tile(const float* p, const float* values,
-                                                    int64_t n, int64_t d, int64_t i0, int64_t in,
-                                                    float* out) {
+inline __attribute__((always_inline)) void mix_tile(const float* p, const float* values, int64_t n,
+                                                    int64_t d, int64_t i0, int64_t in, float* out) {
   float acc[kSplit][kMixTile] = {};
   int64_t j = 0;
   for (; j + kSplit <= n; j += kSplit)
@@ -80,7 +79,8 @@ void attend(const float* q, const float* keys, const float* values, int64_t n, i
             float* scores, float* out) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   int64_t j0 = 0;
-  for (; j0 + kBlock <= n; j0 += kBlock) score_block(q, keys + j0 * d, d, kBlock, scale, scores + j0);
+  for (; j0 + kBlock <= n; j0 += kBlock)
+    score_block(q, keys + j0 * d, d, kBlock, scale, scores + j0);
   if (j0 < n) score_block(q, keys + j0 * d, d, n - j0, scale, scores + j0);  // partial block
   // Softmax. Subtracting the max keeps exp from overflowing; max is exact in
   // any order, so lanes are free. The sum uses 16 lanes (lane l gets j = l,

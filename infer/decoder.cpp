@@ -33,8 +33,8 @@ std::vector<float> take(const std::map<std::string, Tensor>& weights, const std:
     throw std::invalid_argument("decoder: tensor '" + name + "' is " + dtype_name(t.dtype()) +
                                 ", expected f32");
   if (t.shape() != shape)
-    throw std::invalid_argument("decoder: tensor '" + name + "' has shape " +
-                                shape_str(t.shape()) + ", expected " + shape_str(shape));
+    throw std::invalid_argument("decoder: tensor '" + name + "' has shape " + shape_str(t.shape()) +
+                                ", expected " + shape_str(shape));
   const auto values = t.contiguous().span_f32();
   return {values.begin(), values.end()};
 }
@@ -89,7 +89,9 @@ Decoder::Decoder(const GPTConfig& config, const std::map<std::string, Tensor>& w
 
 Decoder::Decoder(const GPT& model) : Decoder(model.config(), model.state_dict()) {}
 
-void Decoder::reset() { truncate(0); }
+void Decoder::reset() {
+  truncate(0);
+}
 
 void Decoder::truncate(int64_t n) {
   if (n < 0 || n > length())
@@ -124,8 +126,7 @@ std::span<const float> Decoder::append(std::span<const int32_t> ids) {
 std::span<const float> Decoder::sync(std::span<const int32_t> ids) {
   if (ids.empty()) throw std::invalid_argument("decoder: sync needs at least one token");
   size_t common = 0;
-  while (common < tokens_.size() && common < ids.size() && tokens_[common] == ids[common])
-    ++common;
+  while (common < tokens_.size() && common < ids.size() && tokens_[common] == ids[common]) ++common;
   // Recompute at least the last token so there are logits to return.
   if (common == ids.size()) --common;
   truncate(static_cast<int64_t>(common));

@@ -16,8 +16,8 @@ KVCache::KVCache(int64_t n_layer, int64_t n_head, int64_t head_dim, int64_t capa
 }
 
 void KVCache::put(int64_t layer, int64_t head, int64_t pos, const float* k, const float* v) {
-  float* block = k_.data() + (layer * n_head_ + head) * key_stride() +
-                 pos / kKeyBlock * head_dim_ * kKeyBlock;
+  float* block =
+      k_.data() + (layer * n_head_ + head) * key_stride() + pos / kKeyBlock * head_dim_ * kKeyBlock;
   for (int64_t i = 0; i < head_dim_; ++i) block[i * kKeyBlock + pos % kKeyBlock] = k[i];
   std::copy_n(v, head_dim_, v_.data() + ((layer * n_head_ + head) * capacity_ + pos) * head_dim_);
 }

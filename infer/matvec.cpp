@@ -25,7 +25,7 @@ namespace cpurich {
 namespace {
 
 constexpr int64_t kPanel = PackedLinear::kPanel;  // 1 x 64 decode tile
-constexpr int64_t kRows = 4;                       // 4 x 32 prefill tile
+constexpr int64_t kRows = 4;                      // 4 x 32 prefill tile
 constexpr int64_t kHalf = kPanel / 2;
 
 // 0.5 x (1 + tanh u) = x sigmoid(2u) = x / (1 + e^{-2u}),  u = sqrt(2/pi) (x + 0.044715 x^3):
@@ -100,7 +100,9 @@ CPURICH_INLINE void tile_4x32(const float* x, int64_t ldx, int64_t C, const floa
 
 }  // namespace
 
-float gelu_tanh(float x) { return gelu_inline(x); }
+float gelu_tanh(float x) {
+  return gelu_inline(x);
+}
 
 PackedLinear pack_linear(const float* w, const float* bias, int64_t C, int64_t N) {
   PackedLinear p;
@@ -129,8 +131,8 @@ void linear_panels(const PackedLinear& layer, const float* x, int64_t ldx, int64
         const int64_t nc = N - n - h < kHalf ? N - n - h : kHalf;
         tile_4x32(x + r * ldx, ldx, C, panel + h, acc);
         for (int64_t i = 0; i < kRows; ++i)
-          store_row(acc + i * kHalf, bias ? bias + n + h : nullptr, y + (r + i) * ldy + n + h,
-                    nc, ep);
+          store_row(acc + i * kHalf, bias ? bias + n + h : nullptr, y + (r + i) * ldy + n + h, nc,
+                    ep);
       }
     }
     for (; r < rows; ++r) {  // decode (rows == 1) and leftover rows

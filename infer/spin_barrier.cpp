@@ -1,7 +1,6 @@
 // spin_barrier.cpp: the centralised sense-counting barrier (see spin_barrier.h).
 #include "infer/spin_barrier.h"
 
-
 namespace cpurich {
 
 namespace {

@@ -38,7 +38,7 @@ class SpinBarrier {
 
  private:
   const int threads_;
-  alignas(64) std::atomic<int> arrived_{0};        // participants in this round
+  alignas(64) std::atomic<int> arrived_{0};          // participants in this round
   alignas(64) std::atomic<unsigned> generation_{0};  // rounds completed
 };
 

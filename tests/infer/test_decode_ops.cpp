@@ -1,10 +1,9 @@
 // The decode kernels against their references: attend vs attend_naive, the
 // KV cache's blocked key layout, gelu_tanh vs double precision, and the spin
 // barrier that synchronises a decode step's threads.
-#include <catch2/catch.hpp>
-
 #include <omp.h>
 
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <vector>
 
@@ -62,8 +61,7 @@ TEST_CASE("attend matches the naive attention") {
       for (int64_t j = 0; j < n; ++j) cache.put(0, 0, j, &k[j * d], &v[j * d]);
       std::vector<float> scores(n), fast(d), ref(d);
       attend(q.data(), cache.keys(0, 0), cache.values(0, 0), n, d, scores.data(), fast.data());
-      attend_naive(q.data(), cache.keys(0, 0), cache.values(0, 0), n, d, scores.data(),
-                   ref.data());
+      attend_naive(q.data(), cache.keys(0, 0), cache.values(0, 0), n, d, scores.data(), ref.data());
       // The scores are the same bits (same order over i). What differs:
       // exp_f32 vs std::exp (< 2e-7 relative each, numerator and inside the
       // sum), the order of the softmax sum and of sum_j p_j v_j (each <= n
