@@ -5,8 +5,9 @@
 // `omp for` over 64-column panels and attention an `omp for` over heads.
 // Work items never share an output, so no float sum is ever split across
 // threads and the logits are bitwise the same for any thread count.
-// A tiny model's decode step is ~60 us of work, so synchronisation is counted
-// (5 barriers per layer) and cheap (spin_barrier.h).
+// A tiny model's decode step is only ~60 us of work, so synchronisation is
+// counted (5 barriers per layer) and cheap (spin_barrier.h), and below a size
+// threshold (set_parallel_threshold) a step runs on the caller's thread alone.
 #include "infer/decoder.h"
 
 #include <omp.h>

@@ -6,14 +6,15 @@
 // layer needs whole rows of the step before (the attention needs all of q, k,
 // v; the MLP all of x ...), so a decode step of a 4-layer model meets ~20 of
 // them. GCC's OpenMP barrier (libgomp) ends with a futex_wake system call
-// even when the other thread is spinning, not sleeping; on a virtual machine
-// with kernel page-table isolation that call alone costs a microsecond or
-// two, which is as much as a whole tiny-model matrix product. This barrier
-// is two atomic counters in their own cache lines: arrive = increment, the
-// last arrival bumps the generation, everyone else watches the generation
-// change. Its cost is the time a cache line takes to travel between cores
-// (~0.3 us here). It stays correct if there are more threads than cores: after
-// a while a waiter yields the core so the thread it waits for can run.
+// even when the other thread is spinning, not sleeping; on the 2-core virtual
+// machine this was tuned on (kernel page-table isolation on) a 2-thread
+// `omp barrier` measured 1.5-1.7 us, about a whole tiny-model matrix
+// product. This barrier is two atomic counters in their own cache lines:
+// arrive = increment, the last arrival bumps the generation, everyone else
+// watches the generation change; it measured ~0.5 us there, about the time a
+// cache line takes to travel between two cores and back. It stays usable with
+// more threads than cores: after ~40 us of spinning a waiter sleeps in the
+// kernel (std::atomic::wait) so the thread it waits for can have the core.
 //
 // Pipeline position: tokens -> model -> [decode: threads] -> samples.
 #pragma once
