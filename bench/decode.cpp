@@ -10,16 +10,20 @@
 // second cached decoding streams: a decode step reads every weight once, so
 // for a model bigger than the caches that ratio is the speed limit.
 //
-// Usage: decode [--json] [--quick]   (--quick: 64 new tokens, uncached only for tiny)
+// Usage: decode [--json] [--quick] [--config tiny|small] [--threads N] [--cached-only]
+//   --quick        64 new tokens, uncached only for tiny
+//   --config       only this model          --threads  only this thread count
+//   --cached-only  skip the (slow) full-recomputation runs
+#include <omp.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-#include <omp.h>
 
 #include "infer/decoder.h"
 #include "infer/sampling.h"
@@ -31,7 +35,9 @@ using namespace cpurich;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 GPTConfig make_config(int64_t layers, int64_t heads, int64_t width) {
   GPTConfig c;
@@ -98,36 +104,60 @@ Timing run_case(Decoder& d, bool cache, int64_t new_tokens, int repeats) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool json = false, quick = false;
+  bool json = false, quick = false, cached_only = false;
+  std::string only_config;
+  std::vector<int> thread_counts = {1, 2};
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--json") == 0) json = true;
-    else if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    const bool has_value = i + 1 < argc;
+    if (std::strcmp(argv[i], "--json") == 0)
+      json = true;
+    else if (std::strcmp(argv[i], "--quick") == 0)
+      quick = true;
+    else if (std::strcmp(argv[i], "--cached-only") == 0)
+      cached_only = true;
+    else if (std::strcmp(argv[i], "--config") == 0 && has_value)
+      only_config = argv[++i];
+    else if (std::strcmp(argv[i], "--threads") == 0 && has_value && std::atoi(argv[i + 1]) > 0)
+      thread_counts = {std::atoi(argv[++i])};
     else {
-      std::fprintf(stderr, "usage: decode [--json] [--quick]\n");
-      return 1;
+      std::fprintf(stderr,
+                   "usage: decode [--json] [--quick] [--config tiny|small] [--threads N] "
+                   "[--cached-only]\n");
+      return std::strcmp(argv[i], "--help") == 0 ? 0 : 1;
     }
+  }
+  if (!only_config.empty() && only_config != "tiny" && only_config != "small") {
+    std::fprintf(stderr, "decode: error: unknown config '%s' (tiny or small)\n",
+                 only_config.c_str());
+    return 1;
   }
   const int64_t new_tokens = quick ? 64 : 256;
   const double bw = memory_bandwidth_gb_s();
   if (!json)
-    std::printf("memory bandwidth (parallel read, %d threads): %.1f GB/s\n\n", omp_get_max_threads(), bw);
+    std::printf("memory bandwidth (parallel read, %d threads): %.1f GB/s\n\n",
+                omp_get_max_threads(), bw);
   const std::pair<const char*, GPTConfig> configs[] = {{"tiny", make_config(4, 4, 128)},
                                                        {"small", make_config(6, 6, 384)}};
   for (const auto& [name, config] : configs) {
+    if (!only_config.empty() && only_config != name) continue;
     Decoder d(GPT(config, 1));
     const double wbytes = static_cast<double>(d.weight_bytes_per_token());
     double cached_1 = 0, uncached_1 = 0;
-    for (const int threads : {1, 2}) {
+    for (const int threads : thread_counts) {
       set_num_threads(threads);
       for (const bool cache : {true, false}) {
-        if (quick && !cache && std::string(name) != "tiny") continue;
+        if (!cache && (cached_only || (quick && std::string(name) != "tiny"))) continue;
         const Timing t = run_case(d, cache, new_tokens, cache ? 3 : 1);
         const double weight_gb_s = cache ? wbytes * t.decode_tok_s / 1e9 : 0.0;
         if (threads == 1) (cache ? cached_1 : uncached_1) = t.decode_tok_s;
         if (json) {
-          nlohmann::json j = {{"config", name}, {"cache", cache}, {"threads", threads},
-                              {"prefill_tok_s", t.prefill_tok_s}, {"decode_tok_s", t.decode_tok_s},
-                              {"new_tokens", new_tokens}, {"weight_mb", wbytes / 1e6},
+          nlohmann::json j = {{"config", name},
+                              {"cache", cache},
+                              {"threads", threads},
+                              {"prefill_tok_s", t.prefill_tok_s},
+                              {"decode_tok_s", t.decode_tok_s},
+                              {"new_tokens", new_tokens},
+                              {"weight_mb", wbytes / 1e6},
                               {"memory_bandwidth_gb_s", bw}};
           if (cache) j["weight_gb_s"] = weight_gb_s;
           std::printf("%s\n", j.dump().c_str());

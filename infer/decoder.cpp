@@ -2,9 +2,12 @@
 //
 // One OpenMP parallel region per append() (so a decode step pays for one
 // thread wake-up, not one per matrix): inside it, every matrix product is an
-// `omp for` over 64-column panels and attention an `omp for` over (row, head)
-// pairs. Work items never share an output, so no float sum is ever split
-// across threads and the logits are bitwise the same for any thread count.
+// `omp for` over 64-column panels and attention an `omp for` over heads.
+// Work items never share an output, so no float sum is ever split across
+// threads and the logits are bitwise the same for any thread count.
+// A tiny model's decode step is only ~60 us of work, so synchronisation is
+// counted (5 barriers per layer) and cheap (spin_barrier.h), and below a size
+// threshold (set_parallel_threshold) a step runs on the caller's thread alone.
 #include "infer/decoder.h"
 
 #include <omp.h>
@@ -13,6 +16,7 @@
 #include <stdexcept>
 
 #include "infer/decode_ops.h"
+#include "infer/spin_barrier.h"
 #include "nn/gpt.h"
 #include "tensor/threads.h"
 
@@ -30,8 +34,8 @@ std::vector<float> take(const std::map<std::string, Tensor>& weights, const std:
     throw std::invalid_argument("decoder: tensor '" + name + "' is " + dtype_name(t.dtype()) +
                                 ", expected f32");
   if (t.shape() != shape)
-    throw std::invalid_argument("decoder: tensor '" + name + "' has shape " +
-                                shape_str(t.shape()) + ", expected " + shape_str(shape));
+    throw std::invalid_argument("decoder: tensor '" + name + "' has shape " + shape_str(t.shape()) +
+                                ", expected " + shape_str(shape));
   const auto values = t.contiguous().span_f32();
   return {values.begin(), values.end()};
 }
@@ -81,11 +85,14 @@ Decoder::Decoder(const GPTConfig& config, const std::map<std::string, Tensor>& w
   logits_.assign(static_cast<size_t>(V), 0.0f);
   scratch_threads_ = std::max(omp_get_max_threads(), omp_get_num_procs());
   scores_.assign(static_cast<size_t>(scratch_threads_ * P), 0.0f);
+  norm_scratch_.assign(static_cast<size_t>(scratch_threads_ * C), 0.0f);
 }
 
 Decoder::Decoder(const GPT& model) : Decoder(model.config(), model.state_dict()) {}
 
-void Decoder::reset() { truncate(0); }
+void Decoder::reset() {
+  truncate(0);
+}
 
 void Decoder::truncate(int64_t n) {
   if (n < 0 || n > length())
@@ -120,8 +127,7 @@ std::span<const float> Decoder::append(std::span<const int32_t> ids) {
 std::span<const float> Decoder::sync(std::span<const int32_t> ids) {
   if (ids.empty()) throw std::invalid_argument("decoder: sync needs at least one token");
   size_t common = 0;
-  while (common < tokens_.size() && common < ids.size() && tokens_[common] == ids[common])
-    ++common;
+  while (common < tokens_.size() && common < ids.size() && tokens_[common] == ids[common]) ++common;
   // Recompute at least the last token so there are logits to return.
   if (common == ids.size()) --common;
   truncate(static_cast<int64_t>(common));
@@ -140,64 +146,95 @@ int64_t Decoder::weight_bytes_per_token() const {
 // Rows ids (T,) at positions pos0.. through embeddings, all layers, ln_f and
 // the head (last row only: generation needs nothing else).
 void Decoder::forward_rows(const int32_t* ids, int64_t T, int threads) {
-  const int64_t C = config_.n_embd, V = config_.vocab_size, pos0 = length();
-  const float* last = x_.data() + (T - 1) * C;
-  float* h = xn_.data();  // the final LayerNorm's output reuses row 0 of xn_
-#pragma omp parallel num_threads(threads)
-  {
-#pragma omp for schedule(static)
-    for (int64_t t = 0; t < T; ++t) {  // x[t] = wte[id] + wpe[pos]
-      const float* te = wte_.data() + ids[t] * C;
-      const float* pe = wpe_.data() + (pos0 + t) * C;
-      for (int64_t c = 0; c < C; ++c) x_[t * C + c] = te[c] + pe[c];
-    }
-    for (int64_t l = 0; l < config_.n_layer; ++l) layer_forward(l, T, pos0);
-#pragma omp single
-    layernorm_row(last, lnf_w_.data(), lnf_b_.data(), C,
-                  static_cast<float>(config_.layer_norm_epsilon), h);
-#pragma omp for schedule(static)
-    for (int64_t v0 = 0; v0 < V; v0 += 32)
-      head_logits(h, wte_.data(), C, logits_.data(), v0, std::min(v0 + 32, V));
+  const int64_t C = config_.n_embd, pos0 = length();
+  for (int64_t t = 0; t < T; ++t) {  // x[t] = wte[id] + wpe[pos]
+    const float* te = wte_.data() + ids[t] * C;
+    const float* pe = wpe_.data() + (pos0 + t) * C;
+    for (int64_t c = 0; c < C; ++c) x_[t * C + c] = te[c] + pe[c];
   }
+  SpinBarrier barrier(threads);
+  // On one thread there is no team at all: the `omp for` loops inside then
+  // run every iteration on the caller.
+  if (threads == 1) {
+    forward_layers(T, pos0, barrier);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  forward_layers(T, pos0, barrier);
+}
+
+// Called by every thread of the team (or by the caller alone). Each
+// `omp for` is `nowait` and followed by barrier.wait() (see spin_barrier.h
+// for why not OpenMP's own barrier): the waits are the step's sync points.
+void Decoder::forward_layers(int64_t T, int64_t pos0, SpinBarrier& barrier) {
+  const int64_t C = config_.n_embd, V = config_.vocab_size;
+  for (int64_t l = 0; l < config_.n_layer; ++l) layer_forward(l, T, pos0, barrier);
+  // Only the last row's logits are needed: ln_f on that row (in every
+  // thread's scratch, see norm_rows) then the head split over the vocabulary;
+  // the end of the parallel region is the last barrier.
+  const float* h = norm_rows(x_.data() + (T - 1) * C, 1, lnf_w_.data(), lnf_b_.data(), barrier);
+#pragma omp for schedule(static) nowait
+  for (int64_t v0 = 0; v0 < V; v0 += 32)
+    head_logits(h, wte_.data(), C, logits_.data(), v0, std::min(v0 + 32, V));
+}
+
+// LayerNorm of rows x (T,C); returns where the result is. One row (a decode
+// step): every thread normalises it into its own scratch row, which costs
+// ~C operations and saves a barrier. Several rows (prefill): rows split over
+// the threads into xn_, then a barrier.
+const float* Decoder::norm_rows(const float* x, int64_t T, const float* w, const float* b,
+                                SpinBarrier& barrier) {
+  const int64_t C = config_.n_embd;
+  const auto eps = static_cast<float>(config_.layer_norm_epsilon);
+  if (T == 1) {
+    float* row = norm_scratch_.data() + omp_get_thread_num() * C;
+    layernorm_row(x, w, b, C, eps, row);
+    return row;
+  }
+#pragma omp for schedule(static) nowait
+  for (int64_t t = 0; t < T; ++t) layernorm_row(x + t * C, w, b, C, eps, &xn_[t * C]);
+  barrier.wait();
+  return xn_.data();
 }
 
 // One pre-LN block on rows x_[0..T): x += attn(ln_1(x)); x += mlp(ln_2(x)).
-// Called by every thread of forward_rows's parallel region.
-void Decoder::layer_forward(int64_t l, int64_t T, int64_t pos0) {
+// Five barriers per layer in a decode step: each step below needs whole rows
+// of the one before.
+void Decoder::layer_forward(int64_t l, int64_t T, int64_t pos0, SpinBarrier& barrier) {
   const Layer& L = layers_[static_cast<size_t>(l)];
   const int64_t C = config_.n_embd, H = config_.n_head, d = C / H, P = config_.n_positions;
-  const auto eps = static_cast<float>(config_.layer_norm_epsilon);
-#pragma omp for schedule(static)
-  for (int64_t t = 0; t < T; ++t)
-    layernorm_row(&x_[t * C], L.ln1_w.data(), L.ln1_b.data(), C, eps, &xn_[t * C]);
-#pragma omp for schedule(static)
+  const float* xn = norm_rows(x_.data(), T, L.ln1_w.data(), L.ln1_b.data(), barrier);
+#pragma omp for schedule(static) nowait
   for (int64_t p = 0; p < L.attn.num_panels(); ++p)  // qkv (T,3C) = xn @ c_attn
-    linear_panels(L.attn, xn_.data(), C, T, qkv_.data(), 3 * C, p, p + 1, Epilogue::Store);
-#pragma omp for schedule(static)
-  for (int64_t th = 0; th < T * H; ++th) {  // k, v of the new rows -> cache
-    const int64_t t = th / H, hd = th % H;
-    std::copy_n(&qkv_[t * 3 * C + C + hd * d], d, cache_.keys(l, hd) + (pos0 + t) * d);
-    std::copy_n(&qkv_[t * 3 * C + 2 * C + hd * d], d, cache_.values(l, hd) + (pos0 + t) * d);
-  }
-#pragma omp for schedule(static)
-  for (int64_t th = 0; th < T * H; ++th) {  // row t attends to positions 0..pos0+t
-    const int64_t t = th / H, hd = th % H;
+    linear_panels(L.attn, xn, C, T, qkv_.data(), 3 * C, p, p + 1, Epilogue::Store);
+  barrier.wait();
+  // One work item per head, over all T rows in order: row t's key and value
+  // go into the cache, then row t attends to positions 0..pos0+t, which are
+  // all this head's and written by this same item.
+#pragma omp for schedule(static) nowait
+  for (int64_t hd = 0; hd < H; ++hd) {
     float* scores = scores_.data() + omp_get_thread_num() * P;
-    attend(&qkv_[t * 3 * C + hd * d], cache_.keys(l, hd), cache_.values(l, hd), pos0 + t + 1, d,
-           scores, &att_[t * C + hd * d]);
+    for (int64_t t = 0; t < T; ++t) {
+      const float* q = &qkv_[t * 3 * C + hd * d];  // then k at +C, v at +2C
+      cache_.put(l, hd, pos0 + t, q + C, q + 2 * C);
+      attend(q, cache_.keys(l, hd), cache_.values(l, hd), pos0 + t + 1, d, scores,
+             &att_[t * C + hd * d]);
+    }
   }
-#pragma omp for schedule(static)
+  barrier.wait();
+#pragma omp for schedule(static) nowait
   for (int64_t p = 0; p < L.attn_proj.num_panels(); ++p)  // x += att @ c_proj
     linear_panels(L.attn_proj, att_.data(), C, T, x_.data(), C, p, p + 1, Epilogue::Accumulate);
-#pragma omp for schedule(static)
-  for (int64_t t = 0; t < T; ++t)
-    layernorm_row(&x_[t * C], L.ln2_w.data(), L.ln2_b.data(), C, eps, &xn_[t * C]);
-#pragma omp for schedule(static)
+  barrier.wait();
+  xn = norm_rows(x_.data(), T, L.ln2_w.data(), L.ln2_b.data(), barrier);
+#pragma omp for schedule(static) nowait
   for (int64_t p = 0; p < L.fc.num_panels(); ++p)  // fc (T,4C) = gelu(xn @ c_fc)
-    linear_panels(L.fc, xn_.data(), C, T, fc_.data(), 4 * C, p, p + 1, Epilogue::Gelu);
-#pragma omp for schedule(static)
+    linear_panels(L.fc, xn, C, T, fc_.data(), 4 * C, p, p + 1, Epilogue::Gelu);
+  barrier.wait();
+#pragma omp for schedule(static) nowait
   for (int64_t p = 0; p < L.fc_proj.num_panels(); ++p)  // x += fc @ mlp.c_proj
     linear_panels(L.fc_proj, fc_.data(), 4 * C, T, x_.data(), C, p, p + 1, Epilogue::Accumulate);
+  barrier.wait();
 }
 
 }  // namespace cpurich

@@ -28,6 +28,7 @@
 namespace cpurich {
 
 class GPT;
+class SpinBarrier;
 
 /// A GPT-2 model prepared for generation: repacked weights + KV cache + buffers.
 class Decoder {
@@ -65,9 +66,14 @@ class Decoder {
 
   /// Bytes of weights a decode step reads (all matrices, biases, the head).
   int64_t weight_bytes_per_token() const;
-  /// Multiply-adds below which append() runs on one thread: waking threads
-  /// costs microseconds, more than a tiny model's whole decode step. Default
-  /// 2^18 (a 4-layer, 128-wide model's step is ~6x that); 0 = always parallel.
+  /// Weight multiply-adds per call below which append() runs on one thread.
+  /// A decode step split over 2 threads meets ~20 barriers and a thread
+  /// wake-up (~0.5 us each here), and both cores must stay ours for the whole
+  /// step: on a machine shared with other work one preempted thread stalls
+  /// the other. Measured on 2 cores: a 4-layer, 128-wide model (~0.8M MACs
+  /// per token) decodes faster on one thread once anything else runs; a
+  /// 6-layer, 384-wide one (~11M) gains ~2x from the second core. Default
+  /// 2^21; 0 = always parallel (the tests use it to exercise the threads).
   void set_parallel_threshold(int64_t macs) { parallel_threshold_ = macs; }
   /// Bytes of the KV cache.
   int64_t cache_bytes() const { return cache_.bytes(); }
@@ -78,7 +84,10 @@ class Decoder {
     PackedLinear attn, attn_proj, fc, fc_proj;
   };
   void forward_rows(const int32_t* ids, int64_t T, int threads);
-  void layer_forward(int64_t l, int64_t T, int64_t pos0);
+  void forward_layers(int64_t T, int64_t pos0, SpinBarrier& barrier);
+  const float* norm_rows(const float* x, int64_t T, const float* w, const float* b,
+                         SpinBarrier& barrier);
+  void layer_forward(int64_t l, int64_t T, int64_t pos0, SpinBarrier& barrier);
 
   GPTConfig config_;
   std::vector<float> wte_, wpe_, lnf_w_, lnf_b_;  // (V,C), (P,C), (C,), (C,)
@@ -88,9 +97,10 @@ class Decoder {
   // Activation buffers for up to n_positions rows, allocated once:
   std::vector<float> x_, xn_, qkv_, att_, fc_;  // (P,C) (P,C) (P,3C) (P,C) (P,4C)
   std::vector<float> scores_;                   // (max threads, P) attention scratch
+  std::vector<float> norm_scratch_;             // (max threads, C) one LayerNorm row each
   std::vector<float> logits_;                   // (V,)
   int scratch_threads_ = 0;
-  int64_t parallel_threshold_ = int64_t{1} << 18;
+  int64_t parallel_threshold_ = int64_t{1} << 21;
 };
 
 }  // namespace cpurich

@@ -1,6 +1,7 @@
 // kv_cache.cpp: allocation and bookkeeping of the KV cache (see kv_cache.h).
 #include "infer/kv_cache.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -10,9 +11,15 @@ KVCache::KVCache(int64_t n_layer, int64_t n_head, int64_t head_dim, int64_t capa
     : n_head_(n_head), head_dim_(head_dim), capacity_(capacity) {
   if (n_layer <= 0 || n_head <= 0 || head_dim <= 0 || capacity <= 0)
     throw std::invalid_argument("KVCache: all sizes must be positive");
-  const auto n = static_cast<size_t>(n_layer * n_head * capacity * head_dim);
-  k_.assign(n, 0.0f);
-  v_.assign(n, 0.0f);
+  k_.assign(static_cast<size_t>(n_layer * n_head * key_stride()), 0.0f);
+  v_.assign(static_cast<size_t>(n_layer * n_head * capacity * head_dim), 0.0f);
+}
+
+void KVCache::put(int64_t layer, int64_t head, int64_t pos, const float* k, const float* v) {
+  float* block =
+      k_.data() + (layer * n_head_ + head) * key_stride() + pos / kKeyBlock * head_dim_ * kKeyBlock;
+  for (int64_t i = 0; i < head_dim_; ++i) block[i * kKeyBlock + pos % kKeyBlock] = k[i];
+  std::copy_n(v, head_dim_, v_.data() + ((layer * n_head_ + head) * capacity_ + pos) * head_dim_);
 }
 
 void KVCache::set_length(int64_t n) {

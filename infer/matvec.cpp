@@ -14,13 +14,10 @@
 // helpers are always_inline so each clone gets its own vectorised copy.
 #include "infer/matvec.h"
 
-#include <cmath>
+#include <cstdint>
 
-#if defined(__x86_64__)
-#define CPURICH_INFER_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define CPURICH_INFER_CLONES
-#endif
+#include "autograd/fast_math.h"
+
 #define CPURICH_INLINE inline __attribute__((always_inline))
 
 namespace cpurich {
@@ -28,18 +25,42 @@ namespace cpurich {
 namespace {
 
 constexpr int64_t kPanel = PackedLinear::kPanel;  // 1 x 64 decode tile
-constexpr int64_t kRows = 4;                       // 4 x 32 prefill tile
+constexpr int64_t kRows = 4;                      // 4 x 32 prefill tile
 constexpr int64_t kHalf = kPanel / 2;
+
+// 0.5 x (1 + tanh u) = x sigmoid(2u) = x / (1 + e^{-2u}),  u = sqrt(2/pi) (x + 0.044715 x^3):
+// the same function, but with autograd's vectorisable exp_f32 instead of a
+// std::tanh call, so the Gelu epilogue of every SIMD clone runs 16 (or 8)
+// lanes at a time. It is also the formula of nn's float32 GELU (autograd's
+// gelu_forward_f32), so the decoder agrees with GPT::forward more closely.
+CPURICH_INLINE float gelu_inline(float x) {
+  const float k = 0.7978845608028654f;  // sqrt(2/pi)
+  const float u = k * (x + 0.044715f * x * x * x);
+  return x / (1.0f + ag::detail::exp_f32(-2.0f * u));
+}
 
 // Writes acc (+ bias) through the epilogue into one row segment of y.
 CPURICH_INLINE void store_row(const float* acc, const float* bias, float* y, int64_t ncols,
                               Epilogue ep) {
   for (int64_t j = 0; j < ncols; ++j) {
     float v = bias ? acc[j] + bias[j] : acc[j];
-    if (ep == Epilogue::Gelu) v = gelu_tanh(v);
+    if (ep == Epilogue::Gelu) v = gelu_inline(v);
     if (ep == Epilogue::Accumulate) v += y[j];
     y[j] = v;
   }
+}
+
+// Asks for the 4 cache lines (one 64-float weight row) `bytes` after p to be
+// loaded into cache: a hint, not a load, so it cannot fault even past the end
+// of the weights (the address is formed as an integer for the same reason).
+// The hardware prefetcher alone leaves the decode tile waiting on L3: a
+// tiny model's weights (3 MB) do not fit in L2, and asking ~4 KB ahead made
+// its decode step ~10% faster on the machine this was tuned on.
+constexpr int64_t kPrefetchRows = 16;
+CPURICH_INLINE void prefetch_ahead(const float* p, int64_t bytes) {
+  const auto a = reinterpret_cast<uintptr_t>(p) + static_cast<uintptr_t>(bytes);
+  for (uintptr_t line = 0; line < kPanel * 4; line += 64)
+    __builtin_prefetch(reinterpret_cast<const void*>(a + line));
 }
 
 // acc (64,) = x (C,) @ panel (C,64): one row of x, a whole panel.
@@ -48,6 +69,7 @@ CPURICH_INLINE void tile_1x64(const float* x, int64_t C, const float* panel, flo
   for (int64_t c = 0; c < C; ++c) {
     const float xc = x[c];
     const float* wr = panel + c * kPanel;
+    prefetch_ahead(wr, kPrefetchRows * kPanel * 4);
     for (int64_t j = 0; j < kPanel; ++j) a[j] += xc * wr[j];
   }
   for (int64_t j = 0; j < kPanel; ++j) acc[j] = a[j];
@@ -79,8 +101,7 @@ CPURICH_INLINE void tile_4x32(const float* x, int64_t ldx, int64_t C, const floa
 }  // namespace
 
 float gelu_tanh(float x) {
-  const float k = 0.7978845608028654f;  // sqrt(2/pi)
-  return 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x)));
+  return gelu_inline(x);
 }
 
 PackedLinear pack_linear(const float* w, const float* bias, int64_t C, int64_t N) {
@@ -95,7 +116,7 @@ PackedLinear pack_linear(const float* w, const float* bias, int64_t C, int64_t N
   return p;
 }
 
-CPURICH_INFER_CLONES
+CPURICH_TARGET_CLONES
 void linear_panels(const PackedLinear& layer, const float* x, int64_t ldx, int64_t rows, float* y,
                    int64_t ldy, int64_t p0, int64_t p1, Epilogue ep) {
   const int64_t C = layer.in, N = layer.out;
@@ -110,8 +131,8 @@ void linear_panels(const PackedLinear& layer, const float* x, int64_t ldx, int64
         const int64_t nc = N - n - h < kHalf ? N - n - h : kHalf;
         tile_4x32(x + r * ldx, ldx, C, panel + h, acc);
         for (int64_t i = 0; i < kRows; ++i)
-          store_row(acc + i * kHalf, bias ? bias + n + h : nullptr, y + (r + i) * ldy + n + h,
-                    nc, ep);
+          store_row(acc + i * kHalf, bias ? bias + n + h : nullptr, y + (r + i) * ldy + n + h, nc,
+                    ep);
       }
     }
     for (; r < rows; ++r) {  // decode (rows == 1) and leftover rows
@@ -136,7 +157,7 @@ void linear_naive(const float* x, int64_t ldx, int64_t rows, int64_t C, const fl
   }
 }
 
-CPURICH_INFER_CLONES
+CPURICH_TARGET_CLONES
 void head_logits(const float* h, const float* wte, int64_t C, float* logits, int64_t v0,
                  int64_t v1) {
   constexpr int64_t kLanes = 16;

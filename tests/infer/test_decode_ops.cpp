@@ -1,0 +1,129 @@
+// The decode kernels against their references: attend vs attend_naive, the
+// KV cache's blocked key layout, gelu_tanh vs double precision, and the spin
+// barrier that synchronises a decode step's threads.
+#include <omp.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <vector>
+
+#include "infer/decode_ops.h"
+#include "infer/kv_cache.h"
+#include "infer/matvec.h"
+#include "infer/spin_barrier.h"
+#include "tensor/rng.h"
+
+using namespace cpurich;
+
+namespace {
+
+std::vector<float> random_vector(int64_t n, uint64_t seed, double std = 1.0) {
+  const Tensor t = Rng(seed).normal({n}, 0.0, std);
+  return {t.span_f32().begin(), t.span_f32().end()};
+}
+
+}  // namespace
+
+TEST_CASE("KVCache put stores keys in blocks of 64 positions and values as rows") {
+  // capacity 130: two full key blocks and a partial third; 2 layers x 3 heads
+  // so a wrong stride would make heads overwrite each other.
+  const int64_t L = 2, H = 3, d = 5, cap = 130, B = KVCache::kKeyBlock;
+  KVCache cache(L, H, d, cap);
+  auto key = [](int64_t l, int64_t h, int64_t j, int64_t i) {
+    return static_cast<float>(((l * 10 + h) * 1000 + j) * 10 + i);
+  };
+  for (int64_t l = 0; l < L; ++l)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t j = 0; j < cap; ++j) {
+        std::vector<float> k(d), v(d);
+        for (int64_t i = 0; i < d; ++i) k[i] = key(l, h, j, i), v[i] = -key(l, h, j, i);
+        cache.put(l, h, j, k.data(), v.data());
+      }
+  int bad = 0;
+  for (int64_t l = 0; l < L; ++l)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t j = 0; j < cap; ++j)
+        for (int64_t i = 0; i < d; ++i) {
+          bad += cache.keys(l, h)[(j / B * d + i) * B + j % B] != key(l, h, j, i);
+          bad += cache.values(l, h)[j * d + i] != -key(l, h, j, i);
+        }
+  CHECK(bad == 0);
+}
+
+TEST_CASE("attend matches the naive attention") {
+  // n around the 64-position block and the 4-way split (partial blocks,
+  // n % 4 != 0); d = 40 leaves a partial 32-output tile.
+  for (const int64_t d : {16, 32, 40}) {
+    for (const int64_t n : {1, 3, 63, 64, 65, 130}) {
+      KVCache cache(1, 1, d, 130);
+      const auto k = random_vector(n * d, 1), v = random_vector(n * d, 2);
+      const auto q = random_vector(d, 3, 2.0);  // std 2: a peaked softmax too
+      for (int64_t j = 0; j < n; ++j) cache.put(0, 0, j, &k[j * d], &v[j * d]);
+      std::vector<float> scores(n), fast(d), ref(d);
+      attend(q.data(), cache.keys(0, 0), cache.values(0, 0), n, d, scores.data(), fast.data());
+      attend_naive(q.data(), cache.keys(0, 0), cache.values(0, 0), n, d, scores.data(), ref.data());
+      // The scores are the same bits (same order over i). What differs:
+      // exp_f32 vs std::exp (< 2e-7 relative each, numerator and inside the
+      // sum), the order of the softmax sum and of sum_j p_j v_j (each <= n
+      // eps relative to the sum of |terms|, eps = 2^-24) and a few roundings.
+      // So |fast - ref| <= (4e-7 + (2n + 4) eps) * sum_j p_j |v_j|; we allow
+      // 2x that. A wrong position, scale or block offset is off by O(|v|).
+      std::vector<double> p(n);
+      double mx = -INFINITY, total = 0.0;
+      for (int64_t j = 0; j < n; ++j) {
+        double s = 0.0;
+        for (int64_t i = 0; i < d; ++i) s += static_cast<double>(q[i]) * k[j * d + i];
+        p[j] = s / std::sqrt(static_cast<double>(d));
+        mx = std::max(mx, p[j]);
+      }
+      for (auto& pj : p) total += (pj = std::exp(pj - mx));
+      for (int64_t i = 0; i < d; ++i) {
+        double mass = 0.0;
+        for (int64_t j = 0; j < n; ++j) mass += p[j] / total * std::fabs(v[j * d + i]);
+        const double bound = 2.0 * (4e-7 + (2.0 * n + 4.0) * std::ldexp(1.0, -24)) * mass;
+        CHECK(std::fabs(fast[i] - ref[i]) <= bound);
+      }
+    }
+  }
+}
+
+TEST_CASE("gelu_tanh is within a few float roundings of the exact GELU") {
+  // Reference in double: 0.5 x (1 + tanh u) written as x / (1 + e^{-2u}),
+  // the same value without the cancellation of 1 + tanh(u) near u = -inf.
+  // Error budget of the float version: exp_f32 (< 2e-7 ~ 3.4 eps relative),
+  // 1 + e and the division (1 eps each), and the rounding of u itself,
+  // which e^{-2u} turns into ~2|u| * (a few eps) relative. Hence
+  // |y - ref| <= 8 (1 + |u|) eps |ref|, eps = 2^-24 (measured: ~4.5).
+  const double eps = std::ldexp(1.0, -24);
+  for (int k = -8 * 256; k <= 8 * 256; ++k) {
+    const float x = static_cast<float>(k) / 256.0f;
+    const double xd = x, u = 0.7978845608028654 * (xd + 0.044715 * xd * xd * xd);
+    const double ref = xd / (1.0 + std::exp(-2.0 * u));
+    CHECK(std::fabs(gelu_tanh(x) - ref) <= 8.0 * (1.0 + std::fabs(u)) * eps * std::fabs(ref));
+  }
+  CHECK(gelu_tanh(0.0f) == 0.0f);
+  CHECK(std::isnan(gelu_tanh(NAN)));
+}
+
+TEST_CASE("SpinBarrier lets nobody through before everybody arrived") {
+  // 3 threads on what may be 2 cores: waiters must give the core back.
+  const int threads = 3, rounds = 300;
+  SpinBarrier barrier(threads);
+  std::vector<int> slot(threads, -1);
+  int wrong = 0, team = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : wrong)
+  {
+    const int me = omp_get_thread_num();
+#pragma omp single
+    team = omp_get_num_threads();
+    // (a smaller team than asked would leave the barrier waiting forever)
+    for (int r = 0; r < rounds && team == threads; ++r) {
+      slot[static_cast<size_t>(me)] = r;
+      barrier.wait();  // every slot now holds r ...
+      for (const int s : slot) wrong += (s != r);
+      barrier.wait();  // ... until everybody has checked
+    }
+  }
+  REQUIRE(team == threads);
+  CHECK(wrong == 0);
+}
