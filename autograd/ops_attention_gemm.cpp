@@ -33,37 +33,9 @@ namespace {
 // above-diagonal part of each diagonal block small (64 x 64 / 2).
 constexpr int64_t kQBlock = 64;
 
-// C (m,n) = alpha op(A) @ op(B) + beta C on this thread (see tensor/matmul.h).
-struct Gemm {
-  bool ta, tb;
-  int64_t m, n, k;
-  float alpha;
-  const float* a;
-  int64_t lda;
-  const float* b;
-  int64_t ldb;
-  float beta;
-  float* c;
-  int64_t ldc;
-};
-
-void run(const Gemm& x) {
-  GemmArgs g;
-  g.trans_a = x.ta;
-  g.trans_b = x.tb;
-  g.m = x.m;
-  g.n = x.n;
-  g.k = x.k;
-  g.alpha = x.alpha;
-  g.a = x.a;
-  g.lda = x.lda;
-  g.b = x.b;
-  g.ldb = x.ldb;
-  g.beta = x.beta;
-  g.c = x.c;
-  g.ldc = x.ldc;
-  matmul_packed(g);
-}
+// Every GEMM below is matmul_packed on this thread, written as one GemmArgs
+// initialiser: {trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc}
+// for C (m,n) = alpha op(A) @ op(B) + beta C (see tensor/matmul.h).
 
 // max_j s[j] in kLanes lanes (max is exact, so any order gives the same value).
 inline float max_lanes(const float* s, int64_t n) {
@@ -113,10 +85,10 @@ void head_forward_gemm(const HeadView<float>& h, float* out, float* att) {
   for (int64_t q0 = 0; q0 < Tn; q0 += kQBlock) {
     const int64_t q1 = std::min(Tn, q0 + kQBlock), mq = q1 - q0, nk = h.causal ? q1 : Tn;
     float* s = att + q0 * Tn;  // (mq, T) rows of att
-    run({false, true, mq, nk, D, scale, h.q + q0 * ld, ld, h.k, ld, 0.0f, s, Tn});
+    matmul_packed({false, true, mq, nk, D, scale, h.q + q0 * ld, ld, h.k, ld, 0.0f, s, Tn});
     for (int64_t t = q0; t < q1; ++t) softmax_prefix(att + t * Tn, h.causal ? t + 1 : Tn, Tn);
-    run({false, false, mq, D, nk, 1.0f, s, Tn, h.v, ld, 0.0f, out + q0 * h.out_stride,
-         h.out_stride});
+    matmul_packed({false, false, mq, D, nk, 1.0f, s, Tn, h.v, ld, 0.0f, out + q0 * h.out_stride,
+                   h.out_stride});
   }
 }
 
@@ -135,17 +107,19 @@ void head_backward_gemm(const HeadView<float>& h, const float* att, const float*
   float* ds = scratch;  // (T, T)
   for (int64_t q0 = 0; q0 < Tn; q0 += kQBlock) {
     const int64_t q1 = std::min(Tn, q0 + kQBlock), mq = q1 - q0, nk = h.causal ? q1 : Tn;
-    run({false, true, mq, nk, D, 1.0f, dout + q0 * ldo, ldo, h.v, ld, 0.0f, ds + q0 * Tn, Tn});
+    matmul_packed(
+        {false, true, mq, nk, D, 1.0f, dout + q0 * ldo, ldo, h.v, ld, 0.0f, ds + q0 * Tn, Tn});
     for (int64_t t = q0; t < q1; ++t)
       softmax_backward_prefix(att + t * Tn, ds + t * Tn, h.causal ? t + 1 : Tn, nk, scale);
-    run({false, false, mq, D, nk, 1.0f, ds + q0 * Tn, Tn, h.k, ld, beta, dq + q0 * ld, ld});
+    matmul_packed(
+        {false, false, mq, D, nk, 1.0f, ds + q0 * Tn, Tn, h.k, ld, beta, dq + q0 * ld, ld});
   }
   for (int64_t k0 = 0; k0 < Tn; k0 += kQBlock) {
     const int64_t k1 = std::min(Tn, k0 + kQBlock), mk = k1 - k0, f = h.causal ? k0 : 0;
-    run({true, false, mk, D, Tn - f, 1.0f, ds + f * Tn + k0, Tn, h.q + f * ld, ld, beta,
-         dk + k0 * ld, ld});
-    run({true, false, mk, D, Tn - f, 1.0f, att + f * Tn + k0, Tn, dout + f * ldo, ldo, beta,
-         dv + k0 * ld, ld});
+    matmul_packed({true, false, mk, D, Tn - f, 1.0f, ds + f * Tn + k0, Tn, h.q + f * ld, ld, beta,
+                   dk + k0 * ld, ld});
+    matmul_packed({true, false, mk, D, Tn - f, 1.0f, att + f * Tn + k0, Tn, dout + f * ldo, ldo,
+                   beta, dv + k0 * ld, ld});
   }
 }
 
