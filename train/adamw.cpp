@@ -30,6 +30,22 @@ void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, doubl
   }
 }
 
+// sum_j d[j]^2 in double, in kSquareLanes partial sums combined in order. A
+// single running sum would wait ~4 cycles on each addition before the next
+// can start; independent partial sums overlap, and the order stays fixed, so
+// the result does not depend on threads or on the CPU.
+constexpr int kSquareLanes = 8;
+double sum_of_squares(const float* d, int64_t n) {
+  double acc[kSquareLanes] = {};
+  int64_t j = 0;
+  for (; j + kSquareLanes <= n; j += kSquareLanes)
+    for (int l = 0; l < kSquareLanes; ++l) acc[l] += static_cast<double>(d[j + l]) * d[j + l];
+  for (; j < n; ++j) acc[0] += static_cast<double>(d[j]) * d[j];
+  double s = 0.0;
+  for (int l = 0; l < kSquareLanes; ++l) s += acc[l];
+  return s;
+}
+
 }  // namespace
 
 AdamW::AdamW(std::vector<std::pair<std::string, Var>> params, AdamWOptions options)
@@ -96,16 +112,13 @@ void AdamW::load_state_tensors(const std::map<std::string, Tensor>& tensors, int
 double global_grad_norm(const std::vector<std::pair<std::string, Var>>& params) {
   const int64_t n = static_cast<int64_t>(params.size());
   std::vector<double> partial(params.size(), 0.0);
-  // One parameter per iteration: each partial sum is serial, in element order.
+  // One parameter per iteration: each partial sum is one thread's, in a fixed order.
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t i = 0; i < n; ++i) {
     const Var& p = params[i].second;
     if (!p.has_grad()) continue;
     const Tensor g = p.grad().contiguous();
-    const float* d = g.data_f32();
-    double s = 0.0;
-    for (int64_t j = 0; j < g.numel(); ++j) s += static_cast<double>(d[j]) * d[j];
-    partial[i] = s;
+    partial[i] = sum_of_squares(g.data_f32(), g.numel());
   }
   double total = 0.0;
   for (int64_t i = 0; i < n; ++i) {
@@ -125,7 +138,8 @@ double clip_grad_norm(const std::vector<std::pair<std::string, Var>>& params, do
     Tensor& g = p.grad();
     if (!g.is_contiguous()) g = g.contiguous();
     float* d = g.data_f32();
-    for (int64_t j = 0; j < g.numel(); ++j) d[j] *= scale;
+    const int64_t n = g.numel();  // read once: the loop then vectorises
+    for (int64_t j = 0; j < n; ++j) d[j] *= scale;
   }
   return norm;
 }

@@ -72,7 +72,8 @@ class AdamW {
 };
 
 /// sqrt(sum of g^2 over every gradient element). Each parameter's sum of
-/// squares is computed by one thread in element order (in double), then the
+/// squares is computed by one thread in a fixed order (in double: 8 partial
+/// sums over interleaved elements, combined in order), then the
 /// per-parameter sums are added in parameter order: the same bits for any
 /// thread count. Throws NonFiniteError naming the first parameter whose
 /// gradient holds a NaN or infinity.

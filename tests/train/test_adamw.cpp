@@ -136,3 +136,26 @@ TEST_CASE("a non-finite gradient is reported with its parameter's name", "[adamw
   set_grad(params[0].second, {std::numeric_limits<float>::infinity(), 0.0f, 0.0f, 0.0f});
   CHECK_THROWS_WITH(global_grad_norm(params), Catch::Contains("parameter w"));
 }
+
+// The sum of squares runs in 8 interleaved partial sums: 1,003 elements (not
+// a multiple of 8) check the main loop, the tail, and that every element counts.
+TEST_CASE("grad norm of a large parameter counts every element", "[adamw][clip]") {
+  std::vector<float> g(1003);
+  long double expected = 0.0L;
+  for (std::size_t j = 0; j < g.size(); ++j) {
+    g[j] = 0.125f * static_cast<float>(static_cast<int>(j % 13) - 6) + 1e-3f * static_cast<float>(j);
+    expected += static_cast<long double>(g[j]) * g[j];
+  }
+  std::vector<std::pair<std::string, Var>> params = {
+      {"big", Var(Tensor::zeros({17, 59}), true)}};
+  set_grad(params[0].second, g);
+  CHECK(global_grad_norm(params) ==
+        Approx(static_cast<double>(std::sqrt(expected))).epsilon(1e-14));
+  // The last element is summed in the tail loop: changing it moves the norm.
+  expected -= static_cast<long double>(g[1002]) * g[1002];
+  g[1002] = 3.0f;
+  expected += 9.0L;
+  set_grad(params[0].second, g);
+  CHECK(global_grad_norm(params) ==
+        Approx(static_cast<double>(std::sqrt(expected))).epsilon(1e-14));
+}
