@@ -332,9 +332,13 @@ void packed_gemm(const GemmArgs& g, const Microkernel& mk, int threads) {
   const int64_t a_floats = ceil_div(ceil_div(kMC, mk.mr) * mk.mr * pl.kc_max, 16) * 16;
   float* a_all = a_buffers(team * a_floats);
   std::vector<PanelProgress> progress(static_cast<size_t>(ceil_div(g.n, pl.nc_max)));
+  // A one-thread GEMM opens no OpenMP region: even an `if (false)` region
+  // costs a team set-up and, nested inside another region (one attention head
+  // per thread), a futex system call, which is more than a 64 x 64 GEMM.
+  if (team == 1) return team_gemm(g, mk, pl, nt, progress, b_pack, a_all);
   // Usually `team` threads; inside another parallel region OpenMP gives us
   // one, which then simply takes every unit.
-#pragma omp parallel num_threads(team) if (team > 1)
+#pragma omp parallel num_threads(team)
   team_gemm(g, mk, pl, nt, progress, b_pack, a_all + omp_get_thread_num() * a_floats);
 }
 
