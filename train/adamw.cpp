@@ -33,7 +33,7 @@ void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, doubl
 // sum_j d[j]^2 in double, in kSquareLanes partial sums combined in order. A
 // single running sum would wait ~4 cycles on each addition before the next
 // can start; independent partial sums overlap, and the order stays fixed, so
-// the result does not depend on threads or on the CPU.
+// the result does not depend on the thread count.
 constexpr int kSquareLanes = 8;
 double sum_of_squares(const float* d, int64_t n) {
   double acc[kSquareLanes] = {};
