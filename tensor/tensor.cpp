@@ -8,6 +8,7 @@
 // Pipeline position: text -> tokens -> [tensors] -> model -> samples.
 #include "tensor/tensor.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -74,23 +75,25 @@ Shape contiguous_strides(const Shape& shape) {
 
 Storage::Storage(std::size_t bytes) : Storage(bytes, true) {}
 
+// Sanitizer builds fill "uninitialised" storage with 0xFF bytes: 0xFFFFFFFF is
+// a NaN, so a kernel that reads an element before writing it shows in the tests.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kPoisonUninitialized = true;
+#else
+constexpr bool kPoisonUninitialized = false;
+#endif
+
 Storage::Storage(std::size_t bytes, bool zero) : bytes_(bytes) {
   // aligned_alloc needs a size that is a multiple of the alignment; 64 bytes is one
   // cache line and the width of an AVX-512 register, so SIMD loads never straddle.
-  const std::size_t rounded = (bytes + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  const std::size_t rounded = std::max<std::size_t>((bytes + 63) / 64 * 64, 64);
+  void* p = std::aligned_alloc(64, rounded);
   if (p == nullptr) throw std::bad_alloc();
-#if defined(__SANITIZE_ADDRESS__)
-  const int fill = zero ? 0 : 0xFF;  // 0xFFFFFFFF is a NaN: reads of unwritten data show
-#else
-  if (!zero) {
-    data_.reset(static_cast<std::byte*>(p));
-    return;
-  }
-  const int fill = 0;
-#endif
-  std::memset(p, fill, rounded == 0 ? 64 : rounded);
   data_.reset(static_cast<std::byte*>(p));
+  if (zero)
+    std::memset(p, 0, rounded);
+  else if (kPoisonUninitialized)
+    std::memset(p, 0xFF, rounded);
 }
 
 void Storage::Free::operator()(std::byte* p) const {
