@@ -20,7 +20,7 @@
 #include "tensor/rng.h"
 #include "tensor/threads.h"
 #include "train/progress.h"
-#include "train/tokenizer_char.h"
+#include "tokenizer/tokenizer_char.h"
 #include "train/trainer.h"
 
 using namespace cpurich;

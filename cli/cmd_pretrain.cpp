@@ -17,10 +17,10 @@
 #include <vector>
 
 #include "cli/commands.h"
-#include "tensor/file_util.h"
+#include "util/file_util.h"
 #include "tensor/threads.h"
-#include "train/tokenizer_bpe.h"
-#include "train/tokenizer_char.h"
+#include "tokenizer/tokenizer_bpe.h"
+#include "tokenizer/tokenizer_char.h"
 #include "train/trainer.h"
 
 namespace cpurich::cli {

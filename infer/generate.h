@@ -24,7 +24,7 @@
 
 #include "infer/decoder.h"
 #include "infer/sampling.h"
-#include "train/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace cpurich {
 

@@ -14,9 +14,9 @@
 #include <ctime>
 #include <string>
 
-#include "train/tokenizer_bpe.h"
-#include "train/tokenizer_char.h"
-#include "train/utf8.h"
+#include "tokenizer/tokenizer_bpe.h"
+#include "tokenizer/tokenizer_char.h"
+#include "tokenizer/utf8.h"
 #include "train/world.h"
 
 using namespace cpurich;

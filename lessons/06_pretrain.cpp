@@ -23,7 +23,7 @@
 
 #include "tensor/rng.h"
 #include "tensor/threads.h"
-#include "train/tokenizer_char.h"
+#include "tokenizer/tokenizer_char.h"
 #include "train/trainer.h"
 #include "train/world.h"
 

@@ -23,7 +23,7 @@
 #include "infer/sampling.h"
 #include "infer/session.h"
 #include "tensor/threads.h"
-#include "train/tokenizer_char.h"
+#include "tokenizer/tokenizer_char.h"
 #include "train/trainer.h"
 #include "train/world.h"
 

@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "autograd/ops.h"
-#include "tensor/file_util.h"
+#include "util/file_util.h"
 
 namespace cpurich {
 

@@ -27,7 +27,7 @@
 #include "train/dataset.h"
 #include "train/progress.h"
 #include "train/schedule.h"
-#include "train/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "train/train_config.h"
 
 namespace cpurich {

@@ -8,9 +8,9 @@
 #include <map>
 
 #include "nlohmann/json.hpp"
-#include "tensor/file_util.h"
+#include "util/file_util.h"
 #include "tensor/threads.h"
-#include "train/tokenizer_char.h"
+#include "tokenizer/tokenizer_char.h"
 #include "train/trainer.h"
 #include "train_test_util.h"
 

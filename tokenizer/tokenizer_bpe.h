@@ -22,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-#include "train/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace cpurich {
 

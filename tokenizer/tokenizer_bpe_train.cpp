@@ -28,7 +28,7 @@
 #include <queue>
 #include <stdexcept>
 
-#include "train/tokenizer_bpe.h"
+#include "tokenizer/tokenizer_bpe.h"
 
 namespace cpurich {
 

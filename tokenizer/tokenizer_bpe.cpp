@@ -2,13 +2,13 @@
 // then (optionally) the GPT-2-style pre-split, then the merges on each piece.
 // Training lives in tokenizer_bpe_train.cpp, the GPT-2 file loader in
 // tokenizer_gpt2.cpp.
-#include "train/tokenizer_bpe.h"
+#include "tokenizer/tokenizer_bpe.h"
 
 #include <algorithm>
 #include <queue>
 #include <stdexcept>
 
-#include "train/utf8.h"
+#include "tokenizer/utf8.h"
 
 namespace cpurich {
 
