@@ -6,7 +6,7 @@
 // lines shapes up at the right and stretches size-1 dims with stride 0.
 //
 // Pipeline position: text -> tokens -> [tensors] -> model -> samples.
-// Run: ./build/rel/lessons/01_tensors
+// Run: build/release/lessons/01_tensors
 #include <iostream>
 #include <string>
 

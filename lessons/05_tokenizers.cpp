@@ -9,7 +9,7 @@
 // into tokens, and the incremental BPE trainer against the naive one.
 //
 // Pipeline position: text -> [tokens] -> tensors -> model -> samples.
-// Run: build/rel/lessons/05_tokenizers
+// Run: build/release/lessons/05_tokenizers
 #include <cstdio>
 #include <ctime>
 #include <string>

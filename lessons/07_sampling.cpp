@@ -10,7 +10,7 @@
 // identical, and time both.
 //
 // Pipeline position: text -> tokens -> tensors -> model -> [samples].
-// Run: build/rel/lessons/07_sampling [model_dir [prompt]]
+// Run: build/release/lessons/07_sampling [model_dir [prompt]]
 //   Without a model directory it first trains a tiny character model on the
 //   built-in world corpus for 300 steps (~2 minutes on 2 idle cores).
 #include <chrono>
