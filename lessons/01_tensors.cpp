@@ -31,15 +31,18 @@ void shapes_and_strides() {
   section("1. shape and strides",
           "A (2, 3) tensor is 6 floats in a row. Element (i, j) lives at i*3 + j*1:\n"
           "strides (3, 1) say how far to jump in memory for +1 along each dim.");
+  //! [strides]
   Tensor a = Tensor::arange(6).reshape({2, 3});
   show("a", a);
   std::cout << "a.at({1, 2}) reads storage[1*3 + 2*1] = storage[5] = " << a.at({1, 2}) << "\n";
+  //! [strides]
 }
 
 void views_share_storage() {
   section("2. transpose is a view",
           "transpose(0, 1) swaps the shape AND the strides: no element moves.\n"
           "Writing through the view changes the original, because they share storage.");
+  //! [transpose_view]
   Tensor a = Tensor::arange(6).reshape({2, 3});
   Tensor t = a.transpose(0, 1);
   show("t = a.transpose(0, 1)", t);
@@ -47,13 +50,16 @@ void views_share_storage() {
   std::cout << "after t.set({2, 0}, 100):\n";
   show("a", a);
   std::cout << "t shares storage with a: " << (t.shares_storage_with(a) ? "yes" : "no") << "\n";
+  //! [transpose_view]
 
   section("3. slice with a step is a view too",
           "Taking every other column multiplies the column stride by 2;\n"
           "starting at column 1 moves the offset by 1 element.");
+  //! [slice_view]
   Tensor m = Tensor::arange(12).reshape({3, 4});
   show("m", m);
   show("m.slice(1, 1, 4, 2)", m.slice(1, 1, 4, 2));
+  //! [slice_view]
 }
 
 void expand_and_contiguous() {
@@ -83,11 +89,13 @@ void broadcasting() {
   section("6. broadcasting",
           "Shapes are aligned at the right; a dim of size 1 (or a missing one) is\n"
           "stretched to match. (2, 1, 4) + (3, 1) -> (2, 3, 4): out[i,j,k] = x[i,0,k] + y[j,0].");
+  //! [broadcast]
   Tensor x = Tensor::arange(8).reshape({2, 1, 4});
   Tensor y = mul_scalar(Tensor::arange(3).reshape({3, 1}), 100.0);
   show("x", x);
   show("y", y);
   show("x + y", add(x, y));
+  //! [broadcast]
   std::cout << "\nIncompatible shapes are an error that names both shapes:\n";
   try {
     add(Tensor::ones({2, 3}), Tensor::ones({4}));
@@ -98,9 +106,11 @@ void broadcasting() {
   section("7. reductions and the adjoint of broadcasting",
           "sum along an axis removes it (or keeps it as size 1 with keepdim).\n"
           "sum_to_shape undoes a broadcast: it is how gradients flow back to y.");
+  //! [sum_to_shape]
   Tensor g = Tensor::ones({2, 3, 4});
   show("sum(x + y, -1)", sum(add(x, y), -1));
   show("sum_to_shape(ones(2, 3, 4), (3, 1))", sum_to_shape(g, {3, 1}));
+  //! [sum_to_shape]
 }
 
 void softmax_and_rng() {

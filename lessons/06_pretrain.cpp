@@ -118,6 +118,7 @@ int main(int argc, char** argv) {
     std::printf("\n--- training ---\n");
     const auto t0 = std::chrono::steady_clock::now();
     double val = start_val;
+    //! [training_loop]
     while (!t.done()) {
       const StepResult r = t.step();  // B*T tokens: forward, backward, clip, AdamW
       const bool eval = t.eval_due();
@@ -130,6 +131,7 @@ int main(int argc, char** argv) {
       std::printf("\n");
       std::fflush(stdout);
     }
+    //! [training_loop]
     show_samples(t, prompt, "after");
     // The claims: an untrained model is close to uniform, a trained one is not.
     const bool starts_uniform = std::abs(start_val - ln_vocab) < 0.5;

@@ -124,6 +124,7 @@ Trainer Trainer::resume(const std::string& ckpt_dir, std::string_view corpus_tex
   return t;
 }
 
+//! [train_step]
 StepResult Trainer::step() {
   const double t0 = now_s();
   StepResult r;
@@ -162,6 +163,7 @@ StepResult Trainer::step() {
   train_seconds_ += r.seconds;
   return r;
 }
+//! [train_step]
 
 double Trainer::evaluate() {
   NoGradGuard no_grad;
