@@ -2,11 +2,10 @@
 // configs on random token data (vocab 65, like tinyshakespeare's characters).
 //
 // What it measures: whole optimizer steps (forward, backward, clipping,
-// AdamW), after a few warm-up steps, excluding evaluation. Two references:
-//   * the fp32 FMA peak of the same cores, measured in this process, giving
-//     MFU = training FLOPs/s / peak (see train/progress.h);
-//   * PyTorch 1.13 on this machine (2 threads), measured once outside this
-//     program: ~11,500 tok/s (tiny) and ~1,700 tok/s (small).
+// AdamW), after a few warm-up steps, excluding evaluation. The reference is
+// the fp32 FMA peak of the same cores, measured in this process, giving
+// MFU = training FLOPs/s / peak (see train/progress.h). PyTorch's rate for the
+// same recipes is in docs/perf_notes.md.
 //
 //   bench_train [--config tiny|small] [--iters N] [--warmup N] [--threads T] [--json] [--profile]
 #include <CLI/CLI.hpp>

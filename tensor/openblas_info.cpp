@@ -33,7 +33,9 @@ OpenBlasInfo openblas_info() {
   info.core = openblas_get_corename();
   info.config = openblas_get_config();
   info.core_isa = openblas_core_isa(info.core);
-  const auto rank = [](const std::string& isa) { return isa == "avx512" ? 2 : isa == "avx2" ? 1 : 0; };
+  const auto rank = [](const std::string& isa) {
+    return isa == "avx512" ? 2 : isa == "avx2" ? 1 : 0;
+  };
   info.slower_core = rank(info.core_isa) < rank(info.cpu_isa);
   if (info.slower_core) info.suggested_coretype = info.cpu_isa == "avx512" ? "SkylakeX" : "Haswell";
 #endif

@@ -19,12 +19,12 @@ namespace cpurich {
 
 /// What OpenBLAS reports about itself, and how it compares with this CPU.
 struct OpenBlasInfo {
-  bool available = false;   ///< cpurich was built with OpenBLAS
-  std::string core;         ///< openblas_get_corename(), e.g. "Haswell", "SkylakeX"
-  std::string config;       ///< openblas_get_config(): version and build options
-  std::string core_isa;     ///< widest vectors of that core: "avx512", "avx2" or "older"
-  std::string cpu_isa;      ///< widest this CPU runs: "avx512", "avx2" or "portable"
-  bool slower_core = false; ///< the core uses narrower vectors than the CPU has
+  bool available = false;          ///< cpurich was built with OpenBLAS
+  std::string core;                ///< openblas_get_corename(), e.g. "Haswell", "SkylakeX"
+  std::string config;              ///< openblas_get_config(): version and build options
+  std::string core_isa;            ///< widest vectors of that core: "avx512", "avx2" or "older"
+  std::string cpu_isa;             ///< widest this CPU runs: "avx512", "avx2" or "portable"
+  bool slower_core = false;        ///< the core uses narrower vectors than the CPU has
   std::string suggested_coretype;  ///< OPENBLAS_CORETYPE to set when slower_core ("" otherwise)
 };
 
