@@ -54,9 +54,14 @@ double seconds_for(MatmulKernel kernel, const GemmArgs& g, int runs) {
   return best;
 }
 
+// One line of the table.
 struct Row {
   std::string name;
-  double gflops, speedup, vs_openblas, pct_peak, max_diff;  // vs_openblas < 0: no OpenBLAS
+  double gflops = 0.0;
+  double speedup = 0.0;      // over naive
+  double vs_openblas = 0.0;  // % of OpenBLAS's speed; < 0: no OpenBLAS
+  double pct_peak = 0.0;     // % of the FMA peak for the same thread count
+  double max_diff = 0.0;     // max |C - C_naive|
 };
 
 }  // namespace
@@ -121,8 +126,12 @@ int main(int argc, char** argv) {
         max_diff = std::max(max_diff, std::fabs(double(got[i]) - ref[i]));
       const bool mt = kernel == MatmulKernel::PackedMT || kernel == MatmulKernel::OpenBLAS;
       const double peak = mt ? peak_all : peak1, t_ref = mt ? t_openblas : t_openblas1;
-      rows.push_back({kernel_name(kernel), flops / t * 1e-9, t_naive / t,
-                      t_ref > 0 ? 100 * t_ref / t : -1.0, 100.0 * flops / t * 1e-9 / peak, max_diff});
+      rows.push_back(Row{.name = kernel_name(kernel),
+                         .gflops = flops / t * 1e-9,
+                         .speedup = t_naive / t,
+                         .vs_openblas = t_ref > 0 ? 100 * t_ref / t : -1.0,
+                         .pct_peak = 100.0 * flops / t * 1e-9 / peak,
+                         .max_diff = max_diff});
     }
     // A kernel cannot beat the FMA units, and two cores cannot have less
     // peak than one: either means the peak was measured while others ran.
