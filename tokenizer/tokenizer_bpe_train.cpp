@@ -110,6 +110,8 @@ BpeTokenizer finish(Vocab&& v, const BpeOptions& o) {
   return BpeTokenizer(std::move(v.tokens), std::move(v.merges), std::move(specials), o.pre_split);
 }
 
+}  // namespace
+
 // The textbook trainer: recount every adjacent pair of the whole corpus
 // after each merge, O(M * N) for M merges over N symbols (minutes for a 1 MB
 // corpus without pre-split and 700 merges).
