@@ -125,7 +125,7 @@ int32_t sample_from_logits(std::span<const float> logits, double u) {
 
 Sampler::Sampler(const SamplerOptions& options, int64_t vocab_size)
     : options_(options), rng_(options.seed) {
-  config.validate(vocab_size);
+  options.validate(vocab_size);
   seen_.reserve(static_cast<size_t>(vocab_size));
   order_.reserve(static_cast<size_t>(vocab_size));
 }
