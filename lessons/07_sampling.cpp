@@ -71,7 +71,8 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 
 // Greedy tokens with the cache vs recomputing everything; prints both speeds.
-void cache_speedup(Decoder& d, const std::vector<int32_t>& prompt) {
+// Returns whether the two gave the same tokens (the cache must change nothing).
+bool cache_speedup(Decoder& d, const std::vector<int32_t>& prompt) {
   const int64_t n = std::min<int64_t>(128, d.config().n_positions - static_cast<int64_t>(prompt.size()));
   std::vector<int32_t> cached = prompt, full = prompt;
   auto t0 = std::chrono::steady_clock::now();
@@ -94,6 +95,7 @@ void cache_speedup(Decoder& d, const std::vector<int32_t>& prompt) {
   std::printf("without cache: %8.0f tokens/s   (%.1fx slower)\n", static_cast<double>(n) / without,
               without / with_cache);
   std::printf("same tokens:   %s\n", cached == full ? "yes, bit for bit" : "NO (a bug!)");
+  return cached == full;
 }
 
 }  // namespace
@@ -121,7 +123,7 @@ int main(int argc, char** argv) {
       const GenerateResult r = generate(*m.decoder, *m.tokenizer, ids, o);
       std::printf("%-24s | %s\n", s.label, one_line(r.text).c_str());
     }
-    cache_speedup(*m.decoder, ids);
+    if (!cache_speedup(*m.decoder, ids)) return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "07_sampling: error: %s\n", e.what());
     return 1;
