@@ -154,12 +154,12 @@ int main(int argc, char** argv) {
         "packed_mt and openblas use %d threads and the %d-core peak (CPURICH_THREADS=n).\n",
         threads, threads);
     if (busy) {
-      std::printf("The machine is busy: other programs used the cores while we measured");
+      std::printf("The machine is busy: other programs used the cores while we measured.\n");
       if (peak_fell)
-        std::printf(" (the %d-core peak, %.1f GFLOP/s, came out below the 1-core %.1f)", threads,
+        std::printf("  The %d-core peak, %.1f GFLOP/s, came out below the 1-core %.1f.\n", threads,
                     peak_all, peak1);
-      if (beat_peak) std::printf(" (a kernel ran faster than the measured peak)");
-      std::printf(",\nso %% of peak means nothing this time. Re-run on a quiet machine.\n");
+      if (beat_peak) std::printf("  A kernel ran faster than the measured peak.\n");
+      std::printf("So %% of peak (and the timings) mean little this time. Re-run on a quiet machine.\n");
     }
     // The values: every kernel adds the same products, only grouped
     // differently, so it stays within K^2 * eps of naive (|a|, |b| <= 1).
