@@ -65,8 +65,7 @@ double time_kernel(MatmulKernel kernel, const Shape3& s, const std::vector<float
   const double flops = 2.0 * s.m * s.n * s.k;
   // Warm-up for ~50 ms, not one call: the first kernel timed on freshly
   // allocated matrices otherwise pays for page faults, huge-page setup and
-  // clock ramp-up (it measured up to 10% slower than the same kernel timed
-  // second).
+  // clock ramp-up (docs/perf_notes.md, Kernels).
   const auto warm_start = std::chrono::steady_clock::now();
   do {
     gemm(kernel, g);
