@@ -31,8 +31,8 @@ void sort_by_logit(std::span<const float> logits, std::vector<int32_t>& order, i
   std::partial_sort(order.begin(), order.begin() + first, order.end(), before);
 }
 
-// softmax(logits), the one row softmax of tensor/kernels.h. A -inf logit
-// (filtered out) gets e^-87 / sum ~ 1e-38, never chosen by the callers.
+// softmax(logits), the one row softmax of tensor/kernels.h; a -inf logit
+// (filtered out) gets probability exactly 0.
 std::vector<float> probabilities(std::span<const float> logits) {
   std::vector<float> prob(logits.size());
   if (!logits.empty())

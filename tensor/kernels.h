@@ -44,13 +44,16 @@ namespace cpurich::kernels {
 
 // ---- exp ----------------------------------------------------------------------------
 
-/// e^x for float, |relative error| < 2e-7 on [-87, 88]; inputs outside are
-/// clamped (e^-87 ~ 1.6e-38, e^88 ~ 1.7e38), NaN-free for finite inputs.
+/// e^x for float, |relative error| < 2e-7 on [-87, 88]; 0 below -87 (e^-87 ~
+/// 1.6e-38 is near the smallest normal float, so a masked -inf logit gets
+/// exactly 0), e^88 ~ 1.7e38 above 88 (no overflow), NaN for NaN.
 ///   e^x = 2^n * e^r   with n = round(x / ln 2) and r = x - n ln 2, |r| <= ln2/2;
 /// 2^n is built directly in the float's exponent bits, e^r is a degree-7
 /// polynomial (Cephes' expf coefficients).
-CPURICH_INLINE float exp_f32(float x) {
-  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+CPURICH_INLINE float exp_f32(float x_in) {
+  // Clamped so 2^n below stays a normal float; the select at the end
+  // (a blend, still vectorisable) flushes the low side to 0.
+  const float x = x_in < -87.0f ? -87.0f : (x_in > 88.0f ? 88.0f : x_in);
   // n = round(x * log2(e)): adding 1.5 * 2^23 forces rounding to an integer.
   const float magic = 12582912.0f;
   const float n = (x * 1.44269504088896341f + magic) - magic;
@@ -64,7 +67,7 @@ CPURICH_INLINE float exp_f32(float x) {
   p = p * r + 5.0000001201e-1f;
   const float er = p * r * r + r + 1.0f;
   const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;  // 2^n as a float
-  return er * std::bit_cast<float>(bits);
+  return x_in < -87.0f ? 0.0f : er * std::bit_cast<float>(bits);
 }
 
 /// exp for the templates below: exp_f32 in float (the hot path), std::exp in
