@@ -83,7 +83,7 @@ void head_forward(const HeadView<T>& h, T* out, T* att) {
       pt[t2] = s * scale;
     }
     kernels::softmax_row(pt, pt, n_keys);
-    T* ot = out + t * h.out_stride;  // (D)
+    T* ot = out + t * h.out_stride;      // (D)
     for (int64_t i = 0; i < h.D; ++i) {  // out_t = sum_t2 p[t2] v_t2
       T acc = 0;
       for (int64_t t2 = 0; t2 < n_keys; ++t2) acc += pt[t2] * h.v[t2 * h.in_stride + i];

@@ -64,11 +64,27 @@ void head_forward_gemm(const HeadView<float>& h, float* out, float* att) {
   for (int64_t q0 = 0; q0 < Tn; q0 += kQBlock) {
     const int64_t q1 = std::min(Tn, q0 + kQBlock), mq = q1 - q0, nk = h.causal ? q1 : Tn;
     float* s = att + q0 * Tn;  // (mq, T) rows of att
-    matmul_packed({.trans_b = true, .m = mq, .n = nk, .k = D, .alpha = scale, .a = h.q + q0 * ld,
-                   .lda = ld, .b = h.k, .ldb = ld, .c = s, .ldc = Tn});
+    matmul_packed({.trans_b = true,
+                   .m = mq,
+                   .n = nk,
+                   .k = D,
+                   .alpha = scale,
+                   .a = h.q + q0 * ld,
+                   .lda = ld,
+                   .b = h.k,
+                   .ldb = ld,
+                   .c = s,
+                   .ldc = Tn});
     for (int64_t t = q0; t < q1; ++t) softmax_prefix(att + t * Tn, h.causal ? t + 1 : Tn, Tn);
-    matmul_packed({.m = mq, .n = D, .k = nk, .a = s, .lda = Tn, .b = h.v, .ldb = ld,
-                   .c = out + q0 * h.out_stride, .ldc = h.out_stride});
+    matmul_packed({.m = mq,
+                   .n = D,
+                   .k = nk,
+                   .a = s,
+                   .lda = Tn,
+                   .b = h.v,
+                   .ldb = ld,
+                   .c = out + q0 * h.out_stride,
+                   .ldc = h.out_stride});
   }
 }
 
@@ -87,19 +103,53 @@ void head_backward_gemm(const HeadView<float>& h, const float* att, const float*
   float* ds = scratch;  // (T, T)
   for (int64_t q0 = 0; q0 < Tn; q0 += kQBlock) {
     const int64_t q1 = std::min(Tn, q0 + kQBlock), mq = q1 - q0, nk = h.causal ? q1 : Tn;
-    matmul_packed({.trans_b = true, .m = mq, .n = nk, .k = D, .a = dout + q0 * ldo, .lda = ldo,
-                   .b = h.v, .ldb = ld, .c = ds + q0 * Tn, .ldc = Tn});
+    matmul_packed({.trans_b = true,
+                   .m = mq,
+                   .n = nk,
+                   .k = D,
+                   .a = dout + q0 * ldo,
+                   .lda = ldo,
+                   .b = h.v,
+                   .ldb = ld,
+                   .c = ds + q0 * Tn,
+                   .ldc = Tn});
     for (int64_t t = q0; t < q1; ++t)
       softmax_backward_prefix(att + t * Tn, ds + t * Tn, h.causal ? t + 1 : Tn, nk, scale);
-    matmul_packed({.m = mq, .n = D, .k = nk, .a = ds + q0 * Tn, .lda = Tn, .b = h.k, .ldb = ld,
-                   .beta = beta, .c = dq + q0 * ld, .ldc = ld});
+    matmul_packed({.m = mq,
+                   .n = D,
+                   .k = nk,
+                   .a = ds + q0 * Tn,
+                   .lda = Tn,
+                   .b = h.k,
+                   .ldb = ld,
+                   .beta = beta,
+                   .c = dq + q0 * ld,
+                   .ldc = ld});
   }
   for (int64_t k0 = 0; k0 < Tn; k0 += kQBlock) {
     const int64_t k1 = std::min(Tn, k0 + kQBlock), mk = k1 - k0, f = h.causal ? k0 : 0;
-    matmul_packed({.trans_a = true, .m = mk, .n = D, .k = Tn - f, .a = ds + f * Tn + k0, .lda = Tn,
-                   .b = h.q + f * ld, .ldb = ld, .beta = beta, .c = dk + k0 * ld, .ldc = ld});
-    matmul_packed({.trans_a = true, .m = mk, .n = D, .k = Tn - f, .a = att + f * Tn + k0, .lda = Tn,
-                   .b = dout + f * ldo, .ldb = ldo, .beta = beta, .c = dv + k0 * ld, .ldc = ld});
+    matmul_packed({.trans_a = true,
+                   .m = mk,
+                   .n = D,
+                   .k = Tn - f,
+                   .a = ds + f * Tn + k0,
+                   .lda = Tn,
+                   .b = h.q + f * ld,
+                   .ldb = ld,
+                   .beta = beta,
+                   .c = dk + k0 * ld,
+                   .ldc = ld});
+    matmul_packed({.trans_a = true,
+                   .m = mk,
+                   .n = D,
+                   .k = Tn - f,
+                   .a = att + f * Tn + k0,
+                   .lda = Tn,
+                   .b = dout + f * ldo,
+                   .ldb = ldo,
+                   .beta = beta,
+                   .c = dv + k0 * ld,
+                   .ldc = ld});
   }
 }
 

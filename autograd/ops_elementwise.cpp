@@ -189,16 +189,14 @@ void for_chunks(int64_t n, Kernel kernel) {
 
 template <>
 void gelu_forward<float>(const float* x, float* y, int64_t n) {
-  for_chunks(n,
-             [&](int64_t i0, int64_t len) { kernels::gelu_tanh_forward(x + i0, y + i0, len); });
+  for_chunks(n, [&](int64_t i0, int64_t len) { kernels::gelu_tanh_forward(x + i0, y + i0, len); });
 }
 
 template <>
 void gelu_backward<float>(const float* x, const float* dy, float* dx, int64_t n, bool acc) {
-  for_chunks(
-      n, [&](int64_t i0, int64_t len) {
-        kernels::gelu_tanh_backward(x + i0, dy + i0, dx + i0, len, acc);
-      });
+  for_chunks(n, [&](int64_t i0, int64_t len) {
+    kernels::gelu_tanh_backward(x + i0, dy + i0, dx + i0, len, acc);
+  });
 }
 
 // y = x s, s = 1/(1+e^-x);  dy/dx = s + x s (1 - s) = s (1 + x (1 - s))

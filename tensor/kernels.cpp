@@ -11,16 +11,16 @@ CPURICH_TARGET_CLONES void gelu_tanh_forward(const float* x, float* y, int64_t n
   for (int64_t i = 0; i < n; ++i) y[i] = gelu_tanh(x[i]);
 }
 
-CPURICH_TARGET_CLONES void gelu_tanh_backward(const float* x, const float* dy, float* dx,
-                                              int64_t n, bool accumulate) {
+CPURICH_TARGET_CLONES void gelu_tanh_backward(const float* x, const float* dy, float* dx, int64_t n,
+                                              bool accumulate) {
   for (int64_t i = 0; i < n; ++i) {
     const float g = dy[i] * gelu_tanh_grad(x[i]);
     dx[i] = accumulate ? dx[i] + g : g;
   }
 }
 
-CPURICH_TARGET_CLONES void vecmat(const float* x, const float* w, int64_t ldw, int64_t k,
-                                  int64_t n, float* y) {
+CPURICH_TARGET_CLONES void vecmat(const float* x, const float* w, int64_t ldw, int64_t k, int64_t n,
+                                  float* y) {
   for (int64_t j = 0; j < n; ++j) y[j] = 0.0f;
   for (int64_t p = 0; p < k; ++p) {
     const float xp = x[p];

@@ -4,9 +4,8 @@
 // order, row softmax (and its backward) vs double, vecmat vs naive loops.
 // eps below is the float unit roundoff 2^-24; gamma_n(k) = k eps / (1 - k eps)
 // is the standard bound on k roundings in a row.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <vector>
 
@@ -151,7 +150,8 @@ TEST_CASE("sum_lanes and dot_lanes are within the lane-sum bound of the exact su
     }
     INFO("n = " << n);
     CHECK(std::fabs(sum_lanes(a.data(), n) - sum) <= gamma_n(lane_depth(n)) * sum_abs);
-    CHECK(std::fabs(dot_lanes(a.data(), b.data(), n) - dot) <= gamma_n(lane_depth(n) + 1) * dot_abs);
+    CHECK(std::fabs(dot_lanes(a.data(), b.data(), n) - dot) <=
+          gamma_n(lane_depth(n) + 1) * dot_abs);
     // double: same bound with the double roundoff
     const auto ad = to_double(a), bd = to_double(b);
     const double eps64 = std::ldexp(1.0, -53), k = lane_depth(n) + 1;
