@@ -23,9 +23,9 @@
 #include <vector>
 
 #include "autograd/attention_internal.h"
-#include "autograd/fast_math.h"
 #include "autograd/ops.h"
 #include "autograd/ops_internal.h"
+#include "tensor/kernels.h"
 
 namespace cpurich::ag {
 using namespace detail;
@@ -33,17 +33,12 @@ using namespace detail;
 namespace {
 
 // ---- softmax over the last axis: y = exp(x - max) / sum;  dx = y (dy - sum(dy y)) ----
+// Each row is kernels::softmax_row and its backward (tensor/kernels.h).
 template <class T>
 void softmax_rows(const T* x, T* y, int64_t N, int64_t C) {
 #pragma omp parallel for if (N * C > kParallelMin) schedule(static)
   for (int64_t i = 0; i < N; ++i) {
-    const T* xi = x + i * C;
-    T* yi = y + i * C;
-    T m = xi[0];
-    for (int64_t j = 1; j < C; ++j) m = std::max(m, xi[j]);
-    for (int64_t j = 0; j < C; ++j) yi[j] = exp_t(xi[j] - m);
-    const T inv = T(1) / sum_lanes(yi, C);
-    for (int64_t j = 0; j < C; ++j) yi[j] *= inv;
+    kernels::softmax_row(x + i * C, y + i * C, C);
   }
 }
 
@@ -51,9 +46,7 @@ template <class T>
 void softmax_rows_backward(const T* y, const T* dy, T* dx, int64_t N, int64_t C) {
 #pragma omp parallel for if (N * C > kParallelMin) schedule(static)
   for (int64_t i = 0; i < N; ++i) {
-    const T *yi = y + i * C, *dyi = dy + i * C;
-    const T dot = dot_lanes(dyi, yi, C);
-    for (int64_t j = 0; j < C; ++j) dx[i * C + j] += yi[j] * (dyi[j] - dot);
+    kernels::softmax_row_backward(y + i * C, dy + i * C, dx + i * C, C, T(1), true);
   }
 }
 
@@ -71,139 +64,76 @@ Var softmax_typed(const Var& x) {
 
 // ---- one attention head: the reference loops -----------------------------------------
 // (HeadView, in attention_internal.h, says where a head's q, k, v rows live.)
-// These loops are the float64 path (gradient checks) and the reference the
-// float32 GEMM version (ops_attention_gemm.cpp) is tested against.
-
-// Register blocking: the inner loops below accumulate kBlock outputs in a
-// local array the compiler keeps in a SIMD register, instead of re-loading and
-// re-storing the output on every step. Each output is still summed in a fixed
-// order (over i, or over t2), so results are reproducible.
-inline constexpr int64_t kBlock = 16;
-
-int64_t round_up(int64_t n) {
-  return (n + kBlock - 1) / kBlock * kBlock;
-}
-
-// cols (D, ld) = the transpose of a (rows, D) block whose rows are `stride`
-// apart; ld = round_up(rows) and the padding columns are zero.
-template <class T>
-[[gnu::always_inline]] inline void transpose_block(const T* src, int64_t stride, int64_t rows,
-                                                   int64_t D, T* cols) {
-  const int64_t ld = round_up(rows);
-  for (int64_t i = 0; i < D; ++i)
-    for (int64_t r = rows; r < ld; ++r) cols[i * ld + r] = 0;
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t i = 0; i < D; ++i) cols[i * ld + r] = src[r * stride + i];
-}
-
-// s[t2] = sum_i a[i] * cols[i][t2] for t2 < n (cols as made by transpose_block
-// from `rows` rows): one query row against n keys, summed over i = 0..D-1.
-template <class T>
-[[gnu::always_inline]] inline void row_times_cols(const T* a, const T* cols, int64_t rows,
-                                                  int64_t D, int64_t n, T* s) {
-  const int64_t ld = round_up(rows);
-  for (int64_t t0 = 0; t0 < n; t0 += kBlock) {
-    T acc[kBlock] = {};
-    for (int64_t i = 0; i < D; ++i) {
-      const T ai = a[i];
-      const T* ci = cols + i * ld + t0;
-      for (int64_t l = 0; l < kBlock; ++l) acc[l] += ai * ci[l];
-    }
-    const int64_t len = std::min(kBlock, n - t0);
-    for (int64_t l = 0; l < len; ++l) s[t0 + l] = acc[l];
-  }
-}
-
-// out[i] += sum_t2 w[t2] * rows[t2 * stride + i] for i < D, t2 < n (in order).
-template <class T>
-[[gnu::always_inline]] inline void add_weighted_rows(const T* w, const T* rows, int64_t stride,
-                                                     int64_t n, int64_t D, T* out) {
-  int64_t i0 = 0;
-  for (; i0 + kBlock <= D; i0 += kBlock) {
-    T acc[kBlock];
-    for (int64_t l = 0; l < kBlock; ++l) acc[l] = out[i0 + l];
-    for (int64_t t2 = 0; t2 < n; ++t2) {
-      const T* r = rows + t2 * stride + i0;
-      for (int64_t l = 0; l < kBlock; ++l) acc[l] += w[t2] * r[l];
-    }
-    for (int64_t l = 0; l < kBlock; ++l) out[i0 + l] = acc[l];
-  }
-  for (int64_t i = i0; i < D; ++i)
-    for (int64_t t2 = 0; t2 < n; ++t2) out[i] += w[t2] * rows[t2 * stride + i];
-}
+// These plain loops are the float64 path (gradient checks) and the reference
+// the float32 GEMM version (ops_attention_gemm.cpp) is tested against.
 
 // out (T_len, D) rows = softmax(q k^T / sqrt(D)) v;  att (T_len, T_len) receives p
-// (entries above the diagonal stay 0 when causal). scratch holds D * round_up(T_len)
-// values: k transposed, so scores are computed across keys with SIMD.
+// (entries above the diagonal stay 0 when causal).
 template <class T>
-[[gnu::always_inline]] inline void head_forward(const HeadView<T>& h, T* out, T* att, T* scratch) {
+void head_forward(const HeadView<T>& h, T* out, T* att) {
   const T scale = T(1) / std::sqrt(static_cast<T>(h.D));
-  transpose_block(h.k, h.in_stride, h.T_len, h.D, scratch);
   for (int64_t t = 0; t < h.T_len; ++t) {
-    T* pt = att + t * h.T_len;
+    const T* qt = h.q + t * h.in_stride;  // (D)
+    T* pt = att + t * h.T_len;            // (T_len)
     const int64_t n_keys = h.causal ? t + 1 : h.T_len;
-    row_times_cols(h.q + t * h.in_stride, scratch, h.T_len, h.D, n_keys, pt);
-    T m = -INFINITY;
-    for (int64_t t2 = 0; t2 < n_keys; ++t2) m = std::max(m, pt[t2] *= scale);
-    for (int64_t t2 = 0; t2 < n_keys; ++t2) pt[t2] = exp_t(pt[t2] - m);
-    const T inv = T(1) / sum_lanes(pt, n_keys);
-    for (int64_t t2 = 0; t2 < n_keys; ++t2) pt[t2] *= inv;
-    T* ot = out + t * h.out_stride;
-    for (int64_t i = 0; i < h.D; ++i) ot[i] = 0;
-    add_weighted_rows(pt, h.v, h.in_stride, n_keys, h.D, ot);  // out_t = sum p[t2] v_t2
+    for (int64_t t2 = 0; t2 < n_keys; ++t2) {  // s[t2] = q_t . k_t2 / sqrt(D)
+      const T* kt2 = h.k + t2 * h.in_stride;
+      T s = 0;
+      for (int64_t i = 0; i < h.D; ++i) s += qt[i] * kt2[i];
+      pt[t2] = s * scale;
+    }
+    kernels::softmax_row(pt, pt, n_keys);
+    T* ot = out + t * h.out_stride;      // (D)
+    for (int64_t i = 0; i < h.D; ++i) {  // out_t = sum_t2 p[t2] v_t2
+      T acc = 0;
+      for (int64_t t2 = 0; t2 < n_keys; ++t2) acc += pt[t2] * h.v[t2 * h.in_stride + i];
+      ot[i] = acc;
+    }
   }
 }
 
-// Scratch values head_backward needs: v transposed, the T x T matrix dS, a column.
-int64_t backward_scratch_size(int64_t T_len, int64_t D) {
-  return D * round_up(T_len) + T_len * T_len + T_len;
-}
-
-// Gradients of one head; dq, dk, dv rows use h.in_stride, dout rows h.out_stride.
-// Pass 1 walks query rows t: dp, ds (kept in the T x T scratch) and dq_t.
-// Pass 2 walks key rows t2: dv_t2 = sum_t p[t][t2] dout_t, dk_t2 = sum_t ds[t][t2] q_t,
-// each a register-blocked sum over t of whole rows.
+// Gradients of one head, added into dq, dk, dv (rows h.in_stride apart) from
+// dout (rows h.out_stride apart) and the saved att; ds (T_len) is scratch.
+// For each query row t:
+//   dp[t2] = dout_t . v_t2             dv_t2 += p[t2] dout_t
+//   ds     = softmax backward of dp, times 1/sqrt(D)
+//   dq_t  += ds[t2] k_t2               dk_t2 += ds[t2] q_t
 template <class T>
-[[gnu::always_inline]] inline void head_backward(const HeadView<T>& h, const T* att, const T* dout,
-                                                 T* dq, T* dk, T* dv, T* scratch) {
+void head_backward(const HeadView<T>& h, const T* att, const T* dout, T* dq, T* dk, T* dv, T* ds) {
   const T scale = T(1) / std::sqrt(static_cast<T>(h.D));
-  const int64_t Tn = h.T_len;
-  T* v_cols = scratch;
-  T* ds_all = v_cols + h.D * round_up(Tn);  // (T, T), row t = ds for query t
-  T* col = ds_all + Tn * Tn;                // one column of p or ds
-  transpose_block(h.v, h.in_stride, Tn, h.D, v_cols);
+  const int64_t Tn = h.T_len, D = h.D, ld = h.in_stride;
   for (int64_t t = 0; t < Tn; ++t) {
-    const T* pt = att + t * Tn;
-    T* ds = ds_all + t * Tn;
+    const T* pt = att + t * Tn;              // (T_len)
+    const T* dot = dout + t * h.out_stride;  // (D)
     const int64_t n_keys = h.causal ? t + 1 : Tn;
-    row_times_cols(dout + t * h.out_stride, v_cols, Tn, h.D, n_keys, ds);  // dp = dout_t . v_t2
-    const T pdp = dot_lanes(pt, ds, n_keys);                               // sum_j p[j] dp[j]
-    for (int64_t t2 = 0; t2 < n_keys; ++t2) ds[t2] = pt[t2] * (ds[t2] - pdp) * scale;
-    add_weighted_rows(ds, h.k, h.in_stride, n_keys, h.D, dq + t * h.in_stride);
-  }
-  for (int64_t t2 = 0; t2 < Tn; ++t2) {
-    const int64_t first = h.causal ? t2 : 0;  // queries that see key t2
-    const int64_t n = Tn - first;
-    for (int64_t t = first; t < Tn; ++t) col[t - first] = att[t * Tn + t2];
-    add_weighted_rows(col, dout + first * h.out_stride, h.out_stride, n, h.D,
-                      dv + t2 * h.in_stride);
-    for (int64_t t = first; t < Tn; ++t) col[t - first] = ds_all[t * Tn + t2];
-    add_weighted_rows(col, h.q + first * h.in_stride, h.in_stride, n, h.D, dk + t2 * h.in_stride);
+    for (int64_t t2 = 0; t2 < n_keys; ++t2) {
+      T dp = 0;
+      for (int64_t i = 0; i < D; ++i) dp += dot[i] * h.v[t2 * ld + i];
+      ds[t2] = dp;
+      for (int64_t i = 0; i < D; ++i) dv[t2 * ld + i] += pt[t2] * dot[i];
+    }
+    kernels::softmax_row_backward(pt, ds, ds, n_keys, scale, false);
+    for (int64_t t2 = 0; t2 < n_keys; ++t2)
+      for (int64_t i = 0; i < D; ++i) {
+        dq[t * ld + i] += ds[t2] * h.k[t2 * ld + i];
+        dk[t2 * ld + i] += ds[t2] * h.q[t * ld + i];
+      }
   }
 }
 
 // Per-head dispatch: float32 runs the blocked GEMM version, float64 the reference.
-int64_t forward_scratch_size(int64_t T_len, int64_t D, bool is_float) {
-  return is_float ? 0 : D * round_up(T_len);
+// Scratch values per thread: none forward; dS (T, T) or one ds row backward.
+int64_t forward_scratch_size(int64_t /*T_len*/, int64_t /*D*/, bool /*is_float*/) {
+  return 0;
 }
-int64_t backward_scratch_size(int64_t T_len, int64_t D, bool is_float) {
-  return is_float ? head_backward_gemm_scratch(T_len) : backward_scratch_size(T_len, D);
+int64_t backward_scratch_size(int64_t T_len, int64_t /*D*/, bool is_float) {
+  return is_float ? head_backward_gemm_scratch(T_len) : T_len;
 }
 void head_forward_any(const HeadView<float>& h, float* out, float* att, float*) {
   head_forward_gemm(h, out, att);
 }
-void head_forward_any(const HeadView<double>& h, double* out, double* att, double* scratch) {
-  head_forward(h, out, att, scratch);
+void head_forward_any(const HeadView<double>& h, double* out, double* att, double*) {
+  head_forward(h, out, att);
 }
 void head_backward_any(const HeadView<float>& h, const float* att, const float* dout, float* dq,
                        float* dk, float* dv, float* scratch, bool fresh) {

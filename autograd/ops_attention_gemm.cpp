@@ -21,7 +21,7 @@
 #include <cmath>
 
 #include "autograd/attention_internal.h"
-#include "autograd/fast_math.h"
+#include "tensor/kernels.h"
 #include "tensor/matmul.h"
 
 namespace cpurich::ag::detail {
@@ -33,30 +33,10 @@ namespace {
 // above-diagonal part of each diagonal block small (64 x 64 / 2).
 constexpr int64_t kQBlock = 64;
 
-// Every GEMM below is matmul_packed on this thread, written as one GemmArgs
-// initialiser: {trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc}
-// for C (m,n) = alpha op(A) @ op(B) + beta C (see tensor/matmul.h).
-
-// max_j s[j] in kLanes lanes (max is exact, so any order gives the same value).
-inline float max_lanes(const float* s, int64_t n) {
-  float acc[kLanes];
-  for (int l = 0; l < kLanes; ++l) acc[l] = -INFINITY;
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) acc[l] = s[j + l] > acc[l] ? s[j + l] : acc[l];
-  float m = -INFINITY;
-  for (int l = 0; l < kLanes; ++l) m = acc[l] > m ? acc[l] : m;
-  for (; j < n; ++j) m = s[j] > m ? s[j] : m;
-  return m;
-}
-
 // Row s (len) holds scores for keys 0..len-1; keys n.. are masked (future).
-// In place: s[j] = e^(s[j] - max) / sum for j < n, and 0 for n <= j < len.
+// In place: s[j] = softmax(s[0:n])[j] for j < n, and 0 for n <= j < len.
 CPURICH_TARGET_CLONES void softmax_prefix(float* s, int64_t n, int64_t len) {
-  const float m = max_lanes(s, n);
-  for (int64_t j = 0; j < n; ++j) s[j] = exp_f32(s[j] - m);
-  const float inv = 1.0f / sum_lanes(s, n);
-  for (int64_t j = 0; j < n; ++j) s[j] *= inv;
+  kernels::softmax_row(s, s, n);
   for (int64_t j = n; j < len; ++j) s[j] = 0.0f;
 }
 
@@ -65,8 +45,7 @@ CPURICH_TARGET_CLONES void softmax_prefix(float* s, int64_t n, int64_t len) {
 // (scale = 1/sqrt(D) is the derivative of S = scale Q K^T), and 0 for n <= j < len.
 CPURICH_TARGET_CLONES void softmax_backward_prefix(const float* p, float* dp, int64_t n,
                                                    int64_t len, float scale) {
-  const float pdp = dot_lanes(p, dp, n);
-  for (int64_t j = 0; j < n; ++j) dp[j] = p[j] * (dp[j] - pdp) * scale;
+  kernels::softmax_row_backward(p, dp, dp, n, scale, false);
   for (int64_t j = n; j < len; ++j) dp[j] = 0.0f;
 }
 
@@ -85,10 +64,27 @@ void head_forward_gemm(const HeadView<float>& h, float* out, float* att) {
   for (int64_t q0 = 0; q0 < Tn; q0 += kQBlock) {
     const int64_t q1 = std::min(Tn, q0 + kQBlock), mq = q1 - q0, nk = h.causal ? q1 : Tn;
     float* s = att + q0 * Tn;  // (mq, T) rows of att
-    matmul_packed({false, true, mq, nk, D, scale, h.q + q0 * ld, ld, h.k, ld, 0.0f, s, Tn});
+    matmul_packed({.trans_b = true,
+                   .m = mq,
+                   .n = nk,
+                   .k = D,
+                   .alpha = scale,
+                   .a = h.q + q0 * ld,
+                   .lda = ld,
+                   .b = h.k,
+                   .ldb = ld,
+                   .c = s,
+                   .ldc = Tn});
     for (int64_t t = q0; t < q1; ++t) softmax_prefix(att + t * Tn, h.causal ? t + 1 : Tn, Tn);
-    matmul_packed({false, false, mq, D, nk, 1.0f, s, Tn, h.v, ld, 0.0f, out + q0 * h.out_stride,
-                   h.out_stride});
+    matmul_packed({.m = mq,
+                   .n = D,
+                   .k = nk,
+                   .a = s,
+                   .lda = Tn,
+                   .b = h.v,
+                   .ldb = ld,
+                   .c = out + q0 * h.out_stride,
+                   .ldc = h.out_stride});
   }
 }
 
@@ -107,19 +103,53 @@ void head_backward_gemm(const HeadView<float>& h, const float* att, const float*
   float* ds = scratch;  // (T, T)
   for (int64_t q0 = 0; q0 < Tn; q0 += kQBlock) {
     const int64_t q1 = std::min(Tn, q0 + kQBlock), mq = q1 - q0, nk = h.causal ? q1 : Tn;
-    matmul_packed(
-        {false, true, mq, nk, D, 1.0f, dout + q0 * ldo, ldo, h.v, ld, 0.0f, ds + q0 * Tn, Tn});
+    matmul_packed({.trans_b = true,
+                   .m = mq,
+                   .n = nk,
+                   .k = D,
+                   .a = dout + q0 * ldo,
+                   .lda = ldo,
+                   .b = h.v,
+                   .ldb = ld,
+                   .c = ds + q0 * Tn,
+                   .ldc = Tn});
     for (int64_t t = q0; t < q1; ++t)
       softmax_backward_prefix(att + t * Tn, ds + t * Tn, h.causal ? t + 1 : Tn, nk, scale);
-    matmul_packed(
-        {false, false, mq, D, nk, 1.0f, ds + q0 * Tn, Tn, h.k, ld, beta, dq + q0 * ld, ld});
+    matmul_packed({.m = mq,
+                   .n = D,
+                   .k = nk,
+                   .a = ds + q0 * Tn,
+                   .lda = Tn,
+                   .b = h.k,
+                   .ldb = ld,
+                   .beta = beta,
+                   .c = dq + q0 * ld,
+                   .ldc = ld});
   }
   for (int64_t k0 = 0; k0 < Tn; k0 += kQBlock) {
     const int64_t k1 = std::min(Tn, k0 + kQBlock), mk = k1 - k0, f = h.causal ? k0 : 0;
-    matmul_packed({true, false, mk, D, Tn - f, 1.0f, ds + f * Tn + k0, Tn, h.q + f * ld, ld, beta,
-                   dk + k0 * ld, ld});
-    matmul_packed({true, false, mk, D, Tn - f, 1.0f, att + f * Tn + k0, Tn, dout + f * ldo, ldo,
-                   beta, dv + k0 * ld, ld});
+    matmul_packed({.trans_a = true,
+                   .m = mk,
+                   .n = D,
+                   .k = Tn - f,
+                   .a = ds + f * Tn + k0,
+                   .lda = Tn,
+                   .b = h.q + f * ld,
+                   .ldb = ld,
+                   .beta = beta,
+                   .c = dk + k0 * ld,
+                   .ldc = ld});
+    matmul_packed({.trans_a = true,
+                   .m = mk,
+                   .n = D,
+                   .k = Tn - f,
+                   .a = att + f * Tn + k0,
+                   .lda = Tn,
+                   .b = dout + f * ldo,
+                   .ldb = ldo,
+                   .beta = beta,
+                   .c = dv + k0 * ld,
+                   .ldc = ld});
   }
 }
 

@@ -9,9 +9,9 @@
 // Pipeline position: residual adds, position embeddings, the MLP activation.
 #include <cmath>
 
-#include "autograd/fast_math.h"
 #include "autograd/ops.h"
 #include "autograd/ops_internal.h"
+#include "tensor/kernels.h"
 #include "tensor/ops.h"
 
 namespace cpurich::ag {
@@ -152,60 +152,27 @@ Var mul_scalar(const Var& a, double s) {
   });
 }
 
-// ---- gelu (tanh form, GPT-2); the f64 versions below are the reference
-// ---------------------------------------------------------- y = 0.5 x (1 + tanh u),  u =
-// sqrt(2/pi) (x + 0.044715 x^3) dy/dx = 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) sqrt(2/pi) (1 + 3 *
-// 0.044715 x^2)
+// ---- gelu (tanh form, GPT-2) ---------------------------------------------------------
+//   y = 0.5 x (1 + tanh u),   u = sqrt(2/pi) (x + 0.044715 x^3)
+//   dy/dx = 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+// The element formulas are kernels::gelu_tanh and gelu_tanh_grad
+// (tensor/kernels.h); float runs their vectorised array forms in chunks.
 namespace {
 
 template <class T>
 void gelu_forward(const T* x, T* y, int64_t n) {
-  const T k = static_cast<T>(0.7978845608028654), c = static_cast<T>(0.044715);
 #pragma omp parallel for if (n > kParallelMin) schedule(static)
   for (int64_t i = 0; i < n; ++i) {
-    const T xi = x[i];
-    const T u = k * (xi + c * xi * xi * xi);
-    y[i] = T(0.5) * xi * (T(1) + std::tanh(u));
+    y[i] = kernels::gelu_tanh(x[i]);
   }
 }
 
 // dx (n) += dy (n) * gelu'(x (n)); with !acc, dx = ... (a fresh buffer)
 template <class T>
 void gelu_backward(const T* x, const T* dy, T* dx, int64_t n, bool acc) {
-  const T k = static_cast<T>(0.7978845608028654), c = static_cast<T>(0.044715);
 #pragma omp parallel for if (n > kParallelMin) schedule(static)
   for (int64_t i = 0; i < n; ++i) {
-    const T xi = x[i];
-    const T t = std::tanh(k * (xi + c * xi * xi * xi));
-    const T du = k * (T(1) + T(3) * c * xi * xi);
-    const T g = dy[i] * (T(0.5) * (T(1) + t) + T(0.5) * xi * (T(1) - t * t) * du);
-    dx[i] = acc ? dx[i] + g : g;
-  }
-}
-
-// The f32 versions use the identity 1 + tanh(u) = 2 sigmoid(2u), so
-//   gelu(x) = x sigmoid(2u) = x / (1 + e^(-2u))
-//   gelu'(x) = s + 2 x s (1 - s) du/dx,  s = sigmoid(2u)
-// with the vectorisable exp_f32: no tanh call, and no cancellation in 1 + tanh.
-CPURICH_TARGET_CLONES void gelu_forward_f32(const float* x, float* y, int64_t n) {
-  const float k = 0.7978845608028654f, c = 0.044715f;
-  for (int64_t i = 0; i < n; ++i) {
-    const float xi = x[i];
-    const float u = k * (xi + c * xi * xi * xi);
-    y[i] = xi / (1.0f + exp_f32(-2.0f * u));
-  }
-}
-
-// dx (n) += dy (n) * gelu'(x (n)); with !acc, dx = ... (a fresh buffer)
-CPURICH_TARGET_CLONES void gelu_backward_f32(const float* x, const float* dy, float* dx, int64_t n,
-                                             bool acc) {
-  const float k = 0.7978845608028654f, c = 0.044715f;
-  for (int64_t i = 0; i < n; ++i) {
-    const float xi = x[i];
-    const float u = k * (xi + c * xi * xi * xi);
-    const float s = 1.0f / (1.0f + exp_f32(-2.0f * u));
-    const float du = k * (1.0f + 3.0f * c * xi * xi);
-    const float g = dy[i] * (s + 2.0f * xi * s * (1.0f - s) * du);
+    const T g = dy[i] * kernels::gelu_tanh_grad(x[i]);
     dx[i] = acc ? dx[i] + g : g;
   }
 }
@@ -222,13 +189,14 @@ void for_chunks(int64_t n, Kernel kernel) {
 
 template <>
 void gelu_forward<float>(const float* x, float* y, int64_t n) {
-  for_chunks(n, [&](int64_t i0, int64_t len) { gelu_forward_f32(x + i0, y + i0, len); });
+  for_chunks(n, [&](int64_t i0, int64_t len) { kernels::gelu_tanh_forward(x + i0, y + i0, len); });
 }
 
 template <>
 void gelu_backward<float>(const float* x, const float* dy, float* dx, int64_t n, bool acc) {
-  for_chunks(
-      n, [&](int64_t i0, int64_t len) { gelu_backward_f32(x + i0, dy + i0, dx + i0, len, acc); });
+  for_chunks(n, [&](int64_t i0, int64_t len) {
+    kernels::gelu_tanh_backward(x + i0, dy + i0, dx + i0, len, acc);
+  });
 }
 
 // y = x s, s = 1/(1+e^-x);  dy/dx = s + x s (1 - s) = s (1 + x (1 - s))

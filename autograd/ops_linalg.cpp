@@ -25,20 +25,18 @@ namespace {
 // with leading dimensions equal to their stored row length.
 void gemm_f32(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, const float* b,
               float beta, float* c) {
-  GemmArgs g;
-  g.trans_a = ta;
-  g.trans_b = tb;
-  g.m = m;
-  g.n = n;
-  g.k = k;
-  g.a = a;
-  g.lda = ta ? m : k;
-  g.b = b;
-  g.ldb = tb ? k : n;
-  g.beta = beta;
-  g.c = c;
-  g.ldc = n;
-  gemm(g);
+  gemm(GemmArgs{.trans_a = ta,
+                .trans_b = tb,
+                .m = m,
+                .n = n,
+                .k = k,
+                .a = a,
+                .lda = ta ? m : k,
+                .b = b,
+                .ldb = tb ? k : n,
+                .beta = beta,
+                .c = c,
+                .ldc = n});
 }
 
 // C (m,n) (+)= A^T @ B with A (k,m), B (k,n) row-major and k large: the

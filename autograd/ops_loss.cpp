@@ -18,9 +18,9 @@
 #include <stdexcept>
 #include <vector>
 
-#include "autograd/fast_math.h"
 #include "autograd/ops.h"
 #include "autograd/ops_internal.h"
+#include "tensor/kernels.h"
 
 namespace cpurich::ag {
 using namespace detail;
@@ -73,12 +73,8 @@ void ce_forward_rows(const T* x, const int32_t* targets, int32_t ignore, T* prob
     if (targets[i] == ignore) continue;
     const T* xi = x + i * V;
     T* pi = probs + i * V;
-    T m = xi[0];
-    for (int64_t j = 1; j < V; ++j) m = std::max(m, xi[j]);
-    for (int64_t j = 0; j < V; ++j) pi[j] = exp_t(xi[j] - m);
-    const T s = sum_lanes(pi, V), inv = T(1) / s;
-    for (int64_t j = 0; j < V; ++j) pi[j] *= inv;
-    row_loss[i] = static_cast<double>(m + std::log(s) - xi[targets[i]]);
+    const kernels::SoftmaxStats<T> st = kernels::softmax_row(xi, pi, V);
+    row_loss[i] = static_cast<double>(st.max + std::log(st.sum) - xi[targets[i]]);
   }
 }
 

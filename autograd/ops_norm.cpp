@@ -12,26 +12,19 @@
 // Pipeline position: ln_1, ln_2 and ln_f of every GPT block.
 #include <cmath>
 
-#include "autograd/fast_math.h"
 #include "autograd/ops.h"
 #include "autograd/ops_internal.h"
+#include "tensor/kernels.h"
 
 namespace cpurich::ag {
 using namespace detail;
 
 namespace {
 
-// sum_j (x[j] - m)^2 in kLanes partial sums (fixed order, see fast_math.h).
+// sum_j (x[j] - m)^2, x (n), in the fixed lane order of tensor/kernels.h.
 template <class T>
 T sum_sq_dev(const T* x, T m, int64_t n) {
-  T acc[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) acc[l] += (x[j + l] - m) * (x[j + l] - m);
-  T s = 0;
-  for (int l = 0; l < kLanes; ++l) s += acc[l];
-  for (; j < n; ++j) s += (x[j] - m) * (x[j] - m);
-  return s;
+  return kernels::sum_lanes_of<T>(n, [x, m](int64_t j) { return (x[j] - m) * (x[j] - m); });
 }
 
 // y (N,C) = (x - mean) * rstd * w + b per row; mean, rstd (N) are saved for
@@ -42,7 +35,7 @@ void norm_forward(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, in
 #pragma omp parallel for if (N * C > kParallelMin) schedule(static)
   for (int64_t i = 0; i < N; ++i) {
     const T* xi = x + i * C;
-    const T m = center ? sum_lanes(xi, C) / static_cast<T>(C) : T(0);
+    const T m = center ? kernels::sum_lanes(xi, C) / static_cast<T>(C) : T(0);
     const T r = T(1) / std::sqrt(sum_sq_dev(xi, m, C) / static_cast<T>(C) + eps);
     T* yi = y + i * C;
     if (b)
@@ -57,7 +50,7 @@ void norm_forward(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, in
 // dx (N,C) += rstd * (dn - mean(dn) - xhat * mean(dn * xhat)), dn = dy * w
 // (written with = instead of += when !accumulate: dx is a fresh buffer).
 // For rms_norm (center = false) the mean(dn) term is absent since mean is 0.
-// mean(dn * xhat) = rstd * mean(dn * (x - mean)): both sums in kLanes lanes.
+// mean(dn * xhat) = rstd * mean(dn * (x - mean)): both sums in the fixed lane order.
 template <class T>
 void norm_backward_dx(const T* x, const T* w, const T* dy, const T* mean, const T* rstd, T* dx,
                       int64_t N, int64_t C, bool center, bool accumulate) {
@@ -65,27 +58,13 @@ void norm_backward_dx(const T* x, const T* w, const T* dy, const T* mean, const 
   for (int64_t i = 0; i < N; ++i) {
     const T *xi = x + i * C, *dyi = dy + i * C;
     const T m = mean[i], r = rstd[i];
-    T acc_dn[kLanes] = {}, acc_dnx[kLanes] = {};
-    int64_t j = 0;
-    for (; j + kLanes <= C; j += kLanes)
-      for (int l = 0; l < kLanes; ++l) {
-        const T dn = dyi[j + l] * w[j + l];
-        acc_dn[l] += dn;
-        acc_dnx[l] += dn * (xi[j + l] - m);
-      }
-    T dn_sum = 0, dnx_sum = 0;
-    for (int l = 0; l < kLanes; ++l) {
-      dn_sum += acc_dn[l];
-      dnx_sum += acc_dnx[l];
-    }
-    for (; j < C; ++j) {
-      dn_sum += dyi[j] * w[j];
-      dnx_sum += dyi[j] * w[j] * (xi[j] - m);
-    }
+    const T dn_sum = kernels::sum_lanes_of<T>(C, [&](int64_t j) { return dyi[j] * w[j]; });
+    const T dnx_sum =
+        kernels::sum_lanes_of<T>(C, [&](int64_t j) { return dyi[j] * w[j] * (xi[j] - m); });
     const T dn_mean = center ? dn_sum / static_cast<T>(C) : T(0);
     const T dn_xhat_mean = dnx_sum * r / static_cast<T>(C);
     T* dxi = dx + i * C;
-    for (j = 0; j < C; ++j) {
+    for (int64_t j = 0; j < C; ++j) {
       const T xhat = (xi[j] - m) * r;
       const T g = r * (dyi[j] * w[j] - dn_mean - xhat * dn_xhat_mean);
       dxi[j] = accumulate ? dxi[j] + g : g;

@@ -71,9 +71,17 @@ Var loss(const Model& m, const std::vector<int32_t>& ids, const std::vector<int3
 void gemm_only(std::vector<float>& a, std::vector<float>& b, std::vector<float>& c) {
   const int64_t N = kB * kT;
   auto mm = [&](int64_t m, int64_t n, int64_t k, bool ta, bool tb) {
-    GemmArgs g{ta,         tb,       m,          n,    k,        1.0f, a.data(),
-               ta ? m : k, b.data(), tb ? k : n, 0.0f, c.data(), n};
-    gemm(g);
+    gemm(GemmArgs{.trans_a = ta,
+                  .trans_b = tb,
+                  .m = m,
+                  .n = n,
+                  .k = k,
+                  .a = a.data(),
+                  .lda = ta ? m : k,
+                  .b = b.data(),
+                  .ldb = tb ? k : n,
+                  .c = c.data(),
+                  .ldc = n});
   };
   auto lin = [&](int64_t in, int64_t out) {
     mm(N, out, in, false, false);

@@ -49,12 +49,19 @@ struct Options {
 // Median GFLOP/s of `runs` runs of C = A @ B.
 double time_kernel(MatmulKernel kernel, const Shape3& s, const std::vector<float>& a,
                    const std::vector<float>& b, std::vector<float>& c, int runs) {
-  const GemmArgs g{false, false,    s.m, s.n,  s.k,      1.0f, a.data(),
-                   s.k,   b.data(), s.n, 0.0f, c.data(), s.n};
+  const GemmArgs g{.m = s.m,
+                   .n = s.n,
+                   .k = s.k,
+                   .a = a.data(),
+                   .lda = s.k,
+                   .b = b.data(),
+                   .ldb = s.n,
+                   .c = c.data(),
+                   .ldc = s.n};
   const double flops = 2.0 * s.m * s.n * s.k;
   // Warm-up for ~50 ms, not one call: the first kernel timed on freshly
   // allocated matrices otherwise pays for page faults, huge-page setup and
-  // clock ramp-up (see docs/perf_notes.md).
+  // clock ramp-up (docs/perf_notes.md, Kernels).
   const auto warm_start = std::chrono::steady_clock::now();
   do {
     gemm(kernel, g);

@@ -1,34 +1,54 @@
-// decode_ops.cpp: LayerNorm and single-query attention (see decode_ops.h).
+// decode_ops.cpp: LayerNorm and single-query attention (see decode_ops.h):
+// the naive attention first, then attend(), its fast twin.
 //
-// attend() is compiled for AVX-512, AVX2 and baseline x86-64 (target_clones);
-// infer/ is built with -ffp-contract=off, so every clone rounds a*b+c twice
-// and all of them give the same bits.
+// attend() is compiled for AVX-512, AVX2 and baseline x86-64
+// (CPURICH_TARGET_CLONES); the build sets -ffp-contract=off, so every clone
+// rounds a*b+c twice and all of them give the same bits.
 #include "infer/decode_ops.h"
 
 #include <cmath>
 
-#include "autograd/fast_math.h"
 #include "infer/kv_cache.h"
+#include "tensor/kernels.h"
 
 namespace cpurich {
 
 namespace {
 
-using ag::detail::exp_f32;
-
 constexpr int64_t kBlock = KVCache::kKeyBlock;  // positions scored together (64)
 constexpr int64_t kMixTile = 32;                // outputs of p @ V together (two AVX-512 registers)
 constexpr int64_t kSplit = 4;                   // partial sums over positions in p @ V
-constexpr int64_t kLanes = 16;                  // partial sums/maxima of the softmax
+
+}  // namespace
+
+// The reference: plain loops, each sum in order. Only the softmax is the
+// shared kernels::softmax_row, so the test compares exactly what attend()
+// changes (the blocked key layout, the score block and the mix tiles).
+void attend_naive(const float* q, const float* keys, const float* values, int64_t n, int64_t d,
+                  float* scores, float* out) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  for (int64_t j = 0; j < n; ++j) {
+    float s = 0.0f;
+    for (int64_t i = 0; i < d; ++i) s += q[i] * keys[(j / kBlock * d + i) * kBlock + j % kBlock];
+    scores[j] = s * scale;
+  }
+  kernels::softmax_row(scores, scores, n);
+  for (int64_t i = 0; i < d; ++i) {
+    float acc = 0.0f;
+    for (int64_t j = 0; j < n; ++j) acc += scores[j] * values[j * d + i];
+    out[i] = acc;
+  }
+}
+
+namespace {
 
 // scores[j] = scale * sum_{i<d} q[i] block[i*64 + j] for j < jn (jn <= 64),
 // block (d, 64) being one key block: the axpy form, vectorised across j, each
 // score still summed over i = 0, 1, ... in order. With jn == 64 (a constant
 // once inlined) the accumulators live in registers: 4 independent add chains,
 // enough to keep the adders busy while each addition waits for the one before.
-inline __attribute__((always_inline)) void score_block(const float* q, const float* block,
-                                                       int64_t d, int64_t jn, float scale,
-                                                       float* scores) {
+CPURICH_INLINE void score_block(const float* q, const float* block, int64_t d, int64_t jn,
+                                float scale, float* scores) {
   float acc[kBlock] = {};
   for (int64_t i = 0; i < d; ++i) {
     const float qi = q[i];
@@ -43,8 +63,8 @@ inline __attribute__((always_inline)) void score_block(const float* q, const flo
 // are split into kSplit interleaved partial sums (part s takes j = s, s+4,
 // ...) added at the end as (s0 + s1) + (s2 + s3): 8 independent chains, in
 // a fixed order.
-inline __attribute__((always_inline)) void mix_tile(const float* p, const float* values, int64_t n,
-                                                    int64_t d, int64_t i0, int64_t in, float* out) {
+CPURICH_INLINE void mix_tile(const float* p, const float* values, int64_t n, int64_t d, int64_t i0,
+                             int64_t in, float* out) {
   float acc[kSplit][kMixTile] = {};
   int64_t j = 0;
   for (; j + kSplit <= n; j += kSplit)
@@ -74,6 +94,9 @@ void layernorm_row(const float* x, const float* w, const float* b, int64_t C, fl
   for (int64_t c = 0; c < C; ++c) y[c] = (x[c] - mean) * rstd * w[c] + b[c];
 }
 
+// The fast twin of attend_naive: scores of 64 positions side by side in SIMD
+// lanes (score_block, same sums in the same order), and p @ V in register
+// tiles with 4 interleaved partial sums over positions (mix_tile).
 CPURICH_TARGET_CLONES
 void attend(const float* q, const float* keys, const float* values, int64_t n, int64_t d,
             float* scores, float* out) {
@@ -82,51 +105,11 @@ void attend(const float* q, const float* keys, const float* values, int64_t n, i
   for (; j0 + kBlock <= n; j0 += kBlock)
     score_block(q, keys + j0 * d, d, kBlock, scale, scores + j0);
   if (j0 < n) score_block(q, keys + j0 * d, d, n - j0, scale, scores + j0);  // partial block
-  // Softmax. Subtracting the max keeps exp from overflowing; max is exact in
-  // any order, so lanes are free. The sum uses 16 lanes (lane l gets j = l,
-  // l+16, ...) folded by a fixed tree: reproducible, and no 3-cycle chain per j.
-  float mx[kLanes], sum[kLanes] = {};
-  for (int64_t l = 0; l < kLanes; ++l) mx[l] = -INFINITY;
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes)
-    for (int64_t l = 0; l < kLanes; ++l) mx[l] = scores[j + l] > mx[l] ? scores[j + l] : mx[l];
-  for (int64_t l = 0; j + l < n; ++l) mx[l] = scores[j + l] > mx[l] ? scores[j + l] : mx[l];
-  for (int64_t half = kLanes / 2; half > 0; half /= 2)
-    for (int64_t l = 0; l < half; ++l) mx[l] = mx[l + half] > mx[l] ? mx[l + half] : mx[l];
-  for (j = 0; j < n; ++j) scores[j] = exp_f32(scores[j] - mx[0]);
-  for (j = 0; j + kLanes <= n; j += kLanes)
-    for (int64_t l = 0; l < kLanes; ++l) sum[l] += scores[j + l];
-  for (int64_t l = 0; j + l < n; ++l) sum[l] += scores[j + l];
-  for (int64_t half = kLanes / 2; half > 0; half /= 2)
-    for (int64_t l = 0; l < half; ++l) sum[l] += sum[l + half];
-  const float inv = 1.0f / sum[0];
-  for (j = 0; j < n; ++j) scores[j] *= inv;  // p_j
+  kernels::softmax_row(scores, scores, n);  // p_j, in the fixed lane order
   // out = sum_j p_j v_j, kMixTile outputs at a time held in registers.
   int64_t i0 = 0;
   for (; i0 + kMixTile <= d; i0 += kMixTile) mix_tile(scores, values, n, d, i0, kMixTile, out);
   if (i0 < d) mix_tile(scores, values, n, d, i0, d - i0, out);
-}
-
-void attend_naive(const float* q, const float* keys, const float* values, int64_t n, int64_t d,
-                  float* scores, float* out) {
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-  float mx = -INFINITY;
-  for (int64_t j = 0; j < n; ++j) {
-    float s = 0.0f;
-    for (int64_t i = 0; i < d; ++i) s += q[i] * keys[(j / kBlock * d + i) * kBlock + j % kBlock];
-    scores[j] = s * scale;
-    mx = scores[j] > mx ? scores[j] : mx;
-  }
-  float sum = 0.0f;
-  for (int64_t j = 0; j < n; ++j) {
-    scores[j] = std::exp(scores[j] - mx);
-    sum += scores[j];
-  }
-  for (int64_t i = 0; i < d; ++i) {
-    float acc = 0.0f;
-    for (int64_t j = 0; j < n; ++j) acc += scores[j] / sum * values[j * d + i];
-    out[i] = acc;
-  }
 }
 
 }  // namespace cpurich

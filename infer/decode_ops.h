@@ -11,9 +11,10 @@
 //     so the scores of 64 positions j are computed side by side in SIMD
 //     lanes, each still summed over i = 0..d-1 in order (bitwise the naive
 //     q . k_j), and the weighted sum of values keeps 4 partial sums;
-//   * exp is autograd's vectorisable exp_f32 (~1 ulp), and the softmax sum
-//     uses 16 partial sums combined in a fixed order (reproducible).
-// attend_naive() is the textbook version the tests compare against.
+//   * the softmax is kernels::softmax_row (tensor/kernels.h): the vectorisable
+//     exp_f32 (~1 ulp) and 16 partial sums combined in a fixed order.
+// attend_naive() is the textbook version the tests compare against (plain
+// loops around the same softmax_row).
 //
 // Pipeline position: tokens -> model -> [decode] -> samples.
 #pragma once
@@ -30,12 +31,13 @@ void layernorm_row(const float* x, const float* w, const float* b, int64_t C, fl
 ///   s_j = q . k_j / sqrt(d)  for j < n,   p = softmax(s),   out = sum_j p_j v_j
 /// q (d,); keys in KVCache's blocked layout (ceil(n/64) blocks of (d, 64),
 /// component i of key j at [(j/64)*d*64 + i*64 + j%64]); values (n, d)
-/// row-major; out (d,); scores (n,) scratch. Same inputs, same bits on every ISA.
-void attend(const float* q, const float* keys, const float* values, int64_t n, int64_t d,
-            float* scores, float* out);
-
-/// The reference for attend: sequential sums and std::exp, same arguments.
+/// row-major; out (d,); scores (n,) scratch. The reference: plain loops.
 void attend_naive(const float* q, const float* keys, const float* values, int64_t n, int64_t d,
                   float* scores, float* out);
+
+/// The fast twin of attend_naive, same arguments: SIMD score blocks and
+/// register tiles. Same inputs, same bits on every ISA.
+void attend(const float* q, const float* keys, const float* values, int64_t n, int64_t d,
+            float* scores, float* out);
 
 }  // namespace cpurich

@@ -18,6 +18,7 @@
 #include "infer/decode_ops.h"
 #include "infer/spin_barrier.h"
 #include "nn/gpt.h"
+#include "tensor/kernels.h"
 #include "tensor/threads.h"
 
 namespace cpurich {
@@ -174,8 +175,9 @@ void Decoder::forward_layers(int64_t T, int64_t pos0, SpinBarrier& barrier) {
   // the end of the parallel region is the last barrier.
   const float* h = norm_rows(x_.data() + (T - 1) * C, 1, lnf_w_.data(), lnf_b_.data(), barrier);
 #pragma omp for schedule(static) nowait
-  for (int64_t v0 = 0; v0 < V; v0 += 32)
-    head_logits(h, wte_.data(), C, logits_.data(), v0, std::min(v0 + 32, V));
+  for (int64_t v0 = 0; v0 < V; v0 += 32)  // logits[v] = h (C,) . wte[v, :] for v in [v0, v0 + 32)
+    kernels::vecmat_t(h, wte_.data() + v0 * C, C, C, std::min<int64_t>(32, V - v0),
+                      logits_.data() + v0);
 }
 
 // LayerNorm of rows x (T,C); returns where the result is. One row (a decode

@@ -1,26 +1,41 @@
-// matvec.cpp: register-tiled x @ W for decoding (see matvec.h for the idea).
+// matvec.cpp: x @ W for decoding (see matvec.h for the idea): the naive
+// reference first, then the register-tiled kernel the decoder runs.
 //
-// A tile keeps a block of outputs in local arrays that the compiler maps onto
-// SIMD registers: 1 row x 64 columns for decode (four 16-float AVX-512
-// registers, independent add chains that hide the adder's latency), 4 rows x 32
-// columns for prefill (each weight row loaded once, used for 4 rows of x).
-// Every output still sums c = 0..C-1 in order, starting from 0, so all tiles
-// (and the naive loop) give the same bits. No -ffast-math, and infer/ is
-// built with -ffp-contract=off: the AVX-512 clone would otherwise fuse
-// a*b+c into one FMA (one rounding instead of two) and differ from the others.
+// linear_panels changes two things against linear_naive, and nothing in what
+// is summed in which order:
+//   * W is read from the packed panels (matvec.h), one sequential block per
+//     64 output columns;
+//   * a tile keeps a block of outputs in local arrays the compiler maps onto
+//     SIMD registers: 1 row x 64 columns for decode (four 16-float AVX-512
+//     registers, independent add chains that hide the adder's latency), 4 rows
+//     x 32 columns for prefill (each weight row loaded once, used for 4 rows).
+// Every output still sums c = 0..C-1 in order, starting from 0, and the build
+// sets -ffp-contract=off (tensor/kernels.h), so all tiles, all ISA clones and
+// the naive loop give the same bits.
 //
-// Run-time dispatch: GCC compiles the public functions three times
-// (AVX-512, AVX2, baseline x86-64) and picks one at load time. The tile
-// helpers are always_inline so each clone gets its own vectorised copy.
+// Run-time dispatch: linear_panels is compiled per ISA (CPURICH_TARGET_CLONES);
+// the tile helpers are CPURICH_INLINE so each clone gets its own vectorised copy.
 #include "infer/matvec.h"
 
 #include <cstdint>
 
-#include "autograd/fast_math.h"
-
-#define CPURICH_INLINE inline __attribute__((always_inline))
+#include "tensor/kernels.h"
 
 namespace cpurich {
+
+void linear_naive(const float* x, int64_t ldx, int64_t rows, int64_t C, const float* w, int64_t N,
+                  const float* bias, float* y, int64_t ldy, Epilogue ep) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t n = 0; n < N; ++n) {
+      float acc = 0.0f;
+      for (int64_t c = 0; c < C; ++c) acc += x[r * ldx + c] * w[c * N + n];
+      if (bias) acc += bias[n];
+      if (ep == Epilogue::Gelu) acc = kernels::gelu_tanh(acc);
+      if (ep == Epilogue::Accumulate) acc += y[r * ldy + n];
+      y[r * ldy + n] = acc;
+    }
+  }
+}
 
 namespace {
 
@@ -28,23 +43,12 @@ constexpr int64_t kPanel = PackedLinear::kPanel;  // 1 x 64 decode tile
 constexpr int64_t kRows = 4;                      // 4 x 32 prefill tile
 constexpr int64_t kHalf = kPanel / 2;
 
-// 0.5 x (1 + tanh u) = x sigmoid(2u) = x / (1 + e^{-2u}),  u = sqrt(2/pi) (x + 0.044715 x^3):
-// the same function, but with autograd's vectorisable exp_f32 instead of a
-// std::tanh call, so the Gelu epilogue of every SIMD clone runs 16 (or 8)
-// lanes at a time. It is also the formula of nn's float32 GELU (autograd's
-// gelu_forward_f32), so the decoder agrees with GPT::forward more closely.
-CPURICH_INLINE float gelu_inline(float x) {
-  const float k = 0.7978845608028654f;  // sqrt(2/pi)
-  const float u = k * (x + 0.044715f * x * x * x);
-  return x / (1.0f + ag::detail::exp_f32(-2.0f * u));
-}
-
 // Writes acc (+ bias) through the epilogue into one row segment of y.
 CPURICH_INLINE void store_row(const float* acc, const float* bias, float* y, int64_t ncols,
                               Epilogue ep) {
   for (int64_t j = 0; j < ncols; ++j) {
     float v = bias ? acc[j] + bias[j] : acc[j];
-    if (ep == Epilogue::Gelu) v = gelu_inline(v);
+    if (ep == Epilogue::Gelu) v = kernels::gelu_tanh(v);
     if (ep == Epilogue::Accumulate) v += y[j];
     y[j] = v;
   }
@@ -53,9 +57,8 @@ CPURICH_INLINE void store_row(const float* acc, const float* bias, float* y, int
 // Asks for the 4 cache lines (one 64-float weight row) `bytes` after p to be
 // loaded into cache: a hint, not a load, so it cannot fault even past the end
 // of the weights (the address is formed as an integer for the same reason).
-// The hardware prefetcher alone leaves the decode tile waiting on L3: a
-// tiny model's weights (3 MB) do not fit in L2, and asking ~4 KB ahead made
-// its decode step ~10% faster on the machine this was tuned on.
+// Why: a tiny model's weights (3 MB) do not fit in L2, and the hardware
+// prefetcher alone leaves the decode tile waiting on L3 (docs/perf_notes.md).
 constexpr int64_t kPrefetchRows = 16;
 CPURICH_INLINE void prefetch_ahead(const float* p, int64_t bytes) {
   const auto a = reinterpret_cast<uintptr_t>(p) + static_cast<uintptr_t>(bytes);
@@ -100,10 +103,6 @@ CPURICH_INLINE void tile_4x32(const float* x, int64_t ldx, int64_t C, const floa
 
 }  // namespace
 
-float gelu_tanh(float x) {
-  return gelu_inline(x);
-}
-
 PackedLinear pack_linear(const float* w, const float* bias, int64_t C, int64_t N) {
   PackedLinear p;
   p.in = C;
@@ -140,47 +139,6 @@ void linear_panels(const PackedLinear& layer, const float* x, int64_t ldx, int64
       store_row(acc, bias ? bias + n : nullptr, y + r * ldy + n, N - n < kPanel ? N - n : kPanel,
                 ep);
     }
-  }
-}
-
-void linear_naive(const float* x, int64_t ldx, int64_t rows, int64_t C, const float* w, int64_t N,
-                  const float* bias, float* y, int64_t ldy, Epilogue ep) {
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t n = 0; n < N; ++n) {
-      float acc = 0.0f;
-      for (int64_t c = 0; c < C; ++c) acc += x[r * ldx + c] * w[c * N + n];
-      if (bias) acc += bias[n];
-      if (ep == Epilogue::Gelu) acc = gelu_tanh(acc);
-      if (ep == Epilogue::Accumulate) acc += y[r * ldy + n];
-      y[r * ldy + n] = acc;
-    }
-  }
-}
-
-CPURICH_TARGET_CLONES
-void head_logits(const float* h, const float* wte, int64_t C, float* logits, int64_t v0,
-                 int64_t v1) {
-  constexpr int64_t kLanes = 16;
-  for (int64_t v = v0; v < v1; ++v) {
-    const float* wr = wte + v * C;
-    float a[kLanes] = {};
-    int64_t c = 0;
-    for (; c + kLanes <= C; c += kLanes)
-      for (int64_t j = 0; j < kLanes; ++j) a[j] += h[c + j] * wr[c + j];
-    for (int64_t j = 0; c + j < C; ++j) a[j] += h[c + j] * wr[c + j];  // tail, lane j
-    // Fixed pairwise tree: lanes 0..7 += 8..15, then 0..3 += 4..7, ...
-    for (int64_t half = kLanes / 2; half > 0; half /= 2)
-      for (int64_t j = 0; j < half; ++j) a[j] += a[j + half];
-    logits[v] = a[0];
-  }
-}
-
-void head_logits_naive(const float* h, const float* wte, int64_t C, float* logits, int64_t v0,
-                       int64_t v1) {
-  for (int64_t v = v0; v < v1; ++v) {
-    float acc = 0.0f;
-    for (int64_t c = 0; c < C; ++c) acc += h[c] * wte[v * C + c];
-    logits[v] = acc;
   }
 }
 

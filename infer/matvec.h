@@ -23,12 +23,9 @@ namespace cpurich {
 /// What happens to acc = x @ W + b before it is written to y.
 enum class Epilogue {
   Store,       ///< y = acc
-  Gelu,        ///< y = gelu_tanh(acc)
+  Gelu,        ///< y = kernels::gelu_tanh(acc) (tensor/kernels.h)
   Accumulate,  ///< y += acc (the residual stream: x = x + f(x))
 };
-
-/// GPT-2's GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
-float gelu_tanh(float x);
 
 /// A Linear layer's weight W (C,N) and bias (N,), repacked for decoding: the
 /// columns are cut into panels of kPanel = 64 and each panel's (C, 64) block is
@@ -45,29 +42,20 @@ struct PackedLinear {
   int64_t num_panels() const { return (out + kPanel - 1) / kPanel; }
 };
 
-/// Packs w (C,N) row-major and bias (N,) (may be nullptr).
-PackedLinear pack_linear(const float* w, const float* bias, int64_t C, int64_t N);
-
-/// Panels [p0, p1) of y (rows,N) = epilogue(x (rows,C) @ W + bias): x and y
-/// have row strides ldx and ldy. Threads call it with disjoint panel ranges;
-/// each output is then owned by exactly one call.
-void linear_panels(const PackedLinear& layer, const float* x, int64_t ldx, int64_t rows, float* y,
-                   int64_t ldy, int64_t p0, int64_t p1, Epilogue ep);
-
 /// The reference: y (rows,N) = epilogue(x (rows,C) @ w (C,N) + bias) with the
-/// unpacked weights, one plain loop per output in the same order (c = 0..C-1,
-/// then + bias), so linear_panels must match it bit for bit.
+/// unpacked weights, one plain loop per output (c = 0..C-1, then + bias);
+/// linear_panels must match it bit for bit.
 void linear_naive(const float* x, int64_t ldx, int64_t rows, int64_t C, const float* w, int64_t N,
                   const float* bias, float* y, int64_t ldy, Epilogue ep);
 
-/// The tied LM head for one vector: logits[v] = h (C,) . wte[v, :] for v in
-/// [v0, v1), wte (V,C) row-major. The dot product keeps 16 partial sums
-/// (lane j sums c = j, j+16, ...) combined in a fixed order: same bits on any ISA.
-void head_logits(const float* h, const float* wte, int64_t C, float* logits, int64_t v0,
-                 int64_t v1);
+/// Packs w (C,N) row-major and bias (N,) (may be nullptr).
+PackedLinear pack_linear(const float* w, const float* bias, int64_t C, int64_t N);
 
-/// The reference for head_logits: one sequential sum per vocabulary entry.
-void head_logits_naive(const float* h, const float* wte, int64_t C, float* logits, int64_t v0,
-                       int64_t v1);
+/// The fast twin of linear_naive (same sums, same order): panels [p0, p1) of
+/// y (rows,N) = epilogue(x (rows,C) @ W + bias), reading the packed W in
+/// register tiles; x and y have row strides ldx and ldy. Threads call it with
+/// disjoint panel ranges; each output is then owned by exactly one call.
+void linear_panels(const PackedLinear& layer, const float* x, int64_t ldx, int64_t rows, float* y,
+                   int64_t ldy, int64_t p0, int64_t p1, Epilogue ep);
 
 }  // namespace cpurich

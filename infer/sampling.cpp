@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "tensor/kernels.h"
+
 namespace cpurich {
 
 namespace {
@@ -27,6 +29,15 @@ void sort_by_logit(std::span<const float> logits, std::vector<int32_t>& order, i
     return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
   };
   std::partial_sort(order.begin(), order.begin() + first, order.end(), before);
+}
+
+// softmax(logits), the one row softmax of tensor/kernels.h; a -inf logit
+// (filtered out) gets probability exactly 0.
+std::vector<float> probabilities(std::span<const float> logits) {
+  std::vector<float> prob(logits.size());
+  if (!logits.empty())
+    kernels::softmax_row(logits.data(), prob.data(), static_cast<int64_t>(logits.size()));
+  return prob;
 }
 
 }  // namespace
@@ -82,15 +93,14 @@ void top_k_filter(std::span<float> logits, int64_t k, std::vector<int32_t>& orde
 void top_p_filter(std::span<float> logits, double p, std::vector<int32_t>& order) {
   const auto V = static_cast<int64_t>(logits.size());
   sort_by_logit(logits, order, V);
-  // Probabilities in sorted order: p_i = e^{z_i - z_max} / sum_j e^{z_j - z_max}.
-  const float zmax = logits[static_cast<size_t>(order[0])];
+  // Probabilities p = softmax(z), visited in sorted order.
+  const std::vector<float> prob = probabilities(logits);
   double total = 0.0;
-  for (const float z : logits) total += std::exp(static_cast<double>(z - zmax));
+  for (const float q : prob) total += q;
   double cumulative = 0.0;
   int64_t keep = 0;
   while (keep < V && cumulative < p) {
-    const float z = logits[static_cast<size_t>(order[static_cast<size_t>(keep)])];
-    cumulative += std::exp(static_cast<double>(z - zmax)) / total;
+    cumulative += prob[static_cast<size_t>(order[static_cast<size_t>(keep)])] / total;
     ++keep;
   }
   for (int64_t i = keep; i < V; ++i) logits[static_cast<size_t>(order[static_cast<size_t>(i)])] = -INFINITY;
@@ -107,16 +117,15 @@ void min_p_filter(std::span<float> logits, double min_p) {
 }
 
 int32_t sample_from_logits(std::span<const float> logits, double u) {
-  float zmax = -INFINITY;
-  for (const float z : logits) zmax = std::max(zmax, z);
+  const std::vector<float> prob = probabilities(logits);
   double total = 0.0;
-  for (const float z : logits) total += std::exp(static_cast<double>(z - zmax));
+  for (const float q : prob) total += q;
   const double target = u * total;
   double cumulative = 0.0;
   int32_t last_possible = argmax(logits);
   for (size_t i = 0; i < logits.size(); ++i) {
-    if (logits[i] == -INFINITY) continue;
-    cumulative += std::exp(static_cast<double>(logits[i] - zmax));
+    if (logits[i] == -INFINITY) continue;  // filtered out
+    cumulative += prob[i];
     last_possible = static_cast<int32_t>(i);
     if (cumulative > target) return last_possible;
   }

@@ -97,8 +97,15 @@ int main(int argc, char** argv) {
 
     // Naive first: it is the reference for both speed and values.
     Tensor c_naive = Tensor::zeros({n, n});
-    GemmArgs g{
-        false, false, n, n, n, 1.0f, a.data_f32(), n, b.data_f32(), n, 0.0f, c_naive.data_f32(), n};
+    GemmArgs g{.m = n,
+               .n = n,
+               .k = n,
+               .a = a.data_f32(),
+               .lda = n,
+               .b = b.data_f32(),
+               .ldb = n,
+               .c = c_naive.data_f32(),
+               .ldc = n};
     const double t_naive = seconds_for(MatmulKernel::Naive, g, 1);
     // OpenBLAS on 1 thread (the yardstick for the single-threaded steps) and
     // on all threads (for packed_mt).

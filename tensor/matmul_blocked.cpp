@@ -3,10 +3,11 @@
 // What it teaches: the i-k-j loop streams all of B (K x N floats) through the
 // cache once per row of A. When B is bigger than the cache, every row reloads
 // it from RAM. Blocking cuts the three loops into tiles,
-//     for i0 (MB rows) / for p0 (KB) / for j0 (NB columns): i-k-j inside the tile
-// so one (KB x NB) tile of B (here 128 x 256 floats = 128 KiB, in L2) is reused
-// by MB rows of A before moving on. Inside a tile the loop is still i-k-j, so
-// every C(i,j) still receives its products in the order p = 0..K-1.
+//     for j0 (NB columns) / for p0 (KB) / for i0 (MB rows): i-k-j inside the tile
+// so one (KB x NB) tile of B (here 128 x 256 floats = 128 KiB, in L2) stays in
+// cache while every row of A passes over it, MB rows at a time. p0 ascends and
+// the loop inside a tile is still i-k-j, so every C(i,j) still receives its
+// products in the order p = 0..K-1.
 //
 // Pipeline position: tensors -> [matmul] -> every Linear layer of the model.
 #include <algorithm>

@@ -6,54 +6,23 @@
 // twice; instead we stream W once in the order it is stored:
 //   W row-major:  y(:) += x(p) * W(p, :)      for p = 0..K-1   (axpy of rows)
 //   W transposed: y(j)  = dot(x, W^T row j)                     (dot products)
-// The dot product keeps 16 partial sums s_l (lane l takes p = l, l+16, ...)
-// and adds them in a fixed order at the end: a vectorizable, reproducible sum.
-// target_clones compiles the two hot loops for AVX-512, AVX2 and baseline and
-// picks one at load time (the AVX clones may fuse a*b+c into one FMA, so the
-// last bits can differ between CPUs; on one machine they never depend on the
-// thread count, since each output is summed by one thread in a fixed order).
+// Both loops are kernels::vecmat / vecmat_t (tensor/kernels.h); this file
+// cuts the columns into blocks for threads and applies alpha and beta. Each
+// output is summed by one thread in a fixed order, so the result never
+// depends on the thread count.
 //
 // Pipeline position: tensors -> [matmul] -> Linear layers when decoding.
 #include <algorithm>
 #include <vector>
 
+#include "tensor/kernels.h"
 #include "tensor/matmul_internal.h"
 #include "tensor/matmul_packed.h"
-
-#if defined(__x86_64__)
-#define CPURICH_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define CPURICH_CLONES
-#endif
 
 namespace cpurich::detail {
 namespace {
 
-constexpr int64_t kLanes = 16;      // partial sums per dot product
 constexpr int64_t kColBlock = 512;  // columns per task in the axpy form
-
-// acc (n) += sum over p of x(p) * w(p, :), w row-major with row stride ldw.
-CPURICH_CLONES void axpy_rows(int64_t k, int64_t n, const float* x, const float* w, int64_t ldw,
-                              float* acc) {
-  for (int64_t p = 0; p < k; ++p) {
-    const float xp = x[p];
-    const float* row = w + p * ldw;  // row is (n)
-    for (int64_t j = 0; j < n; ++j) acc[j] += xp * row[j];
-  }
-}
-
-// dot(x, y) over k elements with kLanes interleaved partial sums.
-CPURICH_CLONES float dot(int64_t k, const float* x, const float* y) {
-  float s[kLanes] = {};
-  int64_t p = 0;
-  for (; p + kLanes <= k; p += kLanes)
-    for (int64_t l = 0; l < kLanes; ++l) s[l] += x[p + l] * y[p + l];
-  for (int64_t l = 0; p + l < k; ++l) s[l] += x[p + l] * y[p + l];
-  // Pairwise fold 16 -> 8 -> 4 -> 2 -> 1, always in this order.
-  for (int64_t width = kLanes / 2; width >= 1; width /= 2)
-    for (int64_t l = 0; l < width; ++l) s[l] += s[l + width];
-  return s[0];
-}
 
 // y(j*incy) = alpha * sum_p x(p) * W(p,j) + beta * y(j*incy), j < n;
 // W(p,j) = trans ? w[j*ldw + p] : w[p*ldw + j].   x is (k), contiguous.
@@ -66,12 +35,10 @@ void vec_mat(int64_t k, int64_t n, float alpha, const float* x, const float* w, 
   for (int64_t blk = 0; blk < blocks; ++blk) {
     const int64_t j0 = blk * kColBlock, nb = std::min(kColBlock, n - j0);
     float acc[kColBlock];  // acc is (nb): the block's sums
-    if (trans) {
-      for (int64_t j = 0; j < nb; ++j) acc[j] = dot(k, x, w + (j0 + j) * ldw);
-    } else {
-      std::fill(acc, acc + nb, 0.0f);
-      axpy_rows(k, nb, x, w + j0, ldw, acc);
-    }
+    if (trans)
+      kernels::vecmat_t(x, w + j0 * ldw, ldw, k, nb, acc);
+    else
+      kernels::vecmat(x, w + j0, ldw, k, nb, acc);
     for (int64_t j = 0; j < nb; ++j) {
       float& out = y[(j0 + j) * incy];
       out = beta == 0.0f ? alpha * acc[j] : alpha * acc[j] + beta * out;

@@ -103,15 +103,14 @@ void matmul_f32(const Tensor& a, const Tensor& b, bool ta, bool tb, const Shape&
                 MatmulKernel kernel) {
   const int64_t nb = shape_numel(batch), m = out.size(-2), n = out.size(-1);
   const Layout la = *gemm_layout(a), lb = *gemm_layout(b);
-  GemmArgs g;
-  g.trans_a = ta != la.flipped;
-  g.trans_b = tb != lb.flipped;
-  g.m = m;
-  g.n = n;
-  g.k = ta ? a.size(-2) : a.size(-1);
-  g.lda = la.ld;
-  g.ldb = lb.ld;
-  g.ldc = std::max<int64_t>(n, 1);
+  const GemmArgs g{.trans_a = ta != la.flipped,
+                   .trans_b = tb != lb.flipped,
+                   .m = m,
+                   .n = n,
+                   .k = ta ? a.size(-2) : a.size(-1),
+                   .lda = la.ld,
+                   .ldb = lb.ld,
+                   .ldc = std::max<int64_t>(n, 1)};
   // Many small matrices (attention heads): one thread per matrix with the
   // single-threaded packed kernel. packed and packed_mt give identical bits,
   // so this choice never changes the result.

@@ -6,17 +6,21 @@
 // and the largest term is exactly 1 (the sum can neither overflow nor be 0). Likewise
 //     log_softmax(x)_i = x_i - m - log(sum_j exp(x_j - m)),
 // which never computes log(0) for a finite row.
-// Rows are independent: threads split rows, each row is summed by one thread in order.
+// The row loop is kernels::softmax_row (tensor/kernels.h). Rows are
+// independent: threads split rows, each row is summed by one thread in order.
 //
 // Pipeline position: attention weights and the cross-entropy loss.
 #include <cmath>
 
+#include "tensor/kernels.h"
 #include "tensor/ops.h"
 #include "tensor/strided.h"
 
 namespace cpurich {
 
 namespace {
+
+using kernels::SoftmaxStats;
 
 // x (rows, n) contiguous -> out (rows, n). log_space selects log_softmax.
 template <typename T>
@@ -25,20 +29,11 @@ void softmax_rows(const T* x, T* out, int64_t rows, int64_t n, bool log_space) {
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * n;  // xr is (n)
     T* yr = out + r * n;      // yr is (n)
-    T m = xr[0];
-    for (int64_t i = 1; i < n; ++i) m = xr[i] > m ? xr[i] : m;
-    double s = 0.0;  // sum of exp(x - m), accumulated in double, in order
-    for (int64_t i = 0; i < n; ++i) {
-      const T e = std::exp(xr[i] - m);
-      if (!log_space) yr[i] = e;
-      s += static_cast<double>(e);
-    }
+    const SoftmaxStats<T> st = kernels::softmax_row(xr, yr, n);
     if (log_space) {
       // (x - m) first: it is the exact-ish difference the exps were computed from.
-      const T log_s = static_cast<T>(std::log(s));
-      for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] - m) - log_s;
-    } else {
-      for (int64_t i = 0; i < n; ++i) yr[i] = static_cast<T>(static_cast<double>(yr[i]) / s);
+      const T log_s = std::log(st.sum);
+      for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] - st.max) - log_s;
     }
   }
 }

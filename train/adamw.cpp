@@ -7,6 +7,8 @@
 
 #include <cmath>
 
+#include "tensor/kernels.h"
+
 namespace cpurich {
 
 namespace {
@@ -30,20 +32,14 @@ void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, doubl
   }
 }
 
-// sum_j d[j]^2 in double, in kSquareLanes partial sums combined in order. A
-// single running sum would wait ~4 cycles on each addition before the next
-// can start; independent partial sums overlap, and the order stays fixed, so
-// the result does not depend on the thread count.
-constexpr int kSquareLanes = 8;
+// sum_j d[j]^2 in double, in the fixed lane order of tensor/kernels.h:
+// independent partial sums overlap their additions, and the order stays
+// fixed, so the result does not depend on the thread count.
 double sum_of_squares(const float* d, int64_t n) {
-  double acc[kSquareLanes] = {};
-  int64_t j = 0;
-  for (; j + kSquareLanes <= n; j += kSquareLanes)
-    for (int l = 0; l < kSquareLanes; ++l) acc[l] += static_cast<double>(d[j + l]) * d[j + l];
-  for (; j < n; ++j) acc[0] += static_cast<double>(d[j]) * d[j];
-  double s = 0.0;
-  for (int l = 0; l < kSquareLanes; ++l) s += acc[l];
-  return s;
+  return kernels::sum_lanes_of<double>(n, [d](int64_t j) {
+    const auto v = static_cast<double>(d[j]);
+    return v * v;
+  });
 }
 
 }  // namespace

@@ -44,7 +44,18 @@ Problem make_problem(int64_t m, int64_t n, int64_t k, bool ta, bool tb, float al
   fill(p.a, a_rows, a_cols, lda);
   fill(p.b, b_rows, b_cols, ldb);
   fill(p.c0, m, n, ldc);
-  p.g = GemmArgs{ta, tb, m, n, k, alpha, p.a.data(), lda, p.b.data(), ldb, beta, nullptr, ldc};
+  p.g = GemmArgs{.trans_a = ta,
+                 .trans_b = tb,
+                 .m = m,
+                 .n = n,
+                 .k = k,
+                 .alpha = alpha,
+                 .a = p.a.data(),
+                 .lda = lda,
+                 .b = p.b.data(),
+                 .ldb = ldb,
+                 .beta = beta,
+                 .ldc = ldc};
   return p;
 }
 
@@ -202,7 +213,15 @@ TEST_CASE("K == 0 gives C = beta * C") {
 
 TEST_CASE("bad GEMM arguments throw with a clear message") {
   std::vector<float> a(12), b(12), c(12);
-  GemmArgs g{false, false, 3, 4, 3, 1.0f, a.data(), 2, b.data(), 4, 0.0f, c.data(), 4};
+  GemmArgs g{.m = 3,
+             .n = 4,
+             .k = 3,
+             .a = a.data(),
+             .lda = 2,
+             .b = b.data(),
+             .ldb = 4,
+             .c = c.data(),
+             .ldc = 4};
   for (MatmulKernel kernel : available_kernels())
     REQUIRE_THROWS_WITH(gemm(kernel, g), Catch::Contains("lda=2"));
   g.lda = 3;
