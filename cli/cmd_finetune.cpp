@@ -15,6 +15,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "cli/commands.h"
@@ -38,6 +39,13 @@ struct FinetuneArgs {
   int threads = 0;
 };
 
+// Writing the result over the base would destroy what an adapter is checked against.
+void refuse_same_dir(const std::string& model, const std::string& out) {
+  std::error_code ec;
+  if (std::filesystem::equivalent(model, out, ec))
+    throw std::runtime_error("--out " + out + " is the base model directory; choose another");
+}
+
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
@@ -59,6 +67,7 @@ void run_finetune(FinetuneArgs a) {
   namespace fs = std::filesystem;
   a.o.method = finetune_method_from_name(a.method);
   a.o.validate();
+  refuse_same_dir(a.model, a.out);
   if (fs::exists(fs::path(a.out) / "finetune_log.jsonl"))
     throw std::runtime_error(a.out + " already holds a fine-tuning run; choose another --out");
   GPT model = load_model(a.model);
@@ -140,6 +149,7 @@ struct MergeArgs {
 };
 
 void run_merge(const MergeArgs& a) {
+  refuse_same_dir(a.model, a.out);
   GPT model = load_model(a.model);
   const auto tok = load_tokenizer_from_dir(a.model);
   const LoraOptions o = load_lora_adapter(model, a.adapter);

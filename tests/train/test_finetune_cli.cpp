@@ -148,6 +148,9 @@ TEST_CASE("cpurich finetune --method full writes a model directory that learnt",
   CHECK(m.config().n_embd == 32);
   CHECK(std::filesystem::exists(ft + "/tokenizer.json"));
   CHECK(std::filesystem::exists(ft + "/finetune_log.jsonl"));
+  CHECK(run("finetune --model " + base + " --data " + qa + " --out " + base + " --method full", out,
+            err) == 1);
+  CHECK_THAT(read_file(err), Contains("is the base model directory"));
   // A second run into the same directory is refused.
   CHECK(run("finetune --model " + base + " --data " + qa + " --out " + ft + " --method full", out,
             err) == 1);
