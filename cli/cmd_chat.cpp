@@ -20,7 +20,7 @@ namespace {
 void run_chat(const SamplingFlags& flags) {
   apply_threads(flags.threads);
   const GenerateOptions options = flags.to_options();
-  InferenceModel m = load_inference_model(flags.model);
+  InferenceModel m = load_inference_model(flags.model, flags.adapter);
   ChatSession chat(*m.decoder, *m.tokenizer, options);
   const bool interactive = isatty(STDIN_FILENO) != 0;
   std::string line;

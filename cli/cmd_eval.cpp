@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "nn/evaluate.h"
 #include "nn/gpt.h"
+#include "nn/lora_io.h"
 #include "util/file_util.h"
 #include "tokenizer/tokenizer.h"
 
@@ -19,6 +20,7 @@ namespace {
 
 struct EvalOptions {
   std::string model;
+  std::string adapter;
   std::string ids;
   std::string text;
   int64_t block = 0;
@@ -32,6 +34,7 @@ void run_eval(const EvalOptions& o) {
   if (o.ids.empty() == o.text.empty())
     throw std::invalid_argument("eval: give exactly one of --ids FILE or --text FILE");
   GPT model = load_model(o.model);
+  if (!o.adapter.empty()) load_lora_adapter(model, o.adapter);  // evaluated unmerged
   std::vector<int32_t> ids;
   if (!o.text.empty()) {
     // The model directory's own tokenizer, so ids mean what they meant in training.
@@ -64,6 +67,7 @@ void register_eval(CLI::App& app) {
       "the mean over those n-1 predictions (each window weighted by its number of predictions).");
   sub->add_option("--model", opts->model, "Model directory (config.json + model.safetensors)")
       ->required();
+  sub->add_option("--adapter", opts->adapter, "LoRA adapter directory (PEFT layout) on the model");
   CLI::Option* ids =
       sub->add_option("--ids", opts->ids, "File of whitespace-separated token ids (at least 2)");
   CLI::Option* text = sub->add_option(

@@ -33,7 +33,7 @@ void run_sample(const SampleOptions& o) {
     throw std::invalid_argument("give exactly one of --prompt TEXT and --prompt-file FILE");
   const std::string text = from_file ? read_file(o.prompt_file) : o.prompt;
   if (text.empty()) throw std::invalid_argument("empty prompt: give some text to continue");
-  InferenceModel m = load_inference_model(o.flags.model);
+  InferenceModel m = load_inference_model(o.flags.model, o.flags.adapter);
   options.sampler.validate(m.decoder->config().vocab_size);  // now top-k's bound is known
   const auto ids = encode_prompt(*m.tokenizer, text);
   TextCallback print;

@@ -13,6 +13,9 @@ void register_tokenizer(CLI::App& app);  // cpurich tokenizer train, encode, dec
 void register_pretrain(CLI::App& app);   // cpurich pretrain
 void register_sample(CLI::App& app);     // cpurich sample
 void register_chat(CLI::App& app);       // cpurich chat
+void register_finetune(CLI::App& app);   // cpurich finetune
+void register_lora(CLI::App& app);       // cpurich lora merge
+void register_qa_eval(CLI::App& app);    // cpurich qa-eval
 
 /// Adds --threads N to a subcommand; call apply_threads(n) when it runs.
 void add_threads_option(CLI::App& sub, int& threads);

@@ -17,6 +17,9 @@ int main(int argc, char** argv) {
   cpurich::cli::register_pretrain(app);
   cpurich::cli::register_sample(app);
   cpurich::cli::register_chat(app);
+  cpurich::cli::register_finetune(app);
+  cpurich::cli::register_lora(app);
+  cpurich::cli::register_qa_eval(app);
   try {
     cpurich::init_threads_from_env();
     app.parse(argc, argv);

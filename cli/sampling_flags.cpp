@@ -32,6 +32,7 @@ GenerateOptions SamplingFlags::to_options() const {
 void add_sampling_flags(CLI::App* sub, SamplingFlags& f) {
   sub->add_option("--model", f.model, "Model directory (config.json, model.safetensors, tokenizer)")
       ->required();
+  sub->add_option("--adapter", f.adapter, "LoRA adapter directory (PEFT layout), merged at load");
   sub->add_option("--max-new-tokens", f.max_new_tokens, "Tokens to generate at most (default 256)");
   sub->add_option("--temperature", f.temperature,
                   "Divide logits by T: <1 sharper, >1 flatter, 0 = greedy (default 1)");

@@ -15,6 +15,7 @@ namespace cpurich::cli {
 /// Parsed values of the shared flags.
 struct SamplingFlags {
   std::string model;
+  std::string adapter;  ///< LoRA adapter directory merged at load ("" = none)
   int64_t max_new_tokens = 256;
   double temperature = 1.0;
   int64_t top_k = -1;
@@ -31,7 +32,7 @@ struct SamplingFlags {
   GenerateOptions to_options() const;
 };
 
-/// Adds --model, --max-new-tokens, --temperature, --top-k, --top-p, --min-p,
+/// Adds --model, --adapter, --max-new-tokens, --temperature, --top-k, --top-p, --min-p,
 /// --repetition-penalty, --seed, --stop (repeatable), --context, --threads.
 /// flags.context must hold the default policy name before the call.
 void add_sampling_flags(CLI::App* sub, SamplingFlags& flags);

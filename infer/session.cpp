@@ -5,16 +5,21 @@
 #include <stdexcept>
 
 #include "nn/gpt.h"
+#include "nn/lora_io.h"
 
 namespace cpurich {
 
-InferenceModel load_inference_model(const std::string& dir) {
+InferenceModel load_inference_model(const std::string& dir, const std::string& adapter_dir) {
   if (!std::filesystem::is_directory(dir))
     throw std::runtime_error("model directory '" + dir + "' does not exist");
   InferenceModel m;
   m.tokenizer = load_tokenizer_from_dir(dir);
   {
-    const GPT model = load_model(dir);  // freed at the end of this scope
+    GPT model = load_model(dir);  // freed at the end of this scope
+    if (!adapter_dir.empty()) {
+      load_lora_adapter(model, adapter_dir);
+      merge_lora(model);
+    }
     m.decoder = std::make_unique<Decoder>(model);
   }
   if (m.tokenizer->vocab_size() > m.decoder->config().vocab_size)

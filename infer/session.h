@@ -23,10 +23,12 @@ struct InferenceModel {
   std::unique_ptr<Decoder> decoder;
 };
 
-/// Loads DIR/config.json, model.safetensors and the tokenizer. Throws
-/// std::runtime_error if DIR does not exist, and std::invalid_argument if the
-/// tokenizer has more ids than the model's vocabulary.
-InferenceModel load_inference_model(const std::string& dir);
+/// Loads DIR/config.json, model.safetensors and the tokenizer; with an
+/// adapter directory (nn/lora_io.h), merges the adapter into the weights
+/// first, so generation runs at the base model's speed. Throws
+/// std::runtime_error if DIR does not exist or the adapter does not fit, and
+/// std::invalid_argument if the tokenizer has more ids than the model's vocabulary.
+InferenceModel load_inference_model(const std::string& dir, const std::string& adapter_dir = "");
 
 /// Encodes a prompt; throws std::invalid_argument on empty text (the
 /// tokenizer's own exception names unknown characters / invalid UTF-8).

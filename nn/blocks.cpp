@@ -21,7 +21,9 @@ MLP::MLP(const GPTConfig& config, const ParamInit& init)
     : c_fc(config.n_embd, 4 * config.n_embd, kInitStd, init),
       c_proj(4 * config.n_embd, config.n_embd, residual_init_std(config.n_layer), init) {}
 
-Var MLP::forward(const Var& x) const { return c_proj.forward(ag::gelu(c_fc.forward(x))); }
+Var MLP::forward(const Var& x, bool training) const {
+  return c_proj.forward(ag::gelu(c_fc.forward(x, training)), training);
+}
 
 void MLP::visit_parameters(const std::string& prefix, const ParameterVisitor& visit) {
   c_fc.visit_parameters(prefix + "c_fc.", visit);
@@ -33,10 +35,10 @@ CausalSelfAttention::CausalSelfAttention(const GPTConfig& config, const ParamIni
       c_proj(config.n_embd, config.n_embd, residual_init_std(config.n_layer), init),
       n_head(config.n_head) {}
 
-Var CausalSelfAttention::forward(const Var& x) const {
-  const Var qkv = c_attn.forward(x);                        // (B, T, 3C)
+Var CausalSelfAttention::forward(const Var& x, bool training) const {
+  const Var qkv = c_attn.forward(x, training);              // (B, T, 3C)
   const Var y = ag::causal_self_attention(qkv, n_head);     // (B, T, C), heads concatenated
-  return c_proj.forward(y);                                 // (B, T, C)
+  return c_proj.forward(y, training);                       // (B, T, C)
 }
 
 void CausalSelfAttention::visit_parameters(const std::string& prefix, const ParameterVisitor& visit) {
@@ -52,8 +54,8 @@ Block::Block(const GPTConfig& config, const ParamInit& init)
 
 //! [block_forward]
 Var Block::forward(const Var& x, const DropoutContext& drop) const {
-  const Var h = ag::add(x, drop(attn.forward(ln_1.forward(x))));  // (B, T, C)
-  return ag::add(h, drop(mlp.forward(ln_2.forward(h))));
+  const Var h = ag::add(x, drop(attn.forward(ln_1.forward(x), drop.training)));  // (B, T, C)
+  return ag::add(h, drop(mlp.forward(ln_2.forward(h), drop.training)));
 }
 //! [block_forward]
 

@@ -30,8 +30,8 @@ double residual_init_std(int64_t n_layer);
 class MLP : public Module {
  public:
   MLP(const GPTConfig& config, const ParamInit& init);
-  /// x (B, T, C) -> (B, T, C).
-  Var forward(const Var& x) const;
+  /// x (B, T, C) -> (B, T, C); `training` reaches the Linears' LoRA dropout.
+  Var forward(const Var& x, bool training = false) const;
   void visit_parameters(const std::string& prefix, const ParameterVisitor& visit) override;
 
   Linear c_fc;
@@ -43,8 +43,8 @@ class MLP : public Module {
 class CausalSelfAttention : public Module {
  public:
   CausalSelfAttention(const GPTConfig& config, const ParamInit& init);
-  /// x (B, T, C) -> (B, T, C).
-  Var forward(const Var& x) const;
+  /// x (B, T, C) -> (B, T, C); `training` reaches the Linears' LoRA dropout.
+  Var forward(const Var& x, bool training = false) const;
   void visit_parameters(const std::string& prefix, const ParameterVisitor& visit) override;
 
   Linear c_attn;

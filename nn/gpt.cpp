@@ -67,6 +67,18 @@ void GPT::to_dtype(DType dtype) {
   dtype_ = dtype;
 }
 
+std::vector<std::pair<std::string, Linear*>> GPT::linear_modules() {
+  std::vector<std::pair<std::string, Linear*>> out;
+  for (size_t i = 0; i < h_.size(); ++i) {
+    const std::string p = "h." + std::to_string(i) + ".";
+    out.emplace_back(p + "attn.c_attn", &h_[i].attn.c_attn);
+    out.emplace_back(p + "attn.c_proj", &h_[i].attn.c_proj);
+    out.emplace_back(p + "mlp.c_fc", &h_[i].mlp.c_fc);
+    out.emplace_back(p + "mlp.c_proj", &h_[i].mlp.c_proj);
+  }
+  return out;
+}
+
 Var GPT::forward(std::span<const int32_t> ids, int64_t B, int64_t T, bool training) {
   if (B < 1 || T < 1 || T > config_.n_positions)
     throw std::invalid_argument("GPT::forward: need B >= 1 and 1 <= T <= n_positions (" +

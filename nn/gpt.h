@@ -71,6 +71,11 @@ class GPT : public Module {
 
   Rng& dropout_rng() { return dropout_rng_; }
 
+  /// Every Linear with its module name ("h.0.attn.c_attn", "h.0.attn.c_proj",
+  /// "h.0.mlp.c_fc", "h.0.mlp.c_proj", ...), mutable: LoRA attaches adapters
+  /// to them and merges them back (nn/lora.h).
+  std::vector<std::pair<std::string, Linear*>> linear_modules();
+
   // ---- the module tree, read-only (lessons print it) ------------------------
   const Embedding& wte() const { return wte_; }          ///< token embedding (V, C)
   const Embedding& wpe() const { return wpe_; }          ///< position embedding (P, C)

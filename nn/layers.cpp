@@ -4,6 +4,7 @@
 #include "nn/layers.h"
 
 #include "autograd/ops.h"
+#include "nn/lora.h"
 
 namespace cpurich {
 
@@ -12,7 +13,10 @@ Linear::Linear(int64_t in, int64_t out, double std, const ParamInit& init, bool 
   if (has_bias) bias = constant_param({out}, 0.0, init);
 }
 
-Var Linear::forward(const Var& x) const { return ag::linear(x, weight, bias); }
+Var Linear::forward(const Var& x, bool training) const {
+  const Var y = ag::linear(x, weight, bias);
+  return lora ? ag::add(y, lora->forward(x, training)) : y;
+}
 
 void Linear::visit_parameters(const std::string& prefix, const ParameterVisitor& visit) {
   visit(prefix + "weight", weight);

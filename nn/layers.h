@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -12,18 +13,24 @@
 
 namespace cpurich {
 
+class LoraAdapter;  // nn/lora.h
+
 /// y = x @ weight + bias, with weight stored (in, out) like Hugging Face
 /// GPT-2's Conv1D (so HF checkpoints load without transposing).
 class Linear : public Module {
  public:
   /// weight ~ N(0, std^2) (in, out), bias = 0 (out) unless !has_bias.
   Linear(int64_t in, int64_t out, double std, const ParamInit& init, bool has_bias = true);
-  /// x (..., in) -> (..., out).
-  Var forward(const Var& x) const;
+  /// x (..., in) -> (..., out), plus the LoRA adapter's term when one is
+  /// attached (`training` switches the adapter's dropout on).
+  Var forward(const Var& x, bool training = false) const;
+  /// Base parameters only: an adapter's are listed by nn/lora.h, so the
+  /// state dict (and model.safetensors) never changes when one is attached.
   void visit_parameters(const std::string& prefix, const ParameterVisitor& visit) override;
 
-  Var weight;  ///< (in, out)
-  Var bias;    ///< (out), undefined when the layer has no bias
+  Var weight;                         ///< (in, out)
+  Var bias;                           ///< (out), undefined when the layer has no bias
+  std::shared_ptr<LoraAdapter> lora;  ///< optional low-rank update (nn/lora.h)
 };
 
 /// A lookup table: row i of weight is the vector for token (or position) i.

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "nn/gpt.h"
 #include "tensor/rng.h"
 #include "tests/common/temp_dir.h"
 #include "tokenizer/tokenizer.h"
@@ -52,6 +53,20 @@ inline std::string repeated_sentence(int n) {
   std::string s;
   for (int i = 0; i < n; ++i) s += "the cat sat on the mat. ";
   return s;
+}
+
+/// A random GPT standing in for a pretrained base in fine-tuning tests: its
+/// token embedding has std 0.3 instead of GPT-2's 0.02. Why: the head is
+/// x @ wte^T after ln_f, and ln_f's output has norm about sqrt(C), so with
+/// std 0.02 every logit stays within about 0.02 * C (0.6 for C = 32) and a
+/// frozen base cannot express a confident answer whatever the adapters do.
+inline GPT wide_embedding_gpt(const GPTConfig& config, uint64_t seed) {
+  GPT model(config, seed);
+  auto sd = model.state_dict();
+  Rng rng(seed + 1);
+  sd["wte.weight"] = rng.normal(sd["wte.weight"].shape(), 0.0, 0.3);
+  model.load_state_dict(sd);
+  return model;
 }
 
 }  // namespace cpurich::test

@@ -1,0 +1,217 @@
+// cmd_finetune.cpp: `cpurich finetune` (train/finetune.h) and `cpurich lora merge`.
+//
+//   cpurich finetune --model DIR --data FILE|WORLD_DIR --out DIR [--method full|lora]
+//                    [--rank --alpha --dropout --targets --rslora --lr --iters --batch --seed ...]
+//   cpurich lora merge --model DIR --adapter DIR --out DIR
+//
+// full writes a model directory (config.json, model.safetensors,
+// tokenizer.json); lora writes a PEFT adapter directory (nn/lora_io.h).
+// Both append one JSON line per logged step to OUT/finetune_log.jsonl and
+// report the masked loss over the whole data set before and after.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "cli/commands.h"
+#include "nn/gpt.h"
+#include "nn/lora.h"
+#include "nn/lora_io.h"
+#include "tensor/threads.h"
+#include "tokenizer/tokenizer.h"
+#include "train/finetune.h"
+#include "train/sft_data.h"
+
+namespace cpurich::cli {
+
+namespace {
+
+struct FinetuneArgs {
+  std::string model, data, out, method = "lora";
+  FinetuneOptions o;
+  int64_t log_every = 10;
+  bool json = false;
+  int threads = 0;
+};
+
+// Writing the result over the base would destroy what an adapter is checked against.
+void refuse_same_dir(const std::string& model, const std::string& out) {
+  std::error_code ec;
+  if (std::filesystem::equivalent(model, out, ec))
+    throw std::runtime_error("--out " + out + " is the base model directory; choose another");
+}
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// A world directory fine-tunes on its train group only (test and unseen are
+// what qa-eval asks about afterwards); a file is used whole.
+std::vector<QAPair> training_pairs(const std::string& path) {
+  std::vector<QAPair> pairs = read_qa_source(path);
+  if (!std::filesystem::is_directory(path)) return pairs;
+  std::vector<QAPair> train;
+  for (QAPair& p : pairs)
+    if (p.group == "train") train.push_back(std::move(p));
+  if (train.empty()) throw std::runtime_error(path + ": no qa_train.jsonl to fine-tune on");
+  return train;
+}
+
+void run_finetune(FinetuneArgs a) {
+  apply_threads(a.threads);
+  namespace fs = std::filesystem;
+  a.o.method = finetune_method_from_name(a.method);
+  a.o.validate();
+  refuse_same_dir(a.model, a.out);
+  if (fs::exists(fs::path(a.out) / "finetune_log.jsonl"))
+    throw std::runtime_error(a.out + " already holds a fine-tuning run; choose another --out");
+  GPT model = load_model(a.model);
+  const auto tok = load_tokenizer_from_dir(a.model);
+  const std::vector<QAPair> pairs = training_pairs(a.data);
+  const SftData data = build_sft_data(pairs, *tok, model.config().n_positions);
+  const SftStats& s = data.stats;
+  std::fprintf(stderr,
+               "data: %lld Q/A pairs, %lld answer tokens; %lld longer than the block of %lld "
+               "tokens were truncated (%lld of them dropped: no answer token left); longest %lld\n",
+               static_cast<long long>(s.pairs), static_cast<long long>(s.answer_tokens),
+               static_cast<long long>(s.truncated), static_cast<long long>(data.block_size),
+               static_cast<long long>(s.dropped), static_cast<long long>(s.max_tokens));
+  const int64_t total = model.num_parameters();
+  FineTuner ft(model, data, a.o);
+  const int64_t trainable = ft.trainable_parameters();
+  std::fprintf(stderr,
+               "method %s: %lld trainable parameters of %lld (%.3f%%); %lld iters, batch %lld, "
+               "lr %.1e (warmup %lld, cosine to %.1e), %d threads\n",
+               a.method.c_str(), static_cast<long long>(trainable), static_cast<long long>(total),
+               100.0 * static_cast<double>(trainable) / static_cast<double>(total),
+               static_cast<long long>(a.o.iters), static_cast<long long>(a.o.batch),
+               ft.schedule().peak, static_cast<long long>(ft.schedule().warmup),
+               ft.schedule().floor, num_threads());
+  fs::create_directories(a.out);
+  std::ofstream log(fs::path(a.out) / "finetune_log.jsonl");
+  if (!log) throw std::runtime_error("cannot write " + a.out + "/finetune_log.jsonl");
+  const double loss_before = ft.dataset_loss();
+  const double t0 = now_s();
+  double step_seconds = 0.0;
+  int64_t tokens = 0;
+  while (ft.iter() < a.o.iters) {
+    const FinetuneStep r = ft.step();
+    step_seconds += r.seconds;
+    tokens += r.tokens;
+    if (r.iter % a.log_every == 0 || r.iter == 1 || r.iter == a.o.iters) {
+      log << nlohmann::json{{"iter", r.iter},
+                            {"loss", r.loss},
+                            {"lr", r.lr},
+                            {"grad_norm", r.grad_norm},
+                            {"seconds", step_seconds}}
+                 .dump()
+          << "\n";
+      std::fprintf(stderr, "iter %lld/%lld | loss %.4f | lr %.2e | %.0f tok/s\n",
+                   static_cast<long long>(r.iter), static_cast<long long>(a.o.iters), r.loss, r.lr,
+                   static_cast<double>(tokens) / step_seconds);
+    }
+  }
+  const double train_s = now_s() - t0;
+  const double loss_after = ft.dataset_loss();
+  if (a.o.method == FinetuneMethod::Full) {
+    save_model(model, a.out);
+    save_tokenizer(*tok, (fs::path(a.out) / "tokenizer.json").string());
+  } else {
+    LoraOptions lo = a.o.lora;
+    save_lora_adapter(model, lo, fs::absolute(a.model).string(), a.out);
+  }
+  if (a.json) {
+    std::printf("%s\n", nlohmann::json{{"method", a.method},
+                                       {"iters", a.o.iters},
+                                       {"trainable_params", trainable},
+                                       {"total_params", total},
+                                       {"loss_before", loss_before},
+                                       {"loss_after", loss_after},
+                                       {"seconds", train_s},
+                                       {"truncated", s.truncated},
+                                       {"dropped", s.dropped}}
+                            .dump()
+                            .c_str());
+  }
+  std::fprintf(
+      stderr, "done: masked loss over the data %.4f -> %.4f in %lld steps (%.1f s); %s %s\n",
+      loss_before, loss_after, static_cast<long long>(a.o.iters), train_s,
+      a.o.method == FinetuneMethod::Full ? "model directory" : "adapter directory", a.out.c_str());
+}
+
+struct MergeArgs {
+  std::string model, adapter, out;
+};
+
+void run_merge(const MergeArgs& a) {
+  refuse_same_dir(a.model, a.out);
+  GPT model = load_model(a.model);
+  const auto tok = load_tokenizer_from_dir(a.model);
+  const LoraOptions o = load_lora_adapter(model, a.adapter);
+  const size_t n = lora_modules(model).size();
+  merge_lora(model);
+  save_model(model, a.out);
+  save_tokenizer(*tok, (std::filesystem::path(a.out) / "tokenizer.json").string());
+  std::fprintf(stderr, "merged %zu adapters (r %lld, scale %g) into %s\n", n,
+               static_cast<long long>(o.rank), o.scale(), a.out.c_str());
+}
+
+}  // namespace
+
+void register_finetune(CLI::App& app) {
+  auto a = std::make_shared<FinetuneArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "finetune",
+      "Fine-tune a model on question/answer pairs (JSONL {question, answer} or {prompt,\n"
+      "completion}, chat text, or a `cpurich data world` directory: its train group). Only the\n"
+      "answer tokens are graded. --method full trains every weight and writes a model\n"
+      "directory; --method lora trains low-rank adapters on a frozen base and writes a PEFT\n"
+      "adapter directory (adapter_config.json + adapter_model.safetensors).");
+  sub->add_option("--model", a->model, "Base model directory")->required();
+  sub->add_option("--data", a->data, "Q/A file or world directory")->required();
+  sub->add_option("--out", a->out, "Output directory")->required();
+  sub->add_option("--method", a->method, "full or lora (default lora)")
+      ->check(CLI::IsMember({"full", "lora"}));
+  sub->add_option("--rank", a->o.lora.rank, "LoRA rank r (default 8)")
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  sub->add_option("--alpha", a->o.lora.alpha, "LoRA alpha: scale alpha / r (default 16)");
+  sub->add_option("--dropout", a->o.lora.dropout, "Dropout on the adapter input (default 0)");
+  sub->add_option("--targets", a->o.lora.targets,
+                  "PEFT target module names (default c_attn c_proj c_fc)")
+      ->delimiter(',');
+  sub->add_flag("--rslora", a->o.lora.rslora, "Scale alpha / sqrt(r) (rsLoRA)");
+  sub->add_option("--lr", a->o.lr, "Peak learning rate (default 1e-4 full, 1e-3 lora)");
+  sub->add_option("--iters", a->o.iters, "Optimizer steps (default 200)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  sub->add_option("--batch", a->o.batch, "Examples per step (default 8)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  sub->add_option("--weight-decay", a->o.weight_decay, "AdamW weight decay (default 0)");
+  sub->add_option("--grad-clip", a->o.grad_clip, "Max global gradient norm (default 1, 0 = off)");
+  sub->add_option("--seed", a->o.seed, "Seed: example order, adapter init, dropout");
+  sub->add_option("--log-every", a->log_every, "Steps between log lines (default 10)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  sub->add_flag("--json", a->json,
+                "Print {method, iters, trainable_params, total_params, loss_before, loss_after, "
+                "seconds, truncated, dropped}");
+  add_threads_option(*sub, a->threads);
+  sub->callback([a] { run_finetune(*a); });
+}
+
+void register_lora(CLI::App& app) {
+  CLI::App* lora = app.add_subcommand("lora", "LoRA adapter tools");
+  lora->require_subcommand(1);
+  auto m = std::make_shared<MergeArgs>();
+  CLI::App* merge = lora->add_subcommand(
+      "merge", "Fold an adapter into its base: W' = W + scale * (B A)^T; writes a model directory");
+  merge->add_option("--model", m->model, "Base model directory")->required();
+  merge->add_option("--adapter", m->adapter, "Adapter directory (PEFT layout)")->required();
+  merge->add_option("--out", m->out, "Merged model directory")->required();
+  merge->callback([m] { run_merge(*m); });
+}
+
+}  // namespace cpurich::cli

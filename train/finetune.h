@@ -1,0 +1,91 @@
+// finetune.h: supervised fine-tuning of a pretrained GPT on Q/A pairs, full or LoRA.
+//
+// What it teaches: fine-tuning is pretraining's step on different data with a
+// different set of trainable tensors:
+//   full  every weight trains; a lower peak rate (1e-4) than pretraining
+//         moves the model without erasing what it learnt.
+//   lora  the base is frozen and only the adapters train (nn/lora.h); they
+//         start at zero, so a larger rate (1e-3) is safe and usual.
+// One step: draw B examples (each once per epoch, sft_data.h), pad them,
+// forward with dropout on, mean cross-entropy over the answer tokens only,
+// backward, clip the global gradient norm, AdamW. The rate warms up over the
+// first 5% of the steps, then follows a cosine down to a tenth of the peak
+// (train/schedule.h).
+//
+// Pipeline position: pretrained model + Q/A -> [fine-tuning] -> model dir / adapter dir.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "nn/gpt.h"
+#include "nn/lora.h"
+#include "train/adamw.h"
+#include "train/schedule.h"
+#include "train/sft_data.h"
+
+namespace cpurich {
+
+/// Full fine-tuning or LoRA.
+enum class FinetuneMethod { Full, Lora };
+/// "full" or "lora"; throws std::invalid_argument otherwise.
+FinetuneMethod finetune_method_from_name(const std::string& name);
+
+/// Every knob of a fine-tuning run.
+struct FinetuneOptions {
+  FinetuneMethod method = FinetuneMethod::Lora;
+  LoraOptions lora{};   ///< used by method lora
+  int64_t iters = 200;  ///< optimizer steps
+  double lr = 0.0;      ///< peak rate; 0 = the method's default (1e-4 full, 1e-3 lora)
+  double warmup_fraction = 0.05;
+  double min_lr_ratio = 0.1;  ///< the cosine ends at lr * this
+  int64_t batch = 8;          ///< examples per step
+  double weight_decay = 0.0;  ///< AdamW decoupled decay (dim >= 2 tensors)
+  double grad_clip = 1.0;     ///< max global gradient norm (0 = off)
+  uint64_t seed = 1337;       ///< example order (and LoRA's init and dropout)
+
+  /// Throws std::invalid_argument naming the bad field.
+  void validate() const;
+  /// lr, or the method's default when lr is 0.
+  double peak_lr() const;
+};
+
+/// What one step did.
+struct FinetuneStep {
+  int64_t iter = 0;   ///< steps done after this one
+  double loss = 0.0;  ///< masked mean loss of the batch
+  double lr = 0.0;
+  double grad_norm = 0.0;  ///< before clipping
+  int64_t tokens = 0;      ///< B * T positions computed (padding included)
+  double seconds = 0.0;
+};
+
+/// A fine-tuning run over one model and one data set.
+class FineTuner {
+ public:
+  /// Attaches the adapters (lora) and builds the optimizer over the trainable tensors.
+  FineTuner(GPT& model, const SftData& data, const FinetuneOptions& options);
+
+  /// One optimizer step; throws NonFiniteError before any weight changes.
+  FinetuneStep step();
+  /// Masked mean loss over every example (no graph, no dropout), in batches.
+  double dataset_loss();
+
+  int64_t iter() const { return iter_; }
+  int64_t trainable_parameters() const;
+  const FinetuneOptions& options() const { return options_; }
+  const LrSchedule& schedule() const { return schedule_; }
+
+ private:
+  GPT& model_;
+  const SftData& data_;
+  FinetuneOptions options_;
+  NamedParameters params_;
+  AdamW optimizer_;
+  SftSampler sampler_;
+  LrSchedule schedule_;
+  int64_t iter_ = 0;
+};
+
+}  // namespace cpurich
