@@ -12,6 +12,7 @@
 #include <cmath>
 
 #include "tensor/ops.h"
+#include "tensor/parallel.h"
 #include "tensor/strided.h"
 
 namespace cpurich {
@@ -21,8 +22,7 @@ namespace {
 // x (rows, n) contiguous -> out (rows, n). log_space selects log_softmax.
 template <typename T>
 void softmax_rows(const T* x, T* out, int64_t rows, int64_t n, bool log_space) {
-#pragma omp parallel for schedule(static) if (rows * n > detail::kParallelThreshold)
-  for (int64_t r = 0; r < rows; ++r) {
+  parallel_for_if(rows * n > detail::kParallelThreshold, 0, rows, [&](int64_t r) {
     const T* xr = x + r * n;  // xr is (n)
     T* yr = out + r * n;      // yr is (n)
     T m = xr[0];
@@ -40,7 +40,7 @@ void softmax_rows(const T* x, T* out, int64_t rows, int64_t n, bool log_space) {
     } else {
       for (int64_t i = 0; i < n; ++i) yr[i] = static_cast<T>(static_cast<double>(yr[i]) / s);
     }
-  }
+  });
 }
 
 Tensor softmax_impl(const Tensor& a, bool log_space, const char* op) {

@@ -3,6 +3,7 @@
 // The update is elementwise, so splitting it across threads changes nothing
 // in the result. The gradient norm is a sum: each parameter's part is summed
 // by one thread in a fixed order, so the result never depends on threads.
+#include "tensor/parallel.h"
 #include "train/adamw.h"
 
 #include <cmath>
@@ -21,13 +22,12 @@ void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, doubl
   const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
   const float eps = static_cast<float>(o.eps);
   const float keep = static_cast<float>(1.0 - decay);  // p *= (1 - lr*wd) first
-#pragma omp parallel for schedule(static) if (n > 32768)
-  for (int64_t i = 0; i < n; ++i) {
+  parallel_for_if(n > 32768, 0, n, [&](int64_t i) {
     m[i] = b1 * m[i] + (1.0f - b1) * g[i];
     v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
     const float denom = std::sqrt(v[i]) * inv_sqrt_bc2 + eps;
     p[i] = p[i] * keep - step_size * m[i] / denom;
-  }
+  });
 }
 
 // sum_j d[j]^2 in double, in kSquareLanes partial sums combined in order. A
@@ -113,13 +113,12 @@ double global_grad_norm(const std::vector<std::pair<std::string, Var>>& params) 
   const int64_t n = static_cast<int64_t>(params.size());
   std::vector<double> partial(params.size(), 0.0);
   // One parameter per iteration: each partial sum is one thread's, in a fixed order.
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t i = 0; i < n; ++i) {
+  parallel_for(0, n, [&](int64_t i) {
     const Var& p = params[i].second;
-    if (!p.has_grad()) continue;
+    if (!p.has_grad()) return;
     const Tensor g = p.grad().contiguous();
     partial[i] = sum_of_squares(g.data_f32(), g.numel());
-  }
+  });
   double total = 0.0;
   for (int64_t i = 0; i < n; ++i) {
     if (!std::isfinite(partial[i]))

@@ -1,7 +1,6 @@
 // The decode kernels against their references: attend vs attend_naive, the
 // KV cache's blocked key layout, gelu_tanh vs double precision, and the spin
 // barrier that synchronises a decode step's threads.
-#include <omp.h>
 
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -10,7 +9,6 @@
 #include "infer/decode_ops.h"
 #include "infer/kv_cache.h"
 #include "infer/matvec.h"
-#include "infer/spin_barrier.h"
 #include "tensor/rng.h"
 
 using namespace cpurich;
@@ -103,27 +101,4 @@ TEST_CASE("gelu_tanh is within a few float roundings of the exact GELU") {
   }
   CHECK(gelu_tanh(0.0f) == 0.0f);
   CHECK(std::isnan(gelu_tanh(NAN)));
-}
-
-TEST_CASE("SpinBarrier lets nobody through before everybody arrived") {
-  // 3 threads on what may be 2 cores: waiters must give the core back.
-  const int threads = 3, rounds = 300;
-  SpinBarrier barrier(threads);
-  std::vector<int> slot(threads, -1);
-  int wrong = 0, team = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : wrong)
-  {
-    const int me = omp_get_thread_num();
-#pragma omp single
-    team = omp_get_num_threads();
-    // (a smaller team than asked would leave the barrier waiting forever)
-    for (int r = 0; r < rounds && team == threads; ++r) {
-      slot[static_cast<size_t>(me)] = r;
-      barrier.wait();  // every slot now holds r ...
-      for (const int s : slot) wrong += (s != r);
-      barrier.wait();  // ... until everybody has checked
-    }
-  }
-  REQUIRE(team == threads);
-  CHECK(wrong == 0);
 }
