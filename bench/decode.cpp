@@ -142,8 +142,8 @@ int main(int argc, char** argv) {
   const int64_t new_tokens = quick ? 64 : 256;
   const double bw = memory_bandwidth_gb_s();
   if (!json)
-    std::printf("memory bandwidth (parallel read, %d threads): %.1f GB/s\n\n",
-                parallel_width(), bw);
+    std::printf("memory bandwidth (parallel read, %d threads): %.1f GB/s\n\n", parallel_width(),
+                bw);
   const std::pair<const char*, GPTConfig> configs[] = {{"tiny", make_config(4, 4, 128)},
                                                        {"small", make_config(6, 6, 384)}};
   for (const auto& [name, config] : configs) {

@@ -158,9 +158,8 @@ void Decoder::forward_rows(const int32_t* ids, int64_t T) {
 const float* Decoder::norm_rows(const float* x, int64_t T, const float* w, const float* b) {
   const int64_t C = config_.n_embd;
   const auto eps = static_cast<float>(config_.layer_norm_epsilon);
-  parallel_for_if(parallel_ && T > 1, 0, T, [&](int64_t t) {
-    layernorm_row(x + t * C, w, b, C, eps, &xn_[t * C]);
-  });
+  parallel_for_if(parallel_ && T > 1, 0, T,
+                  [&](int64_t t) { layernorm_row(x + t * C, w, b, C, eps, &xn_[t * C]); });
   return xn_.data();
 }
 

@@ -31,7 +31,7 @@ namespace {
 void blis_loops(const GemmArgs& g, const Microkernel& mk) {
   const Plan pl = make_plan(g, mk);
   const int64_t MR = mk.mr, NR = mk.nr, MC = kMC / MR * MR;
-  float* b_pack = b_buffer(pl.kc_max * pl.width());  // one (KC, NC) block
+  float* b_pack = b_buffer(pl.kc_max * pl.width());   // one (KC, NC) block
   float* a_pack = a_buffers(a_block_floats(pl, mk));  // one (MC, KC) block
   for (int64_t jc = 0; jc < g.n; jc += pl.nc_max) {   // jc loop: B panel in L3
     const int64_t nc = std::min(pl.nc_max, g.n - jc), slivers = ceil_div(nc, NR);

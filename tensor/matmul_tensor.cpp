@@ -112,7 +112,8 @@ void matmul_f32(const Tensor& a, const Tensor& b, bool ta, bool tb, const Shape&
   // Many small matrices (attention heads): one thread per matrix with the
   // single-threaded packed kernel. packed and packed_mt give identical bits,
   // so this choice never changes the result.
-  const bool per_batch_threads = kernel == MatmulKernel::PackedMT && nb >= parallel_width() && nb > 1;
+  const bool per_batch_threads =
+      kernel == MatmulKernel::PackedMT && nb >= parallel_width() && nb > 1;
   const MatmulKernel inner = per_batch_threads ? MatmulKernel::Packed : kernel;
   // An exception in any matrix reaches the caller (parallel.h rethrows it).
   parallel_for_if(per_batch_threads, 0, nb, [&](int64_t bi) {

@@ -110,9 +110,9 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, F&& f) {
     detail::call_range(f, lo, lo + size < end ? lo + size : end);
   };
   using Chunk = decltype(chunk);
-  detail::run_chunks(chunks, width,
-                     {[](const void* self, int64_t c) { (*static_cast<const Chunk*>(self))(c); },
-                      &chunk});
+  detail::run_chunks(
+      chunks, width,
+      {[](const void* self, int64_t c) { (*static_cast<const Chunk*>(self))(c); }, &chunk});
 }
 
 /// parallel_for with grain 1.
@@ -142,9 +142,9 @@ void run_team(int n, F&& f) {
   auto member = [&](int64_t c) { f(static_cast<int>(c)); };
   using Member = decltype(member);
   const int width = parallel_width();
-  detail::run_chunks(n, n < width ? n : width,
-                     {[](const void* self, int64_t c) { (*static_cast<const Member*>(self))(c); },
-                      &member});
+  detail::run_chunks(
+      n, n < width ? n : width,
+      {[](const void* self, int64_t c) { (*static_cast<const Member*>(self))(c); }, &member});
 }
 
 }  // namespace cpurich

@@ -2,8 +2,6 @@
 // exactly once, nested regions run serially, exceptions reach the caller, the
 // width never exceeds the usable cores, and a reduction built on the pool
 // gives the same bits for 1, 2 and 4 threads.
-#include "tensor/parallel.h"
-
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -11,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "tensor/parallel.h"
 #include "tensor/rng.h"
 #include "tensor/threads.h"
 
@@ -39,7 +38,8 @@ double pooled_sum(const std::vector<float>& x) {
   std::vector<double> partial(static_cast<size_t>((n + kBlock - 1) / kBlock), 0.0);
   parallel_for(0, static_cast<int64_t>(partial.size()), [&](int64_t b) {
     float acc = 0.0f;  // float on purpose: the order of additions shows in the bits
-    for (int64_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); ++i) acc += x[static_cast<size_t>(i)];
+    for (int64_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); ++i)
+      acc += x[static_cast<size_t>(i)];
     partial[static_cast<size_t>(b)] = acc;
   });
   double total = 0.0;
@@ -88,7 +88,8 @@ TEST_CASE("the pool really uses more than one thread", "[parallel]") {
   parallel_for(0, 2, [&](int64_t) {
     running.fetch_add(1);
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-    while (running.load() < 2 && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+    while (running.load() < 2 && std::chrono::steady_clock::now() < until)
+      std::this_thread::yield();
     if (running.load() == 2) overlapped.fetch_add(1);
   });
   CHECK(overlapped.load() >= 1);
@@ -126,7 +127,10 @@ TEST_CASE("an exception in any chunk reaches the caller, and the pool keeps work
                     std::runtime_error);
     CHECK(ran.load() >= 1);
   }
-  CHECK_THROWS_AS(run_team(2, [](int m) { if (m == 1) throw std::out_of_range("member"); }),
+  CHECK_THROWS_AS(run_team(2,
+                           [](int m) {
+                             if (m == 1) throw std::out_of_range("member");
+                           }),
                   std::out_of_range);
   std::atomic<int64_t> sum{0};
   parallel_for(0, 100, [&](int64_t i) { sum.fetch_add(i); });
