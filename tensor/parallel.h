@@ -132,10 +132,10 @@ void parallel_for_if(bool parallel, int64_t begin, int64_t end, F&& f) {
   parallel_for(begin, end, 1, f);
 }
 
-/// Calls f(member) for member = 0..n-1, each at most once per thread at a
-/// time, on min(n, parallel_width()) threads: a fixed team for code that keeps
-/// per-member state (the GEMM's A blocks). Members may run one after another
-/// on the same thread, so a member must never wait for another to start.
+/// Calls f(member) once for each member = 0..n-1 on min(n, parallel_width())
+/// threads: a fixed team for code that keeps per-member state (the GEMM's A
+/// blocks). Members may run one after another on the same thread, so a member
+/// must never wait for another member to start, only for work already claimed.
 template <class F>
 void run_team(int n, F&& f) {
   if (n <= 0) return;
