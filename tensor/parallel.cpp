@@ -170,7 +170,11 @@ class Pool {
     uint32_t seen = 0;
     for (;;) {
       auto changed = [&] { return generation_.load(std::memory_order_acquire) != seen; };
-      if (!spin_until(changed)) generation_.wait(seen, std::memory_order_acquire);
+      // A worker the last region did not invite (a narrower region) sleeps at
+      // once: only threads that have work may hold a core.
+      const bool invited =
+          index < static_cast<int>(claim_.load(std::memory_order_relaxed) >> kWidthShift);
+      if (!(invited && spin_until(changed))) generation_.wait(seen, std::memory_order_acquire);
       seen = generation_.load(std::memory_order_acquire);
       if (stop_.load()) return;
       work(index);

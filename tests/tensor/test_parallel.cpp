@@ -2,6 +2,8 @@
 // exactly once, nested regions run serially, exceptions reach the caller, the
 // width never exceeds the usable cores, and a reduction built on the pool
 // gives the same bits for 1, 2 and 4 threads.
+#include <time.h>
+
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -196,4 +198,22 @@ TEST_CASE("wait_at_least returns once another thread reaches the count", "[paral
   wait_at_least(count, 5);
   CHECK(count.load() == 5);
   producer.join();
+}
+
+TEST_CASE("idle workers sleep instead of spinning", "[parallel]") {
+  ThreadScope scope(2);
+  auto cpu_seconds = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+  };
+  std::atomic<int64_t> sum{0};
+  parallel_for(0, 64, [&](int64_t i) { sum.fetch_add(i); });  // the workers exist and ran
+  REQUIRE(sum.load() == 2016);
+  const double before = cpu_seconds();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const double used = cpu_seconds() - before;
+  // The whole process (caller asleep, workers idle) may only have spun for
+  // about kSpinBudget per worker; a spinning worker would use ~0.3 s here.
+  CHECK(used < 0.05);
 }
