@@ -3,10 +3,13 @@
 // The update is elementwise, so splitting it across threads changes nothing
 // in the result. The gradient norm is a sum: each parameter's part is summed
 // by one thread in a fixed order, so the result never depends on threads.
-#include "tensor/parallel.h"
 #include "train/adamw.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
+
+#include "tensor/parallel.h"
 
 namespace cpurich {
 
@@ -68,15 +71,36 @@ void AdamW::step(double lr) {
   ++t_;
   const double bc1 = 1.0 - std::pow(options_.beta1, static_cast<double>(t_));
   const double bc2 = 1.0 - std::pow(options_.beta2, static_cast<double>(t_));
+  // One parallel loop for the whole update (one fork/join per step, not one
+  // per parameter): every parameter is cut into blocks of kUpdateBlock
+  // elements and all blocks go into one list. Each element's update is the
+  // same whichever block or thread computes it.
+  constexpr int64_t kUpdateBlock = 32768;
+  struct Block {
+    std::size_t param;
+    int64_t first, count;
+  };
+  std::vector<Tensor> grads;
+  std::vector<Block> blocks;
+  int64_t total = 0;
   for (std::size_t i = 0; i < params_.size(); ++i) {
-    Var& p = params_[i].second;
-    Tensor& value = p.value_mut();
-    const double decay = value.dim() >= 2 ? lr * options_.weight_decay : 0.0;
+    const Var& p = params_[i].second;
     // A parameter the loss never reached has gradient 0: m, v still decay.
-    Tensor g = p.has_grad() ? p.grad().contiguous() : Tensor::zeros(value.shape());
-    adamw_update(value.data_f32(), g.data_f32(), m_[i].data_f32(), v_[i].data_f32(), value.numel(),
-                 lr, decay, options_, bc1, bc2);
+    grads.push_back(p.has_grad() ? p.grad().contiguous() : Tensor::zeros(p.shape()));
+    const int64_t n = p.value().numel();
+    for (int64_t j = 0; j < n; j += kUpdateBlock)
+      blocks.push_back({.param = i, .first = j, .count = std::min(kUpdateBlock, n - j)});
+    total += n;
   }
+  parallel_for_if(total > kUpdateBlock, 0, static_cast<int64_t>(blocks.size()), [&](int64_t b) {
+    const Block& blk = blocks[static_cast<std::size_t>(b)];
+    Tensor& value = params_[blk.param].second.value_mut();
+    const double decay = value.dim() >= 2 ? lr * options_.weight_decay : 0.0;
+    const int64_t j = blk.first;
+    adamw_update(value.data_f32() + j, grads[blk.param].data_f32() + j,
+                 m_[blk.param].data_f32() + j, v_[blk.param].data_f32() + j, blk.count, lr, decay,
+                 options_, bc1, bc2);
+  });
 }
 
 void AdamW::zero_grad() {
