@@ -144,6 +144,7 @@ class Pool {
 
  private:
   // Takes and runs chunks of the current region until none is left.
+  //! [take_chunks]
   void work(int index) {
     uint64_t w = claim_.load(std::memory_order_acquire);
     for (;;) {
@@ -164,6 +165,7 @@ class Pool {
       w = claim_.load(std::memory_order_acquire);
     }
   }
+  //! [take_chunks]
 
   void worker_loop(int index) {
     t_in_region = true;  // a worker only ever runs region code
