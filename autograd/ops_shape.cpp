@@ -90,6 +90,7 @@ Var transpose(const Var& a, int64_t d0, int64_t d1) {
   });
 }
 
+//! [slice_op]
 Var slice(const Var& a, int64_t axis, int64_t start, int64_t stop, int64_t step) {
   check_defined(a, "slice");
   return make_op_result(a.value().slice(axis, start, stop, step), {a}, "slice",
@@ -100,5 +101,6 @@ Var slice(const Var& a, int64_t axis, int64_t start, int64_t stop, int64_t step)
                           window.copy_from(cpurich::add(window, self.grad));
                         });
 }
+//! [slice_op]
 
 }  // namespace cpurich::ag

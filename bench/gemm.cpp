@@ -25,12 +25,8 @@
 #include "tensor/cpu_features.h"
 #include "tensor/matmul.h"
 #include "tensor/matmul_peak.h"
+#include "tensor/openblas_info.h"
 #include "tensor/threads.h"
-
-#ifdef CPURICH_HAVE_OPENBLAS
-extern "C" char* openblas_get_corename(void);
-extern "C" char* openblas_get_config(void);
-#endif
 
 using namespace cpurich;
 
@@ -58,8 +54,7 @@ double time_kernel(MatmulKernel kernel, const Shape3& s, const std::vector<float
   const double flops = 2.0 * s.m * s.n * s.k;
   // Warm-up for ~50 ms, not one call: the first kernel timed on freshly
   // allocated matrices otherwise pays for page faults, huge-page setup and
-  // clock ramp-up (it measured up to 10% slower than the same kernel timed
-  // second).
+  // clock ramp-up (see docs/perf_notes.md).
   const auto warm_start = std::chrono::steady_clock::now();
   do {
     gemm(kernel, g);
@@ -81,21 +76,19 @@ double time_kernel(MatmulKernel kernel, const Shape3& s, const std::vector<float
 }
 
 void print_openblas_info() {
-#ifdef CPURICH_HAVE_OPENBLAS
-  const std::string core = openblas_get_corename();
-  std::cout << "OpenBLAS: core " << core << ", config: " << openblas_get_config() << "\n";
-  std::string lower = core;
-  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
-  const bool avx512_core = lower.find("skylakex") != std::string::npos ||
-                           lower.find("cooperlake") != std::string::npos ||
-                           lower.find("sapphire") != std::string::npos;
-  if (cpu_has_avx512() && !avx512_core)
-    std::cout << "WARNING: this CPU has AVX-512 but OpenBLAS uses its '" << core
-              << "' kernels (AVX2 or older),\n         so it is slower than it could be. "
-                 "Run with OPENBLAS_CORETYPE=SkylakeX for a fair reference.\n";
-#else
-  std::cout << "OpenBLAS: not built in (no reference column)\n";
-#endif
+  const OpenBlasInfo info = openblas_info();
+  if (!info.available) {
+    std::cout << "OpenBLAS: not built in (no reference column)\n";
+    return;
+  }
+  std::cout << "OpenBLAS: core " << info.core << " (" << info.core_isa
+            << "), config: " << info.config << "\n";
+  if (info.slower_core)
+    std::cout << "WARNING: this CPU runs " << info.cpu_isa << " but OpenBLAS picked its '"
+              << info.core << "' kernels (" << info.core_isa
+              << "),\n         so the reference is slower than it could be. Run with "
+                 "OPENBLAS_CORETYPE="
+              << info.suggested_coretype << " for a fair reference.\n";
 }
 
 std::vector<MatmulKernel> selected_kernels(const Options& o) {
@@ -118,7 +111,7 @@ std::string pad_left(const std::string& s, size_t width) {
 void run_threads(const Options& o, int threads, const std::vector<MatmulKernel>& kernels,
                  const std::vector<Shape3>& shapes) {
   set_num_threads(threads);
-  const double peak = detail::measure_fma_peak_gflops(threads);
+  const double peak = measure_fma_peak_gflops(threads);
   using json = nlohmann::ordered_json;  // keys in the documented order
   if (o.json) {
     std::cout << json{{"kernel", "peak"},   {"m", 0},        {"k", 0}, {"n", 0},
@@ -126,7 +119,7 @@ void run_threads(const Options& o, int threads, const std::vector<MatmulKernel>&
               << std::endl;
   } else {
     std::cout << "\n== " << threads << " thread(s): fp32 FMA peak " << fmt(peak, "%.1f")
-              << " GFLOP/s (" << detail::fma_peak_isa() << " FMA chains) ==\n";
+              << " GFLOP/s (" << fma_peak_isa() << " FMA chains) ==\n";
     std::cout << "  m x k x n         ";
     for (MatmulKernel kk : kernels) std::cout << pad_left(kernel_name(kk), 10);
     std::cout << "  best/oblas  best%peak\n";

@@ -7,7 +7,7 @@
 // (reference / ours: > 1 means we are faster). Our ops allocate their output, the
 // references write into a preallocated buffer.
 //
-// Run: CPURICH_THREADS=1 ./build/rel/bench/tensor_ops   (or 2, ...)
+// Run: CPURICH_THREADS=1 build/release/bench/tensor_ops   (or 2, ...)
 #include <chrono>
 #include <cmath>
 #include <cstdio>

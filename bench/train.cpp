@@ -2,11 +2,10 @@
 // configs on random token data (vocab 65, like tinyshakespeare's characters).
 //
 // What it measures: whole optimizer steps (forward, backward, clipping,
-// AdamW), after a few warm-up steps, excluding evaluation. Two references:
-//   * the fp32 FMA peak of the same cores, measured in this process, giving
-//     MFU = training FLOPs/s / peak (see train/progress.h);
-//   * PyTorch 1.13 on this machine (2 threads), measured once outside this
-//     program: ~11,500 tok/s (tiny) and ~1,700 tok/s (small).
+// AdamW), after a few warm-up steps, excluding evaluation. The reference is
+// the fp32 FMA peak of the same cores, measured in this process, giving
+// MFU = training FLOPs/s / peak (see train/progress.h). PyTorch's rate for the
+// same recipes is in docs/perf_notes.md.
 //
 //   bench_train [--config tiny|small] [--iters N] [--warmup N] [--threads T] [--json] [--profile]
 #include <CLI/CLI.hpp>
@@ -20,7 +19,7 @@
 #include "tensor/rng.h"
 #include "tensor/threads.h"
 #include "train/progress.h"
-#include "train/tokenizer_char.h"
+#include "tokenizer/tokenizer_char.h"
 #include "train/trainer.h"
 
 using namespace cpurich;
@@ -45,7 +44,7 @@ Result bench_config(const std::string& name, int iters, int warmup, double peak,
   Rng rng(1234);
   std::vector<int32_t> ids(200000);
   for (auto& id : ids) id = static_cast<int32_t>(rng.below(65));
-  Trainer t(cfg, std::move(tok), ids, 0, TrainerOptions{"", true, false, num_threads()});
+  Trainer t(cfg, std::move(tok), ids, 0, TrainerOptions{.quiet = true, .measure_peak = false, .threads = num_threads()});
   for (int i = 0; i < warmup; ++i) t.step();
   double seconds = 0.0;
   int64_t tokens = 0;

@@ -10,8 +10,8 @@
 #include "cli/commands.h"
 #include "nn/evaluate.h"
 #include "nn/gpt.h"
-#include "tensor/file_util.h"
-#include "train/tokenizer.h"
+#include "util/file_util.h"
+#include "tokenizer/tokenizer.h"
 
 namespace cpurich::cli {
 

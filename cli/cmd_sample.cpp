@@ -10,7 +10,7 @@
 #include "cli/commands.h"
 #include "cli/sampling_flags.h"
 #include "infer/session.h"
-#include "tensor/file_util.h"
+#include "util/file_util.h"
 
 namespace cpurich::cli {
 

@@ -10,10 +10,10 @@
 #include <stdexcept>
 
 #include "cli/commands.h"
-#include "tensor/file_util.h"
-#include "train/tokenizer.h"
-#include "train/tokenizer_bpe.h"
-#include "train/tokenizer_char.h"
+#include "util/file_util.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer_bpe.h"
+#include "tokenizer/tokenizer_char.h"
 
 namespace cpurich::cli {
 

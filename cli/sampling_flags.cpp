@@ -10,24 +10,23 @@
 namespace cpurich::cli {
 
 GenerateOptions SamplingFlags::to_options() const {
-  GenerateOptions o;
-  o.sampler.temperature = temperature;
-  o.sampler.top_k = top_k;
-  o.sampler.top_p = top_p;
-  o.sampler.min_p = min_p;
-  o.sampler.repetition_penalty = repetition_penalty;
-  o.sampler.seed = seed;
+  const SamplerOptions sampler{.temperature = temperature,
+                               .top_k = top_k,
+                               .top_p = top_p,
+                               .min_p = min_p,
+                               .repetition_penalty = repetition_penalty,
+                               .seed = seed};
   // top-k's upper bound (the vocabulary) is checked once the model is loaded.
   if (top_k != -1 && top_k < 1)
     throw std::invalid_argument("top-k must be >= 1 (or -1 for off), got " + std::to_string(top_k));
-  o.sampler.validate(std::max<int64_t>(top_k, 1));
+  sampler.validate(std::max<int64_t>(top_k, 1));
   if (max_new_tokens < 1)
     throw std::invalid_argument("--max-new-tokens must be >= 1, got " +
                                 std::to_string(max_new_tokens));
-  o.max_new_tokens = max_new_tokens;
-  o.stop = stop;
-  o.context = context_policy_from_name(context);
-  return o;
+  return GenerateOptions{.sampler = sampler,
+                         .max_new_tokens = max_new_tokens,
+                         .stop = stop,
+                         .context = context_policy_from_name(context)};
 }
 
 void add_sampling_flags(CLI::App* sub, SamplingFlags& f) {

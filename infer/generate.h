@@ -24,7 +24,7 @@
 
 #include "infer/decoder.h"
 #include "infer/sampling.h"
-#include "train/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace cpurich {
 
@@ -36,7 +36,7 @@ ContextPolicy context_policy_from_name(const std::string& name);
 
 /// Everything that shapes one generation.
 struct GenerateOptions {
-  SamplerConfig sampler;
+  SamplerOptions sampler;
   int64_t max_new_tokens = 256;    ///< >= 1
   std::vector<std::string> stop;   ///< stop strings, matched on the decoded text
   ContextPolicy context = ContextPolicy::Stop;

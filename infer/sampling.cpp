@@ -31,7 +31,7 @@ void sort_by_logit(std::span<const float> logits, std::vector<int32_t>& order, i
 
 }  // namespace
 
-void SamplerConfig::validate(int64_t vocab_size) const {
+void SamplerOptions::validate(int64_t vocab_size) const {
   if (!(temperature >= 0.0))  // also catches NaN
     throw std::invalid_argument("temperature must be >= 0 (0 means greedy), got " +
                                 num(temperature));
@@ -123,21 +123,21 @@ int32_t sample_from_logits(std::span<const float> logits, double u) {
   return last_possible;  // u * total rounded up to the full sum: the last candidate
 }
 
-Sampler::Sampler(const SamplerConfig& config, int64_t vocab_size)
-    : config_(config), rng_(config.seed) {
-  config.validate(vocab_size);
+Sampler::Sampler(const SamplerOptions& options, int64_t vocab_size)
+    : options_(options), rng_(options.seed) {
+  options.validate(vocab_size);
   seen_.reserve(static_cast<size_t>(vocab_size));
   order_.reserve(static_cast<size_t>(vocab_size));
 }
 
 int32_t Sampler::next(std::span<float> logits, std::span<const int32_t> context) {
-  if (config_.repetition_penalty != 1.0)
-    apply_repetition_penalty(logits, context, config_.repetition_penalty, seen_);
-  if (config_.temperature == 0.0) return argmax(logits);
-  if (config_.temperature != 1.0) apply_temperature(logits, config_.temperature);
-  if (config_.top_k > 0) top_k_filter(logits, config_.top_k, order_);
-  if (config_.top_p < 1.0) top_p_filter(logits, config_.top_p, order_);
-  if (config_.min_p > 0.0) min_p_filter(logits, config_.min_p);
+  if (options_.repetition_penalty != 1.0)
+    apply_repetition_penalty(logits, context, options_.repetition_penalty, seen_);
+  if (options_.temperature == 0.0) return argmax(logits);
+  if (options_.temperature != 1.0) apply_temperature(logits, options_.temperature);
+  if (options_.top_k > 0) top_k_filter(logits, options_.top_k, order_);
+  if (options_.top_p < 1.0) top_p_filter(logits, options_.top_p, order_);
+  if (options_.min_p > 0.0) min_p_filter(logits, options_.min_p);
   return sample_from_logits(logits, rng_.uniform());
 }
 

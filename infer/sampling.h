@@ -28,7 +28,7 @@ namespace cpurich {
 
 /// Every knob of the sampler. The defaults sample from the model's plain
 /// distribution (temperature 1, no filter).
-struct SamplerConfig {
+struct SamplerOptions {
   double temperature = 1.0;         ///< 0 = greedy; must be >= 0 and not NaN
   int64_t top_k = -1;               ///< -1 = off; else 1..vocab
   double top_p = 1.0;               ///< in (0, 1]; 1 = off
@@ -74,15 +74,15 @@ int32_t sample_from_logits(std::span<const float> logits, double u);
 /// vocabulary size (after the first call).
 class Sampler {
  public:
-  /// Validates config (throws std::invalid_argument).
-  Sampler(const SamplerConfig& config, int64_t vocab_size);
+  /// Validates options (throws std::invalid_argument).
+  Sampler(const SamplerOptions& options, int64_t vocab_size);
   /// Picks the next token. logits (V,) is modified in place (filters);
   /// context is the tokens the model has seen (for the repetition penalty).
   int32_t next(std::span<float> logits, std::span<const int32_t> context);
-  const SamplerConfig& config() const { return config_; }
+  const SamplerOptions& options() const { return options_; }
 
  private:
-  SamplerConfig config_;
+  SamplerOptions options_;
   Rng rng_;
   std::vector<uint8_t> seen_;
   std::vector<int32_t> order_;

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "infer/decoder.h"
-#include "train/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace cpurich {
 

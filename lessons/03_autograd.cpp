@@ -7,7 +7,7 @@
 // independent referee for every backward formula, and how it catches a bug.
 //
 // Pipeline position: tensors -> [autograd] -> nn modules -> training.
-// Run: ./build/release/lessons/03_autograd
+// Run: build/release/lessons/03_autograd
 #include <cstdio>
 #include <iostream>
 #include <string>

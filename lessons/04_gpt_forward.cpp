@@ -8,16 +8,22 @@
 // vocabulary entry: the logits of the next token. We run the `tiny` size
 // (4 layers, 4 heads, 128 dims, block 64) step by step through its modules,
 // print every intermediate shape, check we got exactly what GPT::forward
-// gives, and count where the parameters live.
+// gives, and count where the parameters live. Then the same model runs
+// through nn/gpt_naive.h, the whole forward pass as plain double loops over
+// std::vector, and the lesson checks that the fast float32 model agrees with
+// it to 1e-4 (float32 keeps about 7 digits; the difference is rounding only).
 //
 // Pipeline position: text -> tokens -> tensors -> [model] -> samples.
-// Run: ./build/rel/lessons/04_gpt_forward
+// Run: build/release/lessons/04_gpt_forward
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "autograd/ops.h"
 #include "nn/gpt.h"
+#include "nn/gpt_naive.h"
 #include "tensor/ops.h"
 
 using namespace cpurich;
@@ -145,8 +151,21 @@ int main() {
   std::printf("  next-token loss at init: %.4f nats (log(256) = 5.5452: near-uniform guesses)\n",
               loss);
 
+  // The plain-loop reference, one sequence (the first row of the batch).
+  const std::vector<int32_t> row(ids.begin(), ids.begin() + T);
+  const naive::Mat ref = naive::gpt_logits(cfg, naive::to_doubles(model.state_dict()), row);
+  double worst = 0.0;
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t v = 0; v < cfg.vocab_size; ++v)
+      worst = std::max(worst, std::fabs(logits.value().at({0, t, v}) -
+                                        ref[static_cast<size_t>(t)][static_cast<size_t>(v)]));
+  const bool agrees = worst < 1e-4;
+  std::printf("  naive::gpt_logits (plain double loops) vs GPT::forward (float32): max |difference| "
+              "= %.2g (%s 1e-4)\n",
+              worst, agrees ? "below" : "NOT below");
+
   print_parameter_counts(model);
   std::printf("\nExercise: GPT-2 124M has C=768, 12 layers, V=50257, P=1024. Use the formula\n"
               "to predict its total (124,439,808) and the share held by wte.\n");
-  return 0;
+  return agrees ? 0 : 1;
 }

@@ -9,14 +9,14 @@
 // into tokens, and the incremental BPE trainer against the naive one.
 //
 // Pipeline position: text -> [tokens] -> tensors -> model -> samples.
-// Run: build/rel/lessons/05_tokenizers
+// Run: build/release/lessons/05_tokenizers
 #include <cstdio>
 #include <ctime>
 #include <string>
 
-#include "train/tokenizer_bpe.h"
-#include "train/tokenizer_char.h"
-#include "train/utf8.h"
+#include "tokenizer/tokenizer_bpe.h"
+#include "tokenizer/tokenizer_char.h"
+#include "tokenizer/utf8.h"
 #include "train/world.h"
 
 using namespace cpurich;

@@ -7,12 +7,15 @@
 // characters (loss ~ ln(vocab) ~ 4.4 nats); after, they are English-looking
 // biography sentences with names, cities and dates, although mostly wrong
 // facts: a few hundred steps teach spelling and syntax first, facts last.
-// The falling loss is printed as it goes; samples use a minimal loop that
-// recomputes the whole context for every new token (the KV-cache sampler of
-// infer/ does the same, faster).
+// The loop below is written out: step() (forward, backward, clip, AdamW),
+// evaluate() every eval_every steps, one log line; Trainer::run is the same
+// loop plus a log file, checkpoints and Ctrl-C. Samples use a minimal loop
+// that recomputes the whole context for every new token (the KV-cache
+// sampler of infer/ does the same, faster). The lesson checks that the
+// validation loss starts near ln(vocab) and falls.
 //
 // Pipeline position: text -> tokens -> tensors -> [training] -> model -> samples.
-// Run: build/rel/lessons/06_pretrain [iters]   (default 800; ~1-3 min on 2 cores)
+// Run: build/release/lessons/06_pretrain [iters]   (default 800; 60 is a quick look)
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -23,7 +26,7 @@
 
 #include "tensor/rng.h"
 #include "tensor/threads.h"
-#include "train/tokenizer_char.h"
+#include "tokenizer/tokenizer_char.h"
 #include "train/trainer.h"
 #include "train/world.h"
 
@@ -87,8 +90,7 @@ int main(int argc, char** argv) {
   try {
     init_threads_from_env();  // CPURICH_THREADS=N, like the cpurich program
     // 1. Text: the world corpus, generated in memory (same seed, same bytes).
-    world::WorldOptions wo;
-    const world::World w = world::generate_world(wo);
+    const world::World w = world::generate_world(world::WorldOptions{});
     // 2. Tokens: one id per character, 10% held out for validation.
     auto tok = std::make_unique<CharTokenizer>(CharTokenizer::train(w.corpus));
     const std::vector<int32_t> ids = tok->encode(w.corpus);
@@ -102,26 +104,41 @@ int main(int argc, char** argv) {
     cfg.eval_iters = 10;
     cfg.log_every = std::max<int64_t>(1, iters / 12);
     Trainer t(cfg, std::move(tok), ids, fnv1a64(w.corpus),
-              TrainerOptions{"", true, false, num_threads()});
+              TrainerOptions{.quiet = true, .measure_peak = false, .threads = num_threads()});
     std::printf("model: %.2fM parameters, %lld steps of %lld tokens, %d threads\n",
                 static_cast<double>(t.model().num_parameters()) / 1e6,
                 static_cast<long long>(iters),
                 static_cast<long long>(cfg.batch_size * cfg.block_size), num_threads());
     const std::string prompt = w.people[0].name + " was born";
     show_samples(t, prompt, "before");
-    // 4. Train, printing the falling loss.
+    const double start_val = t.evaluate();  // an untrained model: about ln(vocab)
+    const double ln_vocab = std::log(static_cast<double>(t.tokenizer().vocab_size()));
+    std::printf("\nvalidation loss before training %.3f, ln(vocab) = %.3f\n", start_val, ln_vocab);
+    // 4. The loop, printing the falling loss.
     std::printf("\n--- training ---\n");
     const auto t0 = std::chrono::steady_clock::now();
-    t.run([&](const StepResult& r) {
-      if (r.iter % cfg.log_every != 0 && !r.val_loss) return;
+    double val = start_val;
+    //! [training_loop]
+    while (!t.done()) {
+      const StepResult r = t.step();  // B*T tokens: forward, backward, clip, AdamW
+      const bool eval = t.eval_due();
+      if (eval) val = t.evaluate();  // mean loss over eval_iters val batches, no graph
+      if (!eval && r.iter % cfg.log_every != 0) continue;
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       std::printf("step %4lld  loss %.3f  lr %.1e  %5.1fs", static_cast<long long>(r.iter), r.loss,
                   r.lr, s);
-      if (r.val_loss) std::printf("  val loss %.3f", *r.val_loss);
+      if (eval) std::printf("  val loss %.3f", val);
       std::printf("\n");
       std::fflush(stdout);
-    });
+    }
+    //! [training_loop]
     show_samples(t, prompt, "after");
+    // The claims: an untrained model is close to uniform, a trained one is not.
+    const bool starts_uniform = std::abs(start_val - ln_vocab) < 0.5;
+    const bool learned = val < start_val;
+    std::printf("\nstart within 0.5 nats of ln(vocab): %s; validation loss %.3f -> %.3f, fell: %s\n",
+                starts_uniform ? "yes" : "NO", start_val, val, learned ? "yes" : "NO");
+    if (!starts_uniform || !learned) return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "06_pretrain: error: %s\n", e.what());
     return 1;

@@ -10,7 +10,7 @@
 // identical, and time both.
 //
 // Pipeline position: text -> tokens -> tensors -> model -> [samples].
-// Run: build/rel/lessons/07_sampling [model_dir [prompt]]
+// Run: build/release/lessons/07_sampling [model_dir [prompt]]
 //   Without a model directory it first trains a tiny character model on the
 //   built-in world corpus for 300 steps (~2 minutes on 2 idle cores).
 #include <chrono>
@@ -23,7 +23,7 @@
 #include "infer/sampling.h"
 #include "infer/session.h"
 #include "tensor/threads.h"
-#include "train/tokenizer_char.h"
+#include "tokenizer/tokenizer_char.h"
 #include "train/trainer.h"
 #include "train/world.h"
 
@@ -33,20 +33,8 @@ namespace {
 
 struct Setting {
   const char* label;
-  SamplerConfig sampler;
+  SamplerOptions sampler;
 };
-
-SamplerConfig sampler(double t, int64_t k = -1, double p = 1.0, double min_p = 0.0,
-                      double penalty = 1.0) {
-  SamplerConfig c;
-  c.temperature = t;
-  c.top_k = k;
-  c.top_p = p;
-  c.min_p = min_p;
-  c.repetition_penalty = penalty;
-  c.seed = 7;
-  return c;
-}
 
 // Newlines shown as a visible mark so each sample stays on one line.
 std::string one_line(const std::string& s) {
@@ -57,9 +45,7 @@ std::string one_line(const std::string& s) {
 
 // A model trained for a few hundred steps on the world corpus.
 InferenceModel train_quick_model(std::string& prompt) {
-  world::WorldOptions wo;
-  wo.people = 200;
-  const world::World w = world::generate_world(wo);
+  const world::World w = world::generate_world(world::WorldOptions{.people = 200});
   auto tok = std::make_unique<CharTokenizer>(CharTokenizer::train(w.corpus));
   const std::vector<int32_t> ids = tok->encode(w.corpus);
   TrainConfig cfg = tiny_config();
@@ -70,7 +56,7 @@ InferenceModel train_quick_model(std::string& prompt) {
   std::printf("no model directory given: training a tiny char model for %lld steps...\n",
               static_cast<long long>(cfg.max_iters));
   std::fflush(stdout);
-  Trainer t(cfg, std::move(tok), ids, fnv1a64(w.corpus), TrainerOptions{"", true, false, num_threads()});
+  Trainer t(cfg, std::move(tok), ids, fnv1a64(w.corpus), TrainerOptions{.quiet = true, .measure_peak = false, .threads = num_threads()});
   t.run();
   std::printf("done: validation loss %.3f nats/token\n\n", t.evaluate());
   prompt = w.people[0].name + " was born";
@@ -85,7 +71,8 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 
 // Greedy tokens with the cache vs recomputing everything; prints both speeds.
-void cache_speedup(Decoder& d, const std::vector<int32_t>& prompt) {
+// Returns whether the two gave the same tokens (the cache must change nothing).
+bool cache_speedup(Decoder& d, const std::vector<int32_t>& prompt) {
   const int64_t n = std::min<int64_t>(128, d.config().n_positions - static_cast<int64_t>(prompt.size()));
   std::vector<int32_t> cached = prompt, full = prompt;
   auto t0 = std::chrono::steady_clock::now();
@@ -108,6 +95,7 @@ void cache_speedup(Decoder& d, const std::vector<int32_t>& prompt) {
   std::printf("without cache: %8.0f tokens/s   (%.1fx slower)\n", static_cast<double>(n) / without,
               without / with_cache);
   std::printf("same tokens:   %s\n", cached == full ? "yes, bit for bit" : "NO (a bug!)");
+  return cached == full;
 }
 
 }  // namespace
@@ -117,26 +105,25 @@ int main(int argc, char** argv) {
     std::string prompt = argc > 2 ? argv[2] : "The";
     InferenceModel m = argc > 1 ? load_inference_model(argv[1]) : train_quick_model(prompt);
     const auto ids = encode_prompt(*m.tokenizer, prompt);
+    // Every setting draws with seed 7, so a run prints the same text each time.
     const Setting settings[] = {
-        {"greedy (T=0)          ", sampler(0.0)},
-        {"T=0.5                 ", sampler(0.5)},
-        {"T=1.0                 ", sampler(1.0)},
-        {"T=1.5                 ", sampler(1.5)},
-        {"T=1.5, top-k 5        ", sampler(1.5, 5)},
-        {"T=1.5, top-p 0.8      ", sampler(1.5, -1, 0.8)},
-        {"T=1.5, min-p 0.1      ", sampler(1.5, -1, 1.0, 0.1)},
-        {"greedy, rep. penalty 1.3", sampler(0.0, -1, 1.0, 0.0, 1.3)},
+        {"greedy (T=0)          ", SamplerOptions{.temperature = 0.0, .seed = 7}},
+        {"T=0.5                 ", SamplerOptions{.temperature = 0.5, .seed = 7}},
+        {"T=1.0                 ", SamplerOptions{.temperature = 1.0, .seed = 7}},
+        {"T=1.5                 ", SamplerOptions{.temperature = 1.5, .seed = 7}},
+        {"T=1.5, top-k 5        ", SamplerOptions{.temperature = 1.5, .top_k = 5, .seed = 7}},
+        {"T=1.5, top-p 0.8      ", SamplerOptions{.temperature = 1.5, .top_p = 0.8, .seed = 7}},
+        {"T=1.5, min-p 0.1      ", SamplerOptions{.temperature = 1.5, .min_p = 0.1, .seed = 7}},
+        {"greedy, rep. penalty 1.3",
+         SamplerOptions{.temperature = 0.0, .repetition_penalty = 1.3, .seed = 7}},
     };
     std::printf("prompt: \"%s\"   (80 new tokens each, seed 7)\n\n", prompt.c_str());
     for (const Setting& s : settings) {
-      GenerateOptions o;
-      o.sampler = s.sampler;
-      o.max_new_tokens = 80;
-      o.context = ContextPolicy::Slide;
+      const GenerateOptions o{.sampler = s.sampler, .max_new_tokens = 80, .context = ContextPolicy::Slide};
       const GenerateResult r = generate(*m.decoder, *m.tokenizer, ids, o);
       std::printf("%-24s | %s\n", s.label, one_line(r.text).c_str());
     }
-    cache_speedup(*m.decoder, ids);
+    if (!cache_speedup(*m.decoder, ids)) return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "07_sampling: error: %s\n", e.what());
     return 1;

@@ -50,10 +50,12 @@ Block::Block(const GPTConfig& config, const ParamInit& init)
       ln_2(config.n_embd, config.layer_norm_epsilon, init),
       mlp(config, init) {}
 
+//! [block_forward]
 Var Block::forward(const Var& x, const DropoutContext& drop) const {
   const Var h = ag::add(x, drop(attn.forward(ln_1.forward(x))));  // (B, T, C)
   return ag::add(h, drop(mlp.forward(ln_2.forward(h))));
 }
+//! [block_forward]
 
 void Block::visit_parameters(const std::string& prefix, const ParameterVisitor& visit) {
   ln_1.visit_parameters(prefix + "ln_1.", visit);

@@ -17,7 +17,7 @@
 
 #include "nn/gpt.h"
 #include "nn/safetensors.h"
-#include "tensor/file_util.h"
+#include "util/file_util.h"
 #include "tensor/ops.h"
 
 namespace cpurich {

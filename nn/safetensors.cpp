@@ -22,7 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nn/safetensors_detail.h"
-#include "tensor/file_util.h"
+#include "util/file_util.h"
 
 namespace cpurich {
 namespace {

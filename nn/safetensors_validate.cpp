@@ -192,7 +192,11 @@ TensorEntry parse_entry(const std::string& name, const json& j, std::uint64_t bu
                         const std::string& what) {
   const std::string where = what + ": tensor '" + printable(name) + "'";
   check_entry_keys(j, where);
-  TensorEntry entry{name, parse_dtype(j["dtype"], where), parse_shape(j["shape"], where), 0, 0};
+  TensorEntry entry{.name = name,
+                    .dtype = parse_dtype(j["dtype"], where),
+                    .shape = parse_shape(j["shape"], where),
+                    .begin = 0,
+                    .end = 0};
   parse_offsets(j["data_offsets"], where, entry);
   if (entry.end > buffer_bytes)
     fail(where, "data_offsets end " + std::to_string(entry.end) +

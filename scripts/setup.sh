@@ -4,7 +4,7 @@
 # apt-get line to run and stops. Safe to run again: it only installs what is missing.
 set -euo pipefail
 packages=(g++ cmake ninja-build pkg-config libopenblas-dev catch2 nlohmann-json3-dev libcli11-dev
-          doxygen graphviz python3-matplotlib python3-numpy python3-scipy)
+          doxygen graphviz clang-format-14 python3-matplotlib python3-numpy python3-scipy)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

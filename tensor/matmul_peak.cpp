@@ -28,18 +28,24 @@ double fma_chains_portable(int64_t iterations, float* sink) {
 
 }  // namespace
 
-std::string fma_peak_isa() {
-  if (cpu_has_avx512()) return "avx512";
-  if (cpu_has_avx2()) return "avx2";
-  return "portable";
-}
-
 double fma_chains(int64_t iterations, float* sink) {
 #if defined(__x86_64__)
   if (cpu_has_avx512()) return fma_chains_avx512(iterations, sink);
   if (cpu_has_avx2()) return fma_chains_avx2(iterations, sink);
 #endif
   return fma_chains_portable(iterations, sink);
+}
+
+}  // namespace cpurich::detail
+
+namespace cpurich {
+
+using detail::fma_chains;
+
+std::string fma_peak_isa() {
+  if (cpu_has_avx512()) return "avx512";
+  if (cpu_has_avx2()) return "avx2";
+  return "portable";
 }
 
 double measure_fma_peak_gflops(int threads) {
@@ -63,4 +69,4 @@ double measure_fma_peak_gflops(int threads) {
   return best;
 }
 
-}  // namespace cpurich::detail
+}  // namespace cpurich

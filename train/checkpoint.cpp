@@ -8,10 +8,10 @@
 
 #include "nn/gpt.h"
 #include "nn/safetensors.h"
-#include "tensor/file_util.h"
+#include "util/file_util.h"
 #include "train/adamw.h"
 #include "train/dataset.h"
-#include "train/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace cpurich {
 

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "tensor/file_util.h"
+#include "util/file_util.h"
 
 namespace cpurich {
 

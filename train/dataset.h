@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "tensor/rng.h"
-#include "train/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace cpurich {
 

@@ -14,7 +14,7 @@ namespace cpurich {
 // The peak comes from the same FMA-chain microbenchmark bench/gemm uses
 // (tensor/matmul_peak.h), so MFU and "% of peak" share one definition.
 double measure_peak_flops(int threads) {
-  return detail::measure_fma_peak_gflops(threads < 1 ? 1 : threads) * 1e9;
+  return measure_fma_peak_gflops(threads < 1 ? 1 : threads) * 1e9;
 }
 
 double training_flops_per_token(const GPTConfig& c, int64_t n_params, int64_t T) {

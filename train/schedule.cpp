@@ -6,6 +6,7 @@
 
 namespace cpurich {
 
+//! [lr_schedule]
 double learning_rate_at(const LrSchedule& s, int64_t it) {
   if (it < s.warmup) {
     // (it + 1) so that step 0 already moves a little; never exceeds the peak.
@@ -17,5 +18,6 @@ double learning_rate_at(const LrSchedule& s, int64_t it) {
   const double coeff = 0.5 * (1.0 + std::cos(std::numbers::pi * r));  // 1 -> 0
   return s.floor + coeff * (s.peak - s.floor);
 }
+//! [lr_schedule]
 
 }  // namespace cpurich

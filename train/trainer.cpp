@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "autograd/ops.h"
-#include "tensor/file_util.h"
+#include "util/file_util.h"
 
 namespace cpurich {
 
@@ -38,7 +38,8 @@ TokenStream make_stream(std::span<const int32_t> ids, const TrainConfig& c, bool
 }
 
 LrSchedule make_schedule(const TrainConfig& c) {
-  return LrSchedule{c.learning_rate, c.min_lr, c.warmup_iters, c.max_iters};
+  return LrSchedule{
+      .peak = c.learning_rate, .floor = c.min_lr, .warmup = c.warmup_iters, .decay_iters = c.max_iters};
 }
 
 std::string log_path(const TrainerOptions& o) {
@@ -85,7 +86,10 @@ Trainer::Trainer(const TrainConfig& config, std::unique_ptr<Tokenizer> tokenizer
       options_(std::move(options)),
       model_(config_.model_config(tokenizer_->vocab_size()), config_.seed),
       optimizer_(model_.named_parameters(),
-                 AdamWOptions{config_.beta1, config_.beta2, config_.eps, config_.weight_decay}),
+                 AdamWOptions{.beta1 = config_.beta1,
+                              .beta2 = config_.beta2,
+                              .eps = config_.eps,
+                              .weight_decay = config_.weight_decay}),
       train_(make_stream(ids, config_, true)),
       val_(make_stream(ids, config_, false)),
       schedule_(make_schedule(config_)) {}
@@ -120,6 +124,7 @@ Trainer Trainer::resume(const std::string& ckpt_dir, std::string_view corpus_tex
   return t;
 }
 
+//! [train_step]
 StepResult Trainer::step() {
   const double t0 = now_s();
   StepResult r;
@@ -158,6 +163,7 @@ StepResult Trainer::step() {
   train_seconds_ += r.seconds;
   return r;
 }
+//! [train_step]
 
 double Trainer::evaluate() {
   NoGradGuard no_grad;
@@ -212,10 +218,10 @@ void Trainer::run(const std::function<void(const StepResult&)>& on_step) {
       config_.max_iters,
       training_flops_per_token(model_.config(), model_.num_parameters(), config_.block_size), peak);
   const bool tty = isatty(STDERR_FILENO) != 0;
-  while (iter_ < config_.max_iters) {
+  while (!done()) {
     StepResult r = step();  // NonFiniteError propagates: no checkpoint after a bad step
     meter.record(r.tokens, r.seconds);
-    const bool eval_now = iter_ % config_.eval_every == 0 || iter_ == config_.max_iters;
+    const bool eval_now = eval_due();
     if (eval_now) r.val_loss = evaluate();
     const bool log_now = eval_now || iter_ % config_.log_every == 0 || iter_ == 1;
     if (writes && log_now) write_log(r, meter.tokens_per_s());

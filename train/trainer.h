@@ -27,7 +27,7 @@
 #include "train/dataset.h"
 #include "train/progress.h"
 #include "train/schedule.h"
-#include "train/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "train/train_config.h"
 
 namespace cpurich {
@@ -77,6 +77,14 @@ class Trainer {
   /// logging, evaluation and checkpoints into options.out_dir. on_step (may be
   /// empty) sees every step after it is logged, before any checkpoint.
   void run(const std::function<void(const StepResult&)>& on_step = {});
+
+  /// True once max_iters steps are done (the loop's exit test).
+  bool done() const { return iter_ >= config_.max_iters; }
+  /// True right after a step that should be followed by evaluate(): every
+  /// eval_every steps, and after the last one.
+  bool eval_due() const {
+    return iter_ > 0 && (iter_ % config_.eval_every == 0 || iter_ == config_.max_iters);
+  }
 
   GPT& model() { return model_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }

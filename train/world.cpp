@@ -12,7 +12,7 @@
 #include <set>
 #include <stdexcept>
 
-#include "tensor/file_util.h"
+#include "util/file_util.h"
 #include "train/world_text.h"
 #include "train/world_words.h"
 

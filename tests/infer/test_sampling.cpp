@@ -29,7 +29,7 @@ std::vector<float> logits_of(const std::vector<double>& probs) {
   return z;
 }
 
-std::string message_of(const SamplerConfig& c, int64_t vocab) {
+std::string message_of(const SamplerOptions& c, int64_t vocab) {
   try {
     c.validate(vocab);
   } catch (const std::invalid_argument& e) {
@@ -121,7 +121,7 @@ TEST_CASE("sample_from_logits follows the cumulative distribution") {
 
 TEST_CASE("sampler: temperature 0 is greedy, a seed fixes the draws") {
   const std::vector<float> base = {0.1f, 0.3f, 0.2f, 0.25f, 0.15f};
-  SamplerConfig greedy;
+  SamplerOptions greedy;
   greedy.temperature = 0.0;
   Sampler g(greedy, 5);
   for (int i = 0; i < 5; ++i) {
@@ -129,7 +129,7 @@ TEST_CASE("sampler: temperature 0 is greedy, a seed fixes the draws") {
     CHECK(g.next(z, {}) == 1);
   }
   auto draws = [&](uint64_t seed) {
-    SamplerConfig c;
+    SamplerOptions c;
     c.seed = seed;
     Sampler s(c, 5);
     std::vector<int32_t> out;
@@ -142,7 +142,7 @@ TEST_CASE("sampler: temperature 0 is greedy, a seed fixes the draws") {
   CHECK(draws(7) == draws(7));
   CHECK(draws(7) != draws(8));
   // With top-k 2 only ids 1 and 3 may ever come out.
-  SamplerConfig k2;
+  SamplerOptions k2;
   k2.top_k = 2;
   Sampler s(k2, 5);
   for (int i = 0; i < 64; ++i) {
@@ -153,9 +153,9 @@ TEST_CASE("sampler: temperature 0 is greedy, a seed fixes the draws") {
 }
 
 TEST_CASE("invalid sampler values are rejected with clear messages") {
-  SamplerConfig ok;
+  SamplerOptions ok;
   CHECK_NOTHROW(ok.validate(65));
-  SamplerConfig c;
+  SamplerOptions c;
   c.temperature = -0.5;
   CHECK_THAT(message_of(c, 65), Catch::Contains("temperature must be >= 0"));
   c.temperature = std::nan("");

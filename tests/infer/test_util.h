@@ -10,7 +10,7 @@
 
 #include "nn/gpt.h"
 #include "tensor/ops.h"
-#include "train/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace cpurich::test {
 

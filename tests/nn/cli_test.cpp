@@ -11,7 +11,7 @@
 #include "nn/evaluate.h"
 #include "nn/gpt.h"
 #include "nn_test_util.h"
-#include "tensor/file_util.h"
+#include "util/file_util.h"
 #include "tensor/ops.h"
 
 using namespace cpurich;

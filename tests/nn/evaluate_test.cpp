@@ -4,19 +4,20 @@
 
 #include <cmath>
 
-#include "naive_gpt.h"
+#include "nn/gpt_naive.h"
 #include "nn/evaluate.h"
 #include "nn_test_util.h"
 
 using namespace cpurich;
+using namespace cpurich::naive;
 using namespace cpurich::testing;
 
 namespace {
 
 // Straight from the definition: id i (>= 1) lies in window w = (i-1) / b,
 // which starts at w*b; it is predicted from ids[w*b .. i-1]. The logits come
-// from the independent double-precision forward in naive_gpt.h.
-double direct_loss(const GPTConfig& cfg, std::map<std::string, std::vector<double>>& params,
+// from the independent double-precision forward in nn/gpt_naive.h.
+double direct_loss(const GPTConfig& cfg, const Params& params,
                    const std::vector<int32_t>& ids, int64_t b) {
   double sum = 0;
   for (size_t i = 1; i < ids.size(); ++i) {
@@ -24,8 +25,8 @@ double direct_loss(const GPTConfig& cfg, std::map<std::string, std::vector<doubl
     const std::vector<int32_t> context(ids.begin() + static_cast<std::ptrdiff_t>(start),
                                        ids.begin() + static_cast<std::ptrdiff_t>(i));
     REQUIRE(static_cast<int64_t>(context.size()) <= b);
-    const Mat logits = naive_gpt_logits(cfg, params, context);
-    sum += naive_nll(logits.back(), ids[i]);
+    const Mat logits = gpt_logits(cfg, params, context);
+    sum += nll(logits.back(), ids[i]);
   }
   return sum / static_cast<double>(ids.size() - 1);
 }

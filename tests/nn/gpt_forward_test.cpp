@@ -1,17 +1,18 @@
 // gpt_forward_test.cpp: the GPT forward pass against hand-computed logits and
-// against an independent double-precision implementation (naive_gpt.h);
+// against an independent double-precision implementation (nn/gpt_naive.h);
 // parameter names, counts and initialisation.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <numeric>
 
-#include "naive_gpt.h"
+#include "nn/gpt_naive.h"
 #include "nn/gpt.h"
 #include "nn_test_util.h"
 #include "tensor/ops.h"
 
 using namespace cpurich;
+using namespace cpurich::naive;
 using namespace cpurich::testing;
 
 TEST_CASE("1-layer GPT with hand-set weights gives hand-computed logits", "[nn]") {
@@ -68,7 +69,7 @@ TEST_CASE("GPT forward matches a naive double-precision GPT-2", "[nn]") {
     const double tol = dtype == DType::F64 ? 1e-10 : 1e-4;
     for (int64_t b = 0; b < B; ++b) {
       const std::vector<int32_t> row(ids.begin() + b * T, ids.begin() + (b + 1) * T);
-      const Mat ref = naive_gpt_logits(cfg, params, row);
+      const Mat ref = gpt_logits(cfg, params, row);
       double worst = 0;
       for (int64_t t = 0; t < T; ++t)
         for (int64_t v = 0; v < cfg.vocab_size; ++v)
@@ -89,8 +90,8 @@ TEST_CASE("GPT loss is the mean next-token cross-entropy of the logits", "[nn]")
   auto params = to_doubles(model.state_dict());
   double expected = 0;
   for (int b = 0; b < 2; ++b) {
-    const Mat ref = naive_gpt_logits(cfg, params, {ids.begin() + 4 * b, ids.begin() + 4 * b + 4});
-    for (int t = 0; t < 4; ++t) expected += naive_nll(ref[t], targets[4 * b + t]) / 8;
+    const Mat ref = gpt_logits(cfg, params, {ids.begin() + 4 * b, ids.begin() + 4 * b + 4});
+    for (int t = 0; t < 4; ++t) expected += nll(ref[t], targets[4 * b + t]) / 8;
   }
   CHECK(loss == Approx(expected).epsilon(1e-10));
   // ignore_index drops positions from the mean.

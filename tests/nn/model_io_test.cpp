@@ -8,7 +8,7 @@
 #include "nn/safetensors.h"
 #include "nn_test_util.h"
 #include "tensor/ops.h"
-#include "tensor/file_util.h"
+#include "util/file_util.h"
 
 using namespace cpurich;
 using namespace cpurich::testing;

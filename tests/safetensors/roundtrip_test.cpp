@@ -12,7 +12,7 @@
 
 #include "nn/safetensors.h"
 #include "safetensors_test_util.h"
-#include "tensor/file_util.h"
+#include "util/file_util.h"
 
 using Catch::Matchers::Contains;
 using cpurich::DType;

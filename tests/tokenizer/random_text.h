@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "train/utf8.h"
+#include "tokenizer/utf8.h"
 
 namespace cpurich::test {
 

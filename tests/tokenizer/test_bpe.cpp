@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "random_text.h"
-#include "train/tokenizer_bpe.h"
+#include "tokenizer/tokenizer_bpe.h"
 #include "train/world.h"
 
 using namespace cpurich;

@@ -2,7 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "random_text.h"
-#include "train/tokenizer_char.h"
+#include "tokenizer/tokenizer_char.h"
 
 using namespace cpurich;
 

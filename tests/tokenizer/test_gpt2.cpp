@@ -6,8 +6,8 @@
 #include <filesystem>
 
 #include "random_text.h"
-#include "tensor/file_util.h"
-#include "train/tokenizer_bpe.h"
+#include "util/file_util.h"
+#include "tokenizer/tokenizer_bpe.h"
 
 using namespace cpurich;
 

@@ -5,10 +5,10 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 
-#include "tensor/file_util.h"
-#include "train/tokenizer_bpe.h"
+#include "util/file_util.h"
+#include "tokenizer/tokenizer_bpe.h"
 #include "tests/common/temp_dir.h"
-#include "train/tokenizer_char.h"
+#include "tokenizer/tokenizer_char.h"
 
 using namespace cpurich;
 using cpurich::test::TempDir;

@@ -1,7 +1,7 @@
 // test_utf8.cpp: the strict UTF-8 decoder/encoder.
 #include <catch2/catch.hpp>
 
-#include "train/utf8.h"
+#include "tokenizer/utf8.h"
 
 using namespace cpurich;
 

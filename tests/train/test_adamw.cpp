@@ -65,7 +65,7 @@ TEST_CASE("AdamW first step moves each element by lr against its gradient's sign
   // Bias correction: after step 1, mhat = g and vhat = g^2, so the step is
   // lr * g / (|g| + eps) = lr * sign(g) for |g| >> eps, whatever g's scale.
   auto params = make_params();
-  AdamW opt(params, AdamWOptions{0.9, 0.99, 1e-8, 0.0});
+  AdamW opt(params, AdamWOptions{.beta1 = 0.9, .beta2 = 0.99, .eps = 1e-8, .weight_decay = 0.0});
   set_grad(params[0].second, {1e-3f, -50.0f, 7.0f, -1e-2f});
   set_grad(params[1].second, {3.0f, -3.0f});
   const auto w0 = params[0].second.value().to_vector();
@@ -79,7 +79,7 @@ TEST_CASE("AdamW decays 2-D weights only", "[adamw]") {
   // Zero gradients: m = v = 0, so the Adam term is 0/(0+eps) = 0 and only the
   // decoupled decay acts: w *= (1 - lr*wd), b unchanged.
   auto params = make_params();
-  AdamW opt(params, AdamWOptions{0.9, 0.99, 1e-8, 0.5});
+  AdamW opt(params, AdamWOptions{.beta1 = 0.9, .beta2 = 0.99, .eps = 1e-8, .weight_decay = 0.5});
   const auto w0 = params[0].second.value().to_vector(), b0 = params[1].second.value().to_vector();
   opt.step(0.1);  // no grads at all: treated as zero
   const auto w1 = params[0].second.value().to_vector(), b1 = params[1].second.value().to_vector();

@@ -3,9 +3,9 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 
-#include "tensor/file_util.h"
+#include "util/file_util.h"
 #include "train/dataset.h"
-#include "train/tokenizer_char.h"
+#include "tokenizer/tokenizer_char.h"
 #include "train_test_util.h"
 
 using namespace cpurich;

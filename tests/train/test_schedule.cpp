@@ -8,7 +8,7 @@
 using namespace cpurich;
 
 TEST_CASE("lr schedule: linear warm-up, cosine decay, floor", "[schedule]") {
-  const LrSchedule s{1e-3, 1e-4, 100, 2000};
+  const LrSchedule s{.peak = 1e-3, .floor = 1e-4, .warmup = 100, .decay_iters = 2000};
   // Warm-up: (it+1)/(warmup+1) of the peak; exact in double up to rounding.
   CHECK(learning_rate_at(s, 0) == Approx(1e-3 / 101).epsilon(1e-12));
   CHECK(learning_rate_at(s, 49) == Approx(1e-3 * 50 / 101).epsilon(1e-12));
@@ -26,7 +26,7 @@ TEST_CASE("lr schedule: linear warm-up, cosine decay, floor", "[schedule]") {
 }
 
 TEST_CASE("lr schedule is monotone: up during warm-up, down afterwards", "[schedule]") {
-  const LrSchedule s{6e-4, 6e-5, 10, 200};
+  const LrSchedule s{.peak = 6e-4, .floor = 6e-5, .warmup = 10, .decay_iters = 200};
   for (int64_t it = 1; it < 10; ++it) CHECK(learning_rate_at(s, it) > learning_rate_at(s, it - 1));
   for (int64_t it = 11; it <= 200; ++it)
     CHECK(learning_rate_at(s, it) < learning_rate_at(s, it - 1));
@@ -37,7 +37,7 @@ TEST_CASE("lr schedule is monotone: up during warm-up, down afterwards", "[sched
 }
 
 TEST_CASE("lr schedule without warm-up starts at the peak", "[schedule]") {
-  const LrSchedule s{1e-3, 0.0, 0, 10};
+  const LrSchedule s{.peak = 1e-3, .floor = 0.0, .warmup = 0, .decay_iters = 10};
   CHECK(learning_rate_at(s, 0) == Approx(1e-3).epsilon(1e-12));
   CHECK(learning_rate_at(s, 10) == Approx(0.0).margin(1e-18));
 }

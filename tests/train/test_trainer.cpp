@@ -8,9 +8,9 @@
 #include <map>
 
 #include "nlohmann/json.hpp"
-#include "tensor/file_util.h"
+#include "util/file_util.h"
 #include "tensor/threads.h"
-#include "train/tokenizer_char.h"
+#include "tokenizer/tokenizer_char.h"
 #include "train/trainer.h"
 #include "train_test_util.h"
 
@@ -45,7 +45,8 @@ TrainConfig tiny_test_config() {
 Trainer make_trainer(const TrainConfig& c, const std::string& text, const std::string& out) {
   auto tok = std::make_unique<CharTokenizer>(CharTokenizer::train(text));
   const auto ids = tok->encode(text);
-  return Trainer(c, std::move(tok), ids, fnv1a64(text), TrainerOptions{out, true, false, 1});
+  return Trainer(c, std::move(tok), ids, fnv1a64(text),
+                 TrainerOptions{.out_dir = out, .quiet = true, .measure_peak = false, .threads = 1});
 }
 
 struct Record {
@@ -83,7 +84,7 @@ TEST_CASE("a run stopped at step 10 and resumed matches 20 straight steps bitwis
     CHECK(first.iter() == 10);
   }
   Trainer resumed =
-      Trainer::resume(split.path(), text, TrainerOptions{split.path(), true, false, 1});
+      Trainer::resume(split.path(), text, TrainerOptions{.out_dir = split.path(), .quiet = true, .measure_peak = false});
   CHECK(resumed.iter() == 10);
   resumed.run(recorder(b));
   REQUIRE(a.loss.size() == 20);
@@ -183,7 +184,7 @@ TEST_CASE("resume refuses a different corpus and a half-written checkpoint", "[t
   TrainConfig c = tiny_test_config();
   c.max_iters = 5;
   make_trainer(c, text, dir.path()).run();
-  const TrainerOptions quiet{"", true, false, 1};
+  const TrainerOptions quiet{.quiet = true, .measure_peak = false};
   CHECK_THROWS_WITH(Trainer::resume(dir.path(), text + "x", quiet),
                     Catch::Contains("corpus differs"));
   std::string w = read_file(dir.file("model.safetensors"));
@@ -192,4 +193,27 @@ TEST_CASE("resume refuses a different corpus and a half-written checkpoint", "[t
   CHECK_THROWS_WITH(Trainer::resume(dir.path(), text, quiet), Catch::Contains("does not match"));
   CHECK_THROWS_WITH(Trainer::resume(dir.file("missing"), text, quiet),
                     Catch::Contains("not found"));
+}
+
+TEST_CASE("a hand-written loop with done()/eval_due() evaluates where run() does",
+          "[trainer][api]") {
+  const std::string text = test::repeated_sentence(30);
+  TrainConfig c = tiny_test_config();
+  c.max_iters = 7;
+  c.eval_every = 3;  // evaluations after steps 3, 6 and the last one, 7
+  Record by_run;
+  make_trainer(c, text, "").run(recorder(by_run));
+  Trainer t = make_trainer(c, text, "");
+  REQUIRE_FALSE(t.eval_due());  // nothing to evaluate before the first step
+  std::map<int64_t, double> val;
+  int64_t steps = 0;
+  while (!t.done()) {
+    const StepResult r = t.step();
+    ++steps;
+    CHECK(r.loss == by_run.loss.at(r.iter));
+    if (t.eval_due()) val[r.iter] = t.evaluate();
+  }
+  CHECK(steps == 7);
+  CHECK(val == by_run.val);
+  CHECK(val.size() == 3);
 }

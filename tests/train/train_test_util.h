@@ -11,7 +11,7 @@
 
 #include "tensor/rng.h"
 #include "tests/common/temp_dir.h"
-#include "train/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace cpurich::test {
 

@@ -9,8 +9,8 @@
 #include <set>
 #include <sstream>
 
-#include "tensor/file_util.h"
-#include "train/utf8.h"
+#include "util/file_util.h"
+#include "tokenizer/utf8.h"
 #include "train/world.h"
 #include "train/world_words.h"
 

@@ -1,7 +1,7 @@
 // utf8.cpp: see utf8.h. A strict decoder (RFC 3629): rejects overlong forms,
 // surrogates and code points above U+10FFFF, so each code point has exactly
 // one valid encoding and decode(encode(cp)) == cp.
-#include "train/utf8.h"
+#include "tokenizer/utf8.h"
 
 #include <cstdint>
 #include <cstdio>

@@ -5,14 +5,14 @@
 //    "vocab": ["!", "\"", ..., "Ġt", ...],       // token of each id, GPT-2 alphabet
 //    "merges": ["Ġ t", ...],                     // rank order, "left right"
 //    "specials": [{"content": "<|endoftext|>", "id": 509}, ...]}
-#include "train/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 #include <filesystem>
 #include <stdexcept>
 
-#include "tensor/file_util.h"
-#include "train/tokenizer_bpe.h"
-#include "train/tokenizer_char.h"
+#include "util/file_util.h"
+#include "tokenizer/tokenizer_bpe.h"
+#include "tokenizer/tokenizer_char.h"
 
 namespace cpurich {
 

@@ -1,34 +1,24 @@
 // tokenizer_bpe_train.cpp: learning BPE merges from a corpus.
 //
-// The textbook loop (train_bpe_naive) recounts every adjacent pair of the
-// whole corpus after each merge: O(M * N) for M merges over N bytes, i.e.
-// minutes for a 1 MB corpus and 700 merges. train_bpe keeps the counts up to
-// date instead. Data structures:
-//   - the corpus as one array of symbols with prev/next links (a merge
-//     deletes the right symbol of the pair by relinking, O(1));
-//   - count[pair]: occurrences of each pair, weighted by word frequency;
-//   - where[pair]: positions where the pair may occur (some become stale;
-//     we check each one before using it);
-//   - a max-heap of (count, pair) with lazy deletion: after a change we push
-//     the new count; a popped entry whose count is out of date is skipped.
-// A merge of pair (a,b) -> z visits only the k positions of (a,b): for each,
-// the neighbour pairs (x,a) and (b,y) lose one occurrence and (x,z), (z,y)
-// gain one. Every valid visit deletes a symbol, so the k summed over all
-// merges is at most N, and the stale positions are at most 2 per valid
-// visit. Total: O(N log N) for the per-merge sorts + O(M log H) heap work,
-// H = heap size, instead of O(M * N).
+// What it teaches: BPE training is one loop. Count every adjacent pair of
+// symbols in the corpus, merge the most frequent pair (a, b) into a new token
+// z everywhere, repeat until the vocabulary is full. train_bpe_naive is that
+// loop, written plainly; train_bpe gives the same merges much faster (its
+// comment says what it changes).
 // With pre-split, the corpus is first reduced to its distinct words with
 // their frequencies (a word seen 5,000 times is stored once with weight 5,000),
 // which makes N the size of the word table: a few tens of KB for 1 MB of English.
 // Ties (equal counts) go to the smallest (left id, right id) pair, so the
 // result is the same on every platform, and identical for both trainers.
+//
+// Pipeline position: text -> [tokenizer training] -> tokens -> model.
 #include <algorithm>
 #include <climits>
 #include <map>
 #include <queue>
 #include <stdexcept>
 
-#include "train/tokenizer_bpe.h"
+#include "tokenizer/tokenizer_bpe.h"
 
 namespace cpurich {
 
@@ -119,6 +109,73 @@ BpeTokenizer finish(Vocab&& v, const BpeOptions& o) {
   }
   return BpeTokenizer(std::move(v.tokens), std::move(v.merges), std::move(specials), o.pre_split);
 }
+
+}  // namespace
+
+// The textbook trainer: recount every adjacent pair of the whole corpus
+// after each merge, O(M * N) for M merges over N symbols (minutes for a 1 MB
+// corpus without pre-split and 700 merges).
+BpeTokenizer train_bpe_naive(std::string_view corpus, const BpeOptions& options) {
+  const int32_t target = target_tokens(options);
+  const WordTable table = count_words(corpus, options);
+  std::vector<std::vector<int32_t>> words;
+  for (const std::string_view w : table.words) {
+    words.emplace_back();
+    for (const char c : w) words.back().push_back(static_cast<unsigned char>(c));
+  }
+  Vocab v;
+  //! [bpe_merge_loop]
+  while (static_cast<int32_t>(v.tokens.size()) < target) {
+    std::map<uint64_t, int64_t> counts;  // recount everything: O(N) per merge
+    for (std::size_t wi = 0; wi < words.size(); ++wi) {
+      for (std::size_t i = 0; i + 1 < words[wi].size(); ++i) {
+        counts[pair_key(words[wi][i], words[wi][i + 1])] += table.counts[wi];
+      }
+    }
+    uint64_t best_key = 0;
+    int64_t best_count = 0;
+    for (const auto& [k, c] : counts) {
+      if (c > best_count) {  // ascending keys: ties keep the smallest
+        best_key = k;
+        best_count = c;
+      }
+    }
+    if (best_count < 2) break;  // a pair seen once does not compress anything
+    const int32_t a = left_of(best_key), b = right_of(best_key);
+    const int32_t z = v.merge(a, b);
+    for (auto& w : words) {  // replace every (a, b) by z, left to right
+      std::vector<int32_t> merged;
+      for (std::size_t i = 0; i < w.size(); ++i) {
+        const bool hit = i + 1 < w.size() && w[i] == a && w[i + 1] == b;
+        merged.push_back(hit ? z : w[i]);
+        if (hit) ++i;
+      }
+      w = std::move(merged);
+    }
+  }
+  //! [bpe_merge_loop]
+  return finish(std::move(v), options);
+}
+
+// ---- the fast twin: train_bpe ----
+// What it changes: instead of recounting all pairs after each merge, it keeps
+// the counts up to date and only visits the places where the merged pair
+// occurs. Data structures:
+//   - the corpus as one array of symbols with prev/next links (a merge
+//     deletes the right symbol of the pair by relinking, O(1));
+//   - count[pair]: occurrences of each pair, weighted by word frequency;
+//   - where[pair]: positions where the pair may occur (some become stale;
+//     we check each one before using it);
+//   - a max-heap of (count, pair) with lazy deletion: after a change we push
+//     the new count; a popped entry whose count is out of date is skipped.
+// A merge of pair (a,b) -> z visits only the k positions of (a,b): for each,
+// the neighbour pairs (x,a) and (b,y) lose one occurrence and (x,z), (z,y)
+// gain one. Every valid visit deletes a symbol, so the k summed over all
+// merges is at most N, and the stale positions are at most 2 per valid
+// visit. Total: O(N log N) for the per-merge sorts + O(M log H) heap work,
+// H = heap size, instead of O(M * N).
+
+namespace {
 
 // Max-heap order: larger count first, then the smaller pair key.
 struct HeapEntry {
@@ -220,42 +277,6 @@ BpeTokenizer train_bpe(std::string_view corpus, const BpeOptions& options) {
     const HeapEntry top = st.best();
     if (top.count < 2) break;  // a pair seen once does not compress anything
     st.merge(top.key, v.merge(left_of(top.key), right_of(top.key)));
-  }
-  return finish(std::move(v), options);
-}
-
-BpeTokenizer train_bpe_naive(std::string_view corpus, const BpeOptions& options) {
-  const int32_t target = target_tokens(options);
-  const WordTable table = count_words(corpus, options);
-  std::vector<std::vector<int32_t>> words;
-  for (const std::string_view w : table.words) {
-    words.emplace_back();
-    for (const char c : w) words.back().push_back(static_cast<unsigned char>(c));
-  }
-  Vocab v;
-  while (static_cast<int32_t>(v.tokens.size()) < target) {
-    std::map<uint64_t, int64_t> counts;  // recount everything: O(N) per merge
-    for (std::size_t wi = 0; wi < words.size(); ++wi) {
-      for (std::size_t i = 0; i + 1 < words[wi].size(); ++i) {
-        counts[pair_key(words[wi][i], words[wi][i + 1])] += table.counts[wi];
-      }
-    }
-    HeapEntry best{0, 0};
-    for (const auto& [k, c] : counts) {
-      if (c > best.count) best = {c, k};  // ascending keys: ties keep the smallest
-    }
-    if (best.count < 2) break;
-    const int32_t a = left_of(best.key), b = right_of(best.key);
-    const int32_t z = v.merge(a, b);
-    for (auto& w : words) {
-      std::vector<int32_t> merged;
-      for (std::size_t i = 0; i < w.size(); ++i) {
-        const bool hit = i + 1 < w.size() && w[i] == a && w[i + 1] == b;
-        merged.push_back(hit ? z : w[i]);
-        if (hit) ++i;
-      }
-      w = std::move(merged);
-    }
   }
   return finish(std::move(v), options);
 }

@@ -1,5 +1,5 @@
 // file_util.cpp: see file_util.h (whole-file reads, atomic writes).
-#include "tensor/file_util.h"
+#include "util/file_util.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -22,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-#include "train/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace cpurich {
 
@@ -92,12 +92,12 @@ class BpeTokenizer : public Tokenizer {
   int32_t special_id(std::string_view content) const override;
 
   /// Encodes one piece of ordinary text (no specials, no pre-split) by the
-  /// merge ranks: a linked list of tokens + a min-heap of (rank, position)
-  /// candidate pairs, O(n log n) for n bytes.
-  std::vector<int32_t> encode_piece(std::string_view piece) const;
-  /// The same result by the textbook loop (find the lowest-rank pair, merge
-  /// all its occurrences, repeat): O(n^2), the reference for tests.
+  /// merge ranks, the textbook loop: find the lowest-rank pair, merge all its
+  /// occurrences, repeat. O(n^2) for n bytes; the reference for tests.
   std::vector<int32_t> encode_piece_naive(std::string_view piece) const;
+  /// The same ids, faster: a linked list of tokens + a min-heap of (rank,
+  /// position) candidate pairs, O(n log n).
+  std::vector<int32_t> encode_piece(std::string_view piece) const;
 
   const std::vector<std::string>& tokens() const { return tokens_; }  ///< bytes by id
   const std::vector<Merge>& merges() const { return merges_; }        ///< in rank order
@@ -121,13 +121,14 @@ class BpeTokenizer : public Tokenizer {
   std::unordered_map<uint64_t, MergeInfo> merge_of_;  // key (a << 32) | b
 };
 
-/// Learns merges on `corpus` with pair counts updated incrementally (see
-/// tokenizer_bpe_train.cpp for the complexity). Stops early when no pair
+/// Learns merges on `corpus` by the textbook loop: recount every pair, merge
+/// the most frequent, repeat; O(merges x corpus). Stops early when no pair
 /// occurs twice. Ids: 0..255 bytes, then merges, then the specials.
-BpeTokenizer train_bpe(std::string_view corpus, const BpeOptions& options = {});
-/// Reference trainer that recounts every pair after each merge: O(merges x corpus).
-/// Gives exactly the same tokenizer as train_bpe (tests compare them).
 BpeTokenizer train_bpe_naive(std::string_view corpus, const BpeOptions& options = {});
+/// Exactly the same tokenizer as train_bpe_naive (tests compare them), with
+/// pair counts updated incrementally (see tokenizer_bpe_train.cpp for the
+/// complexity).
+BpeTokenizer train_bpe(std::string_view corpus, const BpeOptions& options = {});
 
 /// Hugging Face GPT-2 files: vocab.json ({"token": id}, tokens in the
 /// bytes_to_unicode alphabet) and merges.txt ("#version" line, then "left right"

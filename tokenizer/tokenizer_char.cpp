@@ -1,12 +1,12 @@
 // tokenizer_char.cpp: see tokenizer_char.h. Encoding is a lookup per code
 // point: a 128-entry table for ASCII, binary search in the sorted vocabulary
 // otherwise (O(log V) per character).
-#include "train/tokenizer_char.h"
+#include "tokenizer/tokenizer_char.h"
 
 #include <algorithm>
 #include <stdexcept>
 
-#include "train/utf8.h"
+#include "tokenizer/utf8.h"
 
 namespace cpurich {
 
