@@ -207,6 +207,9 @@ TEST_CASE("idle workers sleep instead of spinning", "[parallel]") {
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
   };
+  // set_num_threads also resizes OpenBLAS's pool, whose threads spin for a
+  // while on their own: let them settle first, this test is about ours.
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
   std::atomic<int64_t> sum{0};
   parallel_for(0, 64, [&](int64_t i) { sum.fetch_add(i); });  // the workers exist and ran
   REQUIRE(sum.load() == 2016);
