@@ -13,7 +13,7 @@
 // llm.c) so the backward does not recompute the exps. The per-row loops below
 // are the reference (float64); float32 runs the same maths as blocked GEMMs
 // (ops_attention_gemm.cpp), and tests compare the two. Heads are independent:
-// OpenMP runs one (batch, head) pair per iteration, and each pair writes only
+// The pool runs one (batch, head) pair per iteration, and each pair writes only
 // its own slices of the gradients, so no two threads touch the same float.
 //
 // Pipeline position: the attn block of every GPT layer.
@@ -26,6 +26,7 @@
 #include "autograd/ops.h"
 #include "autograd/ops_internal.h"
 #include "tensor/kernels.h"
+#include "tensor/parallel.h"
 
 namespace cpurich::ag {
 using namespace detail;
@@ -36,18 +37,16 @@ namespace {
 // Each row is kernels::softmax_row and its backward (tensor/kernels.h).
 template <class T>
 void softmax_rows(const T* x, T* y, int64_t N, int64_t C) {
-#pragma omp parallel for if (N * C > kParallelMin) schedule(static)
-  for (int64_t i = 0; i < N; ++i) {
+  parallel_for_if(N * C > kParallelMin, 0, N, [&](int64_t i) {
     kernels::softmax_row(x + i * C, y + i * C, C);
-  }
+  });
 }
 
 template <class T>
 void softmax_rows_backward(const T* y, const T* dy, T* dx, int64_t N, int64_t C) {
-#pragma omp parallel for if (N * C > kParallelMin) schedule(static)
-  for (int64_t i = 0; i < N; ++i) {
+  parallel_for_if(N * C > kParallelMin, 0, N, [&](int64_t i) {
     kernels::softmax_row_backward(y + i * C, dy + i * C, dx + i * C, C, T(1), true);
-  }
+  });
 }
 
 template <class T>
@@ -152,16 +151,14 @@ GradOut head_grad(const Var& parent) {
   return GradOut{grad_accumulator(parent), false};
 }
 
-// Runs fn(bh, scratch) for every head bh < n; each thread allocates its
-// scratch (`size` values) once, not once per head.
+// Runs fn(bh, scratch) for every head bh < n; each chunk of heads allocates
+// its scratch (`size` values) once, not once per head.
 template <class T, class Fn>
 void for_each_head(int64_t n, int64_t size, bool parallel, Fn fn) {
-#pragma omp parallel if (parallel)
-  {
+  parallel_for_if(parallel, 0, n, [&](int64_t lo, int64_t hi) {
     std::vector<T> scratch(static_cast<size_t>(std::max<int64_t>(size, 1)));
-#pragma omp for schedule(static)
-    for (int64_t bh = 0; bh < n; ++bh) fn(bh, scratch.data());
-  }
+    for (int64_t bh = lo; bh < hi; ++bh) fn(bh, scratch.data());
+  });
 }
 
 // The saved probabilities: the GEMM version (float) writes every element, the

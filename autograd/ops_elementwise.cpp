@@ -13,6 +13,7 @@
 #include "autograd/ops_internal.h"
 #include "tensor/kernels.h"
 #include "tensor/ops.h"
+#include "tensor/parallel.h"
 
 namespace cpurich::ag {
 using namespace detail;
@@ -38,21 +39,20 @@ bool is_suffix_shape(const Shape& a, const Shape& b) {
 // y (n) = a (n) + b (nb) repeated; n is a multiple of nb. nb == n: same shape.
 void add_f32_kernel(const float* a, const float* b, float* y, int64_t n, int64_t nb) {
   const int64_t rows = n / nb;
-#pragma omp parallel for if (n > kParallelMin) schedule(static)
-  for (int64_t r = 0; r < rows; ++r)
+  parallel_for_if(n > kParallelMin, 0, rows, [&](int64_t r) {
     for (int64_t j = 0; j < nb; ++j) y[r * nb + j] = a[r * nb + j] + b[j];
+  });
 }
 
 // db (nb) += sum over repeats of dy (n); one thread per chunk of columns.
 void repeat_sum_f32(const float* dy, int64_t n, int64_t nb, float* db) {
   constexpr int64_t kChunk = 256;
   const int64_t rows = n / nb, chunks = (nb + kChunk - 1) / kChunk;
-#pragma omp parallel for if (n > kParallelMin) schedule(static)
-  for (int64_t c = 0; c < chunks; ++c) {
+  parallel_for_if(n > kParallelMin, 0, chunks, [&](int64_t c) {
     const int64_t j0 = c * kChunk, j1 = std::min(nb, j0 + kChunk);
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t j = j0; j < j1; ++j) db[j] += dy[r * nb + j];
-  }
+  });
 }
 
 // The f32 hot path: same shapes (residual adds) or b a suffix of a (wpe).
@@ -161,30 +161,28 @@ namespace {
 
 template <class T>
 void gelu_forward(const T* x, T* y, int64_t n) {
-#pragma omp parallel for if (n > kParallelMin) schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
+  parallel_for_if(n > kParallelMin, 0, n, [&](int64_t i) {
     y[i] = kernels::gelu_tanh(x[i]);
-  }
+  });
 }
 
 // dx (n) += dy (n) * gelu'(x (n)); with !acc, dx = ... (a fresh buffer)
 template <class T>
 void gelu_backward(const T* x, const T* dy, T* dx, int64_t n, bool acc) {
-#pragma omp parallel for if (n > kParallelMin) schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
+  parallel_for_if(n > kParallelMin, 0, n, [&](int64_t i) {
     const T g = dy[i] * kernels::gelu_tanh_grad(x[i]);
     dx[i] = acc ? dx[i] + g : g;
-  }
+  });
 }
 
-// Runs an elementwise f32 kernel over chunks, one chunk per OpenMP iteration.
+// Runs an elementwise f32 kernel over chunks, one chunk per pool iteration.
 template <class Kernel>
 void for_chunks(int64_t n, Kernel kernel) {
   constexpr int64_t kChunk = 8192;
   const int64_t chunks = (n + kChunk - 1) / kChunk;
-#pragma omp parallel for if (n > kParallelMin) schedule(static)
-  for (int64_t c = 0; c < chunks; ++c)
+  parallel_for_if(n > kParallelMin, 0, chunks, [&](int64_t c) {
     kernel(c * kChunk, std::min(n, (c + 1) * kChunk) - c * kChunk);
+  });
 }
 
 template <>
@@ -202,18 +200,18 @@ void gelu_backward<float>(const float* x, const float* dy, float* dx, int64_t n,
 // y = x s, s = 1/(1+e^-x);  dy/dx = s + x s (1 - s) = s (1 + x (1 - s))
 template <class T>
 void silu_forward(const T* x, T* y, int64_t n) {
-#pragma omp parallel for if (n > kParallelMin) schedule(static)
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] / (T(1) + std::exp(-x[i]));
+  parallel_for_if(n > kParallelMin, 0, n, [&](int64_t i) {
+    y[i] = x[i] / (T(1) + std::exp(-x[i]));
+  });
 }
 
 template <class T>
 void silu_backward(const T* x, const T* dy, T* dx, int64_t n, bool acc) {
-#pragma omp parallel for if (n > kParallelMin) schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
+  parallel_for_if(n > kParallelMin, 0, n, [&](int64_t i) {
     const T s = T(1) / (T(1) + std::exp(-x[i]));
     const T g = dy[i] * s * (T(1) + x[i] * (T(1) - s));
     dx[i] = acc ? dx[i] + g : g;
-  }
+  });
 }
 
 template <class T>

@@ -15,7 +15,7 @@
 
 namespace cpurich::ag::detail {
 
-/// Work (in elements) below which OpenMP's start-up costs more than it saves.
+/// Work (in elements) below which waking a thread costs more than it saves.
 inline constexpr int64_t kParallelMin = 32768;
 
 /// Raw element pointer of the type T (float or double) the kernel is written for.

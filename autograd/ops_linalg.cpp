@@ -15,6 +15,7 @@
 #include "autograd/ops_internal.h"
 #include "tensor/matmul.h"
 #include "tensor/ops.h"
+#include "tensor/parallel.h"
 
 namespace cpurich::ag {
 using namespace detail;
@@ -140,12 +141,11 @@ void check_linear_shapes(const Tensor& x, const Tensor& w, const Var& bias) {
 void bias_grad_f32(const float* dy, int64_t N, int64_t OUT, float* db) {
   constexpr int64_t kChunk = 64;
   const int64_t chunks = (OUT + kChunk - 1) / kChunk;
-#pragma omp parallel for if (N * OUT > kParallelMin) schedule(static)
-  for (int64_t c = 0; c < chunks; ++c) {
+  parallel_for_if(N * OUT > kParallelMin, 0, chunks, [&](int64_t c) {
     const int64_t j0 = c * kChunk, j1 = std::min(OUT, j0 + kChunk);
     for (int64_t i = 0; i < N; ++i)
       for (int64_t j = j0; j < j1; ++j) db[j] += dy[i * OUT + j];
-  }
+  });
 }
 
 Var linear_f32(const Var& x, const Var& w, const Var& bias) {
@@ -160,9 +160,9 @@ Var linear_f32(const Var& x, const Var& w, const Var& bias) {
   if (bias.defined()) {  // start every row at b, then the GEMM adds x @ W on top
     const Tensor bv = bias.value().contiguous();
     const float* b = bv.data_f32();
-#pragma omp parallel for if (N * OUT > kParallelMin) schedule(static)
-    for (int64_t i = 0; i < N; ++i)
+    parallel_for_if(N * OUT > kParallelMin, 0, N, [&](int64_t i) {
       for (int64_t j = 0; j < OUT; ++j) y[i * OUT + j] = b[j];
+    });
     beta = 1.0f;
   }
   gemm_f32(false, false, N, OUT, IN, X.data_f32(), W.data_f32(), beta, y);

@@ -21,6 +21,7 @@
 #include "autograd/ops.h"
 #include "autograd/ops_internal.h"
 #include "tensor/kernels.h"
+#include "tensor/parallel.h"
 
 namespace cpurich::ag {
 using namespace detail;
@@ -31,9 +32,9 @@ namespace {
 // out (N,C) = W (V,C) [ids (N)]
 template <class T>
 void gather_rows(const T* w, const int32_t* ids, T* out, int64_t N, int64_t C) {
-#pragma omp parallel for if (N * C > kParallelMin) schedule(static)
-  for (int64_t i = 0; i < N; ++i)
+  parallel_for_if(N * C > kParallelMin, 0, N, [&](int64_t i) {
     for (int64_t j = 0; j < C; ++j) out[i * C + j] = w[ids[i] * C + j];
+  });
 }
 
 // dW (V,C) [ids[i]] += dout (N,C) [i], rows in order, threads own column chunks.
@@ -41,12 +42,11 @@ template <class T>
 void scatter_add_rows(const T* dout, const int32_t* ids, T* dw, int64_t N, int64_t C) {
   constexpr int64_t kChunk = 64;
   const int64_t chunks = (C + kChunk - 1) / kChunk;
-#pragma omp parallel for if (N * C > kParallelMin && chunks > 1) schedule(static)
-  for (int64_t c = 0; c < chunks; ++c) {
+  parallel_for_if(N * C > kParallelMin && chunks > 1, 0, chunks, [&](int64_t c) {
     const int64_t j0 = c * kChunk, j1 = std::min(C, j0 + kChunk);
     for (int64_t i = 0; i < N; ++i)
       for (int64_t j = j0; j < j1; ++j) dw[ids[i] * C + j] += dout[i * C + j];
-  }
+  });
 }
 
 template <class T>
@@ -67,29 +67,27 @@ Var embedding_typed(const Var& weight, std::vector<int32_t> ids) {
 template <class T>
 void ce_forward_rows(const T* x, const int32_t* targets, int32_t ignore, T* probs, double* row_loss,
                      int64_t N, int64_t V) {
-#pragma omp parallel for if (N * V > kParallelMin) schedule(static)
-  for (int64_t i = 0; i < N; ++i) {
+  parallel_for_if(N * V > kParallelMin, 0, N, [&](int64_t i) {
     row_loss[i] = 0;
-    if (targets[i] == ignore) continue;
+    if (targets[i] == ignore) return;
     const T* xi = x + i * V;
     T* pi = probs + i * V;
     const kernels::SoftmaxStats<T> st = kernels::softmax_row(xi, pi, V);
     row_loss[i] = static_cast<double>(st.max + std::log(st.sum) - xi[targets[i]]);
-  }
+  });
 }
 
 // dx (N,V) += (p - onehot(t)) * dloss / n for kept rows.
 template <class T>
 void ce_backward_rows(const T* probs, const int32_t* targets, int32_t ignore, T scale, T* dx,
                       int64_t N, int64_t V) {
-#pragma omp parallel for if (N * V > kParallelMin) schedule(static)
-  for (int64_t i = 0; i < N; ++i) {
-    if (targets[i] == ignore) continue;
+  parallel_for_if(N * V > kParallelMin, 0, N, [&](int64_t i) {
+    if (targets[i] == ignore) return;
     const T* pi = probs + i * V;
     T* dxi = dx + i * V;
     for (int64_t j = 0; j < V; ++j) dxi[j] += pi[j] * scale;
     dxi[targets[i]] -= scale;
-  }
+  });
 }
 
 template <class T>
@@ -131,12 +129,11 @@ Var dropout_typed(const Var& x, double p, Rng& rng) {
   const T* xs = ptr<T>(X);
   T* ys = ptr<T>(Y);
   uint8_t* ms = mask->data();
-#pragma omp parallel for if (n > kParallelMin) schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
+  parallel_for_if(n > kParallelMin, 0, n, [&](int64_t i) {
     const uint64_t bits = hash64(seed, c0 + static_cast<uint64_t>(i)) >> 11;
     ms[i] = bits >= threshold;
     ys[i] = xs[i] * (ms[i] ? keep_scale : T(0));
-  }
+  });
   rng.set_counter(c0 + static_cast<uint64_t>(n));
   return make_op_result(Y, {x}, "dropout", [mask, n, keep_scale](Node& self) {
     const GradOut dx = grad_output(self.parents[0]);
@@ -145,11 +142,10 @@ Var dropout_typed(const Var& x, double p, Rng& rng) {
     const uint8_t* m = mask->data();
     T* d = ptr<T>(*dx.grad);
     const bool acc = !dx.fresh;  // a fresh buffer is written, not added to
-#pragma omp parallel for if (n > kParallelMin) schedule(static)
-    for (int64_t i = 0; i < n; ++i) {
+    parallel_for_if(n > kParallelMin, 0, n, [&](int64_t i) {
       const T g = dy[i] * (m[i] ? keep_scale : T(0));
       d[i] = acc ? d[i] + g : g;
-    }
+    });
   });
 }
 

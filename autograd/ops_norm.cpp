@@ -15,6 +15,7 @@
 #include "autograd/ops.h"
 #include "autograd/ops_internal.h"
 #include "tensor/kernels.h"
+#include "tensor/parallel.h"
 
 namespace cpurich::ag {
 using namespace detail;
@@ -32,8 +33,7 @@ T sum_sq_dev(const T* x, T m, int64_t n) {
 template <class T>
 void norm_forward(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, int64_t N, int64_t C,
                   T eps, bool center) {
-#pragma omp parallel for if (N * C > kParallelMin) schedule(static)
-  for (int64_t i = 0; i < N; ++i) {
+  parallel_for_if(N * C > kParallelMin, 0, N, [&](int64_t i) {
     const T* xi = x + i * C;
     const T m = center ? kernels::sum_lanes(xi, C) / static_cast<T>(C) : T(0);
     const T r = T(1) / std::sqrt(sum_sq_dev(xi, m, C) / static_cast<T>(C) + eps);
@@ -44,7 +44,7 @@ void norm_forward(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, in
       for (int64_t j = 0; j < C; ++j) yi[j] = (xi[j] - m) * r * w[j];
     mean[i] = m;
     rstd[i] = r;
-  }
+  });
 }
 
 // dx (N,C) += rstd * (dn - mean(dn) - xhat * mean(dn * xhat)), dn = dy * w
@@ -54,8 +54,7 @@ void norm_forward(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, in
 template <class T>
 void norm_backward_dx(const T* x, const T* w, const T* dy, const T* mean, const T* rstd, T* dx,
                       int64_t N, int64_t C, bool center, bool accumulate) {
-#pragma omp parallel for if (N * C > kParallelMin) schedule(static)
-  for (int64_t i = 0; i < N; ++i) {
+  parallel_for_if(N * C > kParallelMin, 0, N, [&](int64_t i) {
     const T *xi = x + i * C, *dyi = dy + i * C;
     const T m = mean[i], r = rstd[i];
     const T dn_sum = kernels::sum_lanes_of<T>(C, [&](int64_t j) { return dyi[j] * w[j]; });
@@ -69,7 +68,7 @@ void norm_backward_dx(const T* x, const T* w, const T* dy, const T* mean, const 
       const T g = r * (dyi[j] * w[j] - dn_mean - xhat * dn_xhat_mean);
       dxi[j] = accumulate ? dxi[j] + g : g;
     }
-  }
+  });
 }
 
 // dw (C) += sum_i dy * xhat, db (C) += sum_i dy; rows in order per column chunk.
@@ -78,8 +77,7 @@ void norm_backward_params(const T* x, const T* dy, const T* mean, const T* rstd,
                           int64_t N, int64_t C) {
   constexpr int64_t kChunk = 64;
   const int64_t chunks = (C + kChunk - 1) / kChunk;
-#pragma omp parallel for if (N * C > kParallelMin && chunks > 1) schedule(static)
-  for (int64_t c = 0; c < chunks; ++c) {
+  parallel_for_if(N * C > kParallelMin && chunks > 1, 0, chunks, [&](int64_t c) {
     const int64_t j0 = c * kChunk, j1 = std::min(C, j0 + kChunk);
     for (int64_t i = 0; i < N; ++i) {
       const T *xi = x + i * C, *dyi = dy + i * C;
@@ -88,7 +86,7 @@ void norm_backward_params(const T* x, const T* dy, const T* mean, const T* rstd,
         if (db) db[j] += dyi[j];
       }
     }
-  }
+  });
 }
 
 template <class T>

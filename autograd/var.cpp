@@ -19,6 +19,7 @@
 #endif
 
 #include "autograd/profiler.h"
+#include "tensor/parallel.h"
 
 namespace cpurich {
 namespace {
@@ -58,8 +59,7 @@ bool grad_allocated(const Node& n) {
 // src may be any view of the same shape.
 template <class T>
 void add_inplace(T* dst, const T* src, int64_t n) {
-#pragma omp parallel for if (n > 65536) schedule(static)
-  for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+  parallel_for_if(n > 65536, 0, n, [&](int64_t i) { dst[i] += src[i]; });
 }
 
 void add_into(Tensor& dst, const Tensor& src) {

@@ -14,7 +14,6 @@
 //   --quick        64 new tokens, uncached only for tiny
 //   --config       only this model          --threads  only this thread count
 //   --cached-only  skip the (slow) full-recomputation runs
-#include <omp.h>
 
 #include <algorithm>
 #include <chrono>
@@ -28,6 +27,7 @@
 #include "infer/decoder.h"
 #include "infer/sampling.h"
 #include "nn/gpt.h"
+#include "tensor/parallel.h"
 #include "tensor/threads.h"
 
 using namespace cpurich;
@@ -57,13 +57,21 @@ double memory_bandwidth_gb_s() {
   volatile float sink = 0.0f;
   for (int rep = 0; rep < 5; ++rep) {
     const auto t0 = Clock::now();
+    // One partial sum per 1 MiB block (a fixed split), added in order after.
+    constexpr int64_t kBlock = int64_t{1} << 18;
+    const int64_t blocks = static_cast<int64_t>(a.size()) / kBlock;
+    std::vector<float> partial(static_cast<size_t>(blocks), 0.0f);
+    parallel_for(0, blocks, [&](int64_t b) {
+      float total = 0.0f;
+      for (int64_t i = b * kBlock; i < (b + 1) * kBlock; i += 16) {
+        float s = 0.0f;
+        for (int j = 0; j < 16; ++j) s += a[static_cast<size_t>(i + j)];
+        total += s;
+      }
+      partial[static_cast<size_t>(b)] = total;
+    });
     float total = 0.0f;
-#pragma omp parallel for reduction(+ : total) schedule(static)
-    for (int64_t i = 0; i < static_cast<int64_t>(a.size()); i += 16) {
-      float s = 0.0f;
-      for (int j = 0; j < 16; ++j) s += a[static_cast<size_t>(i + j)];
-      total += s;
-    }
+    for (const float p : partial) total += p;
     sink = total;
     best = std::max(best, static_cast<double>(a.size() * sizeof(float)) / since(t0) / 1e9);
   }
@@ -134,8 +142,8 @@ int main(int argc, char** argv) {
   const int64_t new_tokens = quick ? 64 : 256;
   const double bw = memory_bandwidth_gb_s();
   if (!json)
-    std::printf("memory bandwidth (parallel read, %d threads): %.1f GB/s\n\n",
-                omp_get_max_threads(), bw);
+    std::printf("memory bandwidth (parallel read, %d threads): %.1f GB/s\n\n", parallel_width(),
+                bw);
   const std::pair<const char*, GPTConfig> configs[] = {{"tiny", make_config(4, 4, 128)},
                                                        {"small", make_config(6, 6, 384)}};
   for (const auto& [name, config] : configs) {

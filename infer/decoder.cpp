@@ -1,25 +1,20 @@
 // decoder.cpp: prefill + per-token decode on the model's weights (see decoder.h).
 //
-// One OpenMP parallel region per append() (so a decode step pays for one
-// thread wake-up, not one per matrix): inside it, every matrix product is an
-// `omp for` over 64-column panels and attention an `omp for` over heads.
-// Work items never share an output, so no float sum is ever split across
-// threads and the logits are bitwise the same for any thread count.
-// A tiny model's decode step is only ~60 us of work, so synchronisation is
-// counted (5 barriers per layer) and cheap (spin_barrier.h), and below a size
-// threshold (set_parallel_threshold) a step runs on the caller's thread alone.
+// Every matrix product is a parallel loop (tensor/parallel.h) over 64-column
+// panels and attention a parallel loop over heads; the end of each loop is a
+// step's sync point. Work items never share an output, so no float sum is
+// ever split across threads and the logits are bitwise the same for any
+// thread count. Below a size threshold (set_parallel_threshold) a step runs
+// on the caller's thread alone.
 #include "infer/decoder.h"
-
-#include <omp.h>
 
 #include <algorithm>
 #include <stdexcept>
 
 #include "infer/decode_ops.h"
-#include "infer/spin_barrier.h"
 #include "nn/gpt.h"
 #include "tensor/kernels.h"
-#include "tensor/threads.h"
+#include "tensor/parallel.h"
 
 namespace cpurich {
 
@@ -84,9 +79,7 @@ Decoder::Decoder(const GPTConfig& config, const std::map<std::string, Tensor>& w
   att_.assign(static_cast<size_t>(P * C), 0.0f);
   fc_.assign(static_cast<size_t>(P * 4 * C), 0.0f);
   logits_.assign(static_cast<size_t>(V), 0.0f);
-  scratch_threads_ = std::max(omp_get_max_threads(), omp_get_num_procs());
-  scores_.assign(static_cast<size_t>(scratch_threads_ * P), 0.0f);
-  norm_scratch_.assign(static_cast<size_t>(scratch_threads_ * C), 0.0f);
+  scores_.assign(static_cast<size_t>(config.n_head * P), 0.0f);
 }
 
 Decoder::Decoder(const GPT& model) : Decoder(model.config(), model.state_dict()) {}
@@ -117,9 +110,8 @@ std::span<const float> Decoder::append(std::span<const int32_t> ids) {
   // Weight multiply-adds of this call: about 12 C^2 per layer per row.
   const int64_t C = config_.n_embd;
   const int64_t macs = T * (config_.n_layer * 12 * C * C + config_.vocab_size * C);
-  int threads = macs < parallel_threshold_ ? 1 : std::min(num_threads(), scratch_threads_);
-  if (threads < 1) threads = 1;
-  forward_rows(ids.data(), T, threads);
+  parallel_ = macs >= parallel_threshold_;
+  forward_rows(ids.data(), T);
   tokens_.insert(tokens_.end(), ids.begin(), ids.end());  // within reserved capacity
   cache_.set_length(length());
   return logits();
@@ -146,97 +138,66 @@ int64_t Decoder::weight_bytes_per_token() const {
 
 // Rows ids (T,) at positions pos0.. through embeddings, all layers, ln_f and
 // the head (last row only: generation needs nothing else).
-void Decoder::forward_rows(const int32_t* ids, int64_t T, int threads) {
-  const int64_t C = config_.n_embd, pos0 = length();
+void Decoder::forward_rows(const int32_t* ids, int64_t T) {
+  const int64_t C = config_.n_embd, V = config_.vocab_size, pos0 = length();
   for (int64_t t = 0; t < T; ++t) {  // x[t] = wte[id] + wpe[pos]
     const float* te = wte_.data() + ids[t] * C;
     const float* pe = wpe_.data() + (pos0 + t) * C;
     for (int64_t c = 0; c < C; ++c) x_[t * C + c] = te[c] + pe[c];
   }
-  SpinBarrier barrier(threads);
-  // On one thread there is no team at all: the `omp for` loops inside then
-  // run every iteration on the caller.
-  if (threads == 1) {
-    forward_layers(T, pos0, barrier);
-    return;
-  }
-#pragma omp parallel num_threads(threads)
-  forward_layers(T, pos0, barrier);
+  for (int64_t l = 0; l < config_.n_layer; ++l) layer_forward(l, T, pos0);
+  // Only the last row's logits are needed: ln_f on that row, then the head
+  // split over the vocabulary.
+  const float* h = norm_rows(x_.data() + (T - 1) * C, 1, lnf_w_.data(), lnf_b_.data());
+  parallel_for_if(parallel_, 0, (V + 31) / 32, [&](int64_t blk) {
+    // logits[v] = h (C,) . wte[v, :] for v in [blk*32, blk*32 + 32)
+    kernels::vecmat_t(h, wte_.data() + blk * 32 * C, C, C, std::min<int64_t>(32, V - blk * 32),
+                      logits_.data() + blk * 32);
+  });
 }
 
-// Called by every thread of the team (or by the caller alone). Each
-// `omp for` is `nowait` and followed by barrier.wait() (see spin_barrier.h
-// for why not OpenMP's own barrier): the waits are the step's sync points.
-void Decoder::forward_layers(int64_t T, int64_t pos0, SpinBarrier& barrier) {
-  const int64_t C = config_.n_embd, V = config_.vocab_size;
-  for (int64_t l = 0; l < config_.n_layer; ++l) layer_forward(l, T, pos0, barrier);
-  // Only the last row's logits are needed: ln_f on that row (in every
-  // thread's scratch, see norm_rows) then the head split over the vocabulary;
-  // the end of the parallel region is the last barrier.
-  const float* h = norm_rows(x_.data() + (T - 1) * C, 1, lnf_w_.data(), lnf_b_.data(), barrier);
-#pragma omp for schedule(static) nowait
-  for (int64_t v0 = 0; v0 < V; v0 += 32)  // logits[v] = h (C,) . wte[v, :] for v in [v0, v0 + 32)
-    kernels::vecmat_t(h, wte_.data() + v0 * C, C, C, std::min<int64_t>(32, V - v0),
-                      logits_.data() + v0);
-}
-
-// LayerNorm of rows x (T,C); returns where the result is. One row (a decode
-// step): every thread normalises it into its own scratch row, which costs
-// ~C operations and saves a barrier. Several rows (prefill): rows split over
-// the threads into xn_, then a barrier.
-const float* Decoder::norm_rows(const float* x, int64_t T, const float* w, const float* b,
-                                SpinBarrier& barrier) {
+// LayerNorm of rows x (T,C) into xn_; returns xn_. One row (a decode step)
+// is ~C operations: the caller does it alone rather than open a region.
+const float* Decoder::norm_rows(const float* x, int64_t T, const float* w, const float* b) {
   const int64_t C = config_.n_embd;
   const auto eps = static_cast<float>(config_.layer_norm_epsilon);
-  if (T == 1) {
-    float* row = norm_scratch_.data() + omp_get_thread_num() * C;
-    layernorm_row(x, w, b, C, eps, row);
-    return row;
-  }
-#pragma omp for schedule(static) nowait
-  for (int64_t t = 0; t < T; ++t) layernorm_row(x + t * C, w, b, C, eps, &xn_[t * C]);
-  barrier.wait();
+  parallel_for_if(parallel_ && T > 1, 0, T,
+                  [&](int64_t t) { layernorm_row(x + t * C, w, b, C, eps, &xn_[t * C]); });
   return xn_.data();
 }
 
 // One pre-LN block on rows x_[0..T): x += attn(ln_1(x)); x += mlp(ln_2(x)).
-// Five barriers per layer in a decode step: each step below needs whole rows
-// of the one before.
-void Decoder::layer_forward(int64_t l, int64_t T, int64_t pos0, SpinBarrier& barrier) {
+// Five parallel loops per layer in a decode step: each needs whole rows of
+// the one before, and the end of a loop is where the caller waits for them.
+void Decoder::layer_forward(int64_t l, int64_t T, int64_t pos0) {
   const Layer& L = layers_[static_cast<size_t>(l)];
   const int64_t C = config_.n_embd, H = config_.n_head, d = C / H, P = config_.n_positions;
-  const float* xn = norm_rows(x_.data(), T, L.ln1_w.data(), L.ln1_b.data(), barrier);
-#pragma omp for schedule(static) nowait
-  for (int64_t p = 0; p < L.attn.num_panels(); ++p)  // qkv (T,3C) = xn @ c_attn
+  const float* xn = norm_rows(x_.data(), T, L.ln1_w.data(), L.ln1_b.data());
+  parallel_for_if(parallel_, 0, L.attn.num_panels(), [&](int64_t p) {  // qkv (T,3C) = xn @ c_attn
     linear_panels(L.attn, xn, C, T, qkv_.data(), 3 * C, p, p + 1, Epilogue::Store);
-  barrier.wait();
+  });
   // One work item per head, over all T rows in order: row t's key and value
   // go into the cache, then row t attends to positions 0..pos0+t, which are
   // all this head's and written by this same item.
-#pragma omp for schedule(static) nowait
-  for (int64_t hd = 0; hd < H; ++hd) {
-    float* scores = scores_.data() + omp_get_thread_num() * P;
+  parallel_for_if(parallel_, 0, H, [&](int64_t hd) {
+    float* scores = scores_.data() + hd * P;
     for (int64_t t = 0; t < T; ++t) {
       const float* q = &qkv_[t * 3 * C + hd * d];  // then k at +C, v at +2C
       cache_.put(l, hd, pos0 + t, q + C, q + 2 * C);
       attend(q, cache_.keys(l, hd), cache_.values(l, hd), pos0 + t + 1, d, scores,
              &att_[t * C + hd * d]);
     }
-  }
-  barrier.wait();
-#pragma omp for schedule(static) nowait
-  for (int64_t p = 0; p < L.attn_proj.num_panels(); ++p)  // x += att @ c_proj
+  });
+  parallel_for_if(parallel_, 0, L.attn_proj.num_panels(), [&](int64_t p) {  // x += att @ c_proj
     linear_panels(L.attn_proj, att_.data(), C, T, x_.data(), C, p, p + 1, Epilogue::Accumulate);
-  barrier.wait();
-  xn = norm_rows(x_.data(), T, L.ln2_w.data(), L.ln2_b.data(), barrier);
-#pragma omp for schedule(static) nowait
-  for (int64_t p = 0; p < L.fc.num_panels(); ++p)  // fc (T,4C) = gelu(xn @ c_fc)
+  });
+  xn = norm_rows(x_.data(), T, L.ln2_w.data(), L.ln2_b.data());
+  parallel_for_if(parallel_, 0, L.fc.num_panels(), [&](int64_t p) {  // fc (T,4C) = gelu(xn @ c_fc)
     linear_panels(L.fc, xn, C, T, fc_.data(), 4 * C, p, p + 1, Epilogue::Gelu);
-  barrier.wait();
-#pragma omp for schedule(static) nowait
-  for (int64_t p = 0; p < L.fc_proj.num_panels(); ++p)  // x += fc @ mlp.c_proj
+  });
+  parallel_for_if(parallel_, 0, L.fc_proj.num_panels(), [&](int64_t p) {  // x += fc @ mlp.c_proj
     linear_panels(L.fc_proj, fc_.data(), 4 * C, T, x_.data(), C, p, p + 1, Epilogue::Accumulate);
-  barrier.wait();
+  });
 }
 
 }  // namespace cpurich

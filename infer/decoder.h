@@ -28,7 +28,6 @@
 namespace cpurich {
 
 class GPT;
-class SpinBarrier;
 
 /// A GPT-2 model prepared for generation: repacked weights + KV cache + buffers.
 class Decoder {
@@ -67,13 +66,10 @@ class Decoder {
   /// Bytes of weights a decode step reads (all matrices, biases, the head).
   int64_t weight_bytes_per_token() const;
   /// Weight multiply-adds per call below which append() runs on one thread.
-  /// A decode step split over 2 threads meets ~20 barriers and a thread
-  /// wake-up (~0.5 us each here), and both cores must stay ours for the whole
-  /// step: on a machine shared with other work one preempted thread stalls
-  /// the other. Measured on 2 cores: a 4-layer, 128-wide model (~0.8M MACs
-  /// per token) decodes faster on one thread once anything else runs; a
-  /// 6-layer, 384-wide one (~11M) gains ~2x from the second core. Default
-  /// 2^21; 0 = always parallel (the tests use it to exercise the threads).
+  /// A decode step split over threads opens ~5 parallel loops per layer, each
+  /// a hand-off between threads (~1 us), and a tiny model's whole step is
+  /// ~60 us of work. Default 2^21; 0 = always parallel (the tests use it to
+  /// exercise the threads).
   void set_parallel_threshold(int64_t macs) { parallel_threshold_ = macs; }
   /// Bytes of the KV cache.
   int64_t cache_bytes() const { return cache_.bytes(); }
@@ -83,11 +79,9 @@ class Decoder {
     std::vector<float> ln1_w, ln1_b, ln2_w, ln2_b;
     PackedLinear attn, attn_proj, fc, fc_proj;
   };
-  void forward_rows(const int32_t* ids, int64_t T, int threads);
-  void forward_layers(int64_t T, int64_t pos0, SpinBarrier& barrier);
-  const float* norm_rows(const float* x, int64_t T, const float* w, const float* b,
-                         SpinBarrier& barrier);
-  void layer_forward(int64_t l, int64_t T, int64_t pos0, SpinBarrier& barrier);
+  void forward_rows(const int32_t* ids, int64_t T);
+  const float* norm_rows(const float* x, int64_t T, const float* w, const float* b);
+  void layer_forward(int64_t l, int64_t T, int64_t pos0);
 
   GPTConfig config_;
   std::vector<float> wte_, wpe_, lnf_w_, lnf_b_;  // (V,C), (P,C), (C,), (C,)
@@ -96,10 +90,9 @@ class Decoder {
   std::vector<int32_t> tokens_;  // reserved to n_positions
   // Activation buffers for up to n_positions rows, allocated once:
   std::vector<float> x_, xn_, qkv_, att_, fc_;  // (P,C) (P,C) (P,3C) (P,C) (P,4C)
-  std::vector<float> scores_;                   // (max threads, P) attention scratch
-  std::vector<float> norm_scratch_;             // (max threads, C) one LayerNorm row each
+  std::vector<float> scores_;                   // (H, P) attention scratch, one row per head
   std::vector<float> logits_;                   // (V,)
-  int scratch_threads_ = 0;
+  bool parallel_ = true;                        // this append() uses the pool
   int64_t parallel_threshold_ = int64_t{1} << 21;
 };
 

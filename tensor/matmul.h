@@ -8,7 +8,7 @@
 //   blocked      cache blocking: tiles of A, B, C that stay in L1/L2
 //   packed       BLIS-style: pack A and B panels, register-blocked microkernel
 //                (AVX-512 / AVX2 / portable C++, chosen at run time)
-//   packed_mt    the same, OpenMP threads over output tiles
+//   packed_mt    the same, a thread team over output tiles (matmul_packed_mt.cpp)
 //   openblas     cblas_sgemm, the reference we measure against (if built)
 // Our kernels never split one output element's K-sum across threads, so their
 // result is bitwise identical for any thread count.

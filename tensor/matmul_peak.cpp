@@ -2,13 +2,12 @@
 // with a thread team (see matmul_peak.h).
 #include "tensor/matmul_peak.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <chrono>
 #include <vector>
 
 #include "tensor/cpu_features.h"
+#include "tensor/parallel.h"
 
 namespace cpurich::detail {
 namespace {
@@ -53,14 +52,16 @@ double measure_fma_peak_gflops(int threads) {
   constexpr int64_t kIterations = 4'000'000;  // ~25 ms per thread at AVX-512 speed
   double best = 0.0;
   for (int trial = 0; trial < 3; ++trial) {  // best of 3: peak means "undisturbed"
-    double flops = 0.0;
+    std::vector<double> member_flops(static_cast<size_t>(std::max(threads, 1)), 0.0);
     const auto start = std::chrono::steady_clock::now();
-#pragma omp parallel num_threads(threads) reduction(+ : flops)
-    {
+    run_team(threads, [&](int member) {
       float sink[3] = {1.0f, 1e-7f, 0.0f};
+      double& flops = member_flops[static_cast<size_t>(member)];
       flops += fma_chains(kIterations, sink);
       if (sink[2] == 12345.0f) flops += 1.0;  // uses the result; never true in practice
-    }
+    });
+    double flops = 0.0;
+    for (const double f : member_flops) flops += f;
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     best = std::max(best, flops / seconds * 1e-9);

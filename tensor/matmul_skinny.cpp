@@ -18,6 +18,7 @@
 #include "tensor/kernels.h"
 #include "tensor/matmul_internal.h"
 #include "tensor/matmul_packed.h"
+#include "tensor/parallel.h"
 
 namespace cpurich::detail {
 namespace {
@@ -31,8 +32,7 @@ void vec_mat(int64_t k, int64_t n, float alpha, const float* x, const float* w, 
   const int64_t blocks = (n + kColBlock - 1) / kColBlock;
   // A thread team only pays off once W no longer fits in a core's cache.
   const bool parallel = threads > 1 && k * n >= (1 << 18) && blocks > 1;
-#pragma omp parallel for schedule(static) num_threads(threads) if (parallel)
-  for (int64_t blk = 0; blk < blocks; ++blk) {
+  parallel_for_if(parallel, 0, blocks, [&](int64_t blk) {
     const int64_t j0 = blk * kColBlock, nb = std::min(kColBlock, n - j0);
     float acc[kColBlock];  // acc is (nb): the block's sums
     if (trans)
@@ -43,7 +43,7 @@ void vec_mat(int64_t k, int64_t n, float alpha, const float* x, const float* w, 
       float& out = y[(j0 + j) * incy];
       out = beta == 0.0f ? alpha * acc[j] : alpha * acc[j] + beta * out;
     }
-  }
+  });
 }
 
 }  // namespace

@@ -9,13 +9,10 @@
 // so the whole layer is one big GEMM.
 //
 // Pipeline position: tensors -> [matmul] -> Linear, attention, their backward.
-#include <omp.h>
-
-#include <exception>
 #include <optional>
 
 #include "tensor/matmul_internal.h"
-#include "tensor/threads.h"
+#include "tensor/parallel.h"
 
 namespace cpurich {
 namespace {
@@ -114,23 +111,17 @@ void matmul_f32(const Tensor& a, const Tensor& b, bool ta, bool tb, const Shape&
   // Many small matrices (attention heads): one thread per matrix with the
   // single-threaded packed kernel. packed and packed_mt give identical bits,
   // so this choice never changes the result.
-  const bool per_batch_threads = kernel == MatmulKernel::PackedMT && nb >= num_threads() && nb > 1;
+  const bool per_batch_threads =
+      kernel == MatmulKernel::PackedMT && nb >= parallel_width() && nb > 1;
   const MatmulKernel inner = per_batch_threads ? MatmulKernel::Packed : kernel;
-  std::exception_ptr error;
-#pragma omp parallel for schedule(dynamic) if (per_batch_threads)
-  for (int64_t bi = 0; bi < nb; ++bi) {
+  // An exception in any matrix reaches the caller (parallel.h rethrows it).
+  parallel_for_if(per_batch_threads, 0, nb, [&](int64_t bi) {
     GemmArgs gb = g;
     gb.a = a.data_f32() + batch_offset(a, batch, bi);
     gb.b = b.data_f32() + batch_offset(b, batch, bi);
     gb.c = out.data_f32() + bi * m * n;
-    try {
-      gemm(inner, gb);
-    } catch (...) {
-#pragma omp critical(cpurich_matmul_error)
-      error = std::current_exception();
-    }
-  }
-  if (error) std::rethrow_exception(error);
+    gemm(inner, gb);
+  });
 }
 
 }  // namespace

@@ -12,14 +12,13 @@
 //
 // Pipeline position: losses, layer-norm statistics, and (through sum_to_shape) the
 // backward pass of every broadcasting op.
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "tensor/ops.h"
+#include "tensor/parallel.h"
 #include "tensor/strided.h"
 
 namespace cpurich {
@@ -81,7 +80,7 @@ struct Split {
 
 Split split_inner(const Geometry& g) {
   Split s;
-  const int64_t threads = omp_get_max_threads();
+  const int64_t threads = parallel_width();
   if (g.outer < threads && g.inner >= 128) s.pieces = std::min<int64_t>(threads, g.inner / 64);
   s.chunk = (g.inner + s.pieces - 1) / s.pieces;
   s.chunk = (s.chunk + 15) / 16 * 16;  // whole cache lines per task
@@ -97,21 +96,18 @@ bool is_big(const Geometry& g) {
 template <typename T>
 void sum_kernel(const T* x, T* out, const Geometry& g, double scale) {
   if (g.inner == 1) {  // summing contiguous rows: one running total per row
-#pragma omp parallel for schedule(static) if (is_big(g))
-    for (int64_t o = 0; o < g.outer; ++o) {
+    parallel_for_if(is_big(g), 0, g.outer, [&](int64_t o) {
       const T* row = x + o * g.len;  // row is (len)
       double acc = 0.0;
       for (int64_t k = 0; k < g.len; ++k) acc += static_cast<double>(row[k]);
       out[o] = static_cast<T>(acc * scale);
-    }
+    });
     return;
   }
   const Split sp = split_inner(g);
-#pragma omp parallel if (is_big(g))
-  {
-    std::vector<double> acc(static_cast<std::size_t>(sp.chunk));  // one buffer per thread
-#pragma omp for schedule(static)
-    for (int64_t t = 0; t < g.outer * sp.pieces; ++t) {
+  parallel_for_if(is_big(g), 0, g.outer * sp.pieces, [&](int64_t t0, int64_t t1) {
+    std::vector<double> acc(static_cast<std::size_t>(sp.chunk));  // one buffer per chunk
+    for (int64_t t = t0; t < t1; ++t) {
       const int64_t o = t / sp.pieces, j0 = (t % sp.pieces) * sp.chunk;
       const int64_t nj = std::min(sp.chunk, g.inner - j0);
       double* a = acc.data();
@@ -123,7 +119,7 @@ void sum_kernel(const T* x, T* out, const Geometry& g, double scale) {
       }
       for (int64_t j = 0; j < nj; ++j) out[o * g.inner + j0 + j] = static_cast<T>(a[j] * scale);
     }
-  }
+  });
 }
 
 // Is v a new maximum over best? Strictly greater keeps the *first* maximum, and NaN
@@ -138,12 +134,10 @@ bool beats(T v, T best) {
 template <typename T>
 void max_kernel(const T* x, T* vals, int64_t* idx, const Geometry& g) {
   const Split sp = split_inner(g);
-#pragma omp parallel if (is_big(g))
-  {
+  parallel_for_if(is_big(g), 0, g.outer * sp.pieces, [&](int64_t t0, int64_t t1) {
     std::vector<T> best(static_cast<std::size_t>(sp.chunk));
     std::vector<int64_t> arg(static_cast<std::size_t>(sp.chunk));
-#pragma omp for schedule(static)
-    for (int64_t t = 0; t < g.outer * sp.pieces; ++t) {
+    for (int64_t t = t0; t < t1; ++t) {
       const int64_t o = t / sp.pieces, j0 = (t % sp.pieces) * sp.chunk;
       const int64_t nj = std::min(sp.chunk, g.inner - j0);
       const T* base = x + o * g.len * g.inner + j0;
@@ -158,7 +152,7 @@ void max_kernel(const T* x, T* vals, int64_t* idx, const Geometry& g) {
         if (idx) idx[o * g.inner + j0 + j] = arg[j];
       }
     }
-  }
+  });
 }
 
 Tensor sum_or_mean(const Tensor& a, int64_t axis, bool keepdim, bool is_mean) {

@@ -14,6 +14,7 @@
 
 #include "tensor/kernels.h"
 #include "tensor/ops.h"
+#include "tensor/parallel.h"
 #include "tensor/strided.h"
 
 namespace cpurich {
@@ -25,8 +26,7 @@ using kernels::SoftmaxStats;
 // x (rows, n) contiguous -> out (rows, n). log_space selects log_softmax.
 template <typename T>
 void softmax_rows(const T* x, T* out, int64_t rows, int64_t n, bool log_space) {
-#pragma omp parallel for schedule(static) if (rows * n > detail::kParallelThreshold)
-  for (int64_t r = 0; r < rows; ++r) {
+  parallel_for_if(rows * n > detail::kParallelThreshold, 0, rows, [&](int64_t r) {
     const T* xr = x + r * n;  // xr is (n)
     T* yr = out + r * n;      // yr is (n)
     const SoftmaxStats<T> st = kernels::softmax_row(xr, yr, n);
@@ -35,7 +35,7 @@ void softmax_rows(const T* x, T* out, int64_t rows, int64_t n, bool log_space) {
       const T log_s = std::log(st.sum);
       for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] - st.max) - log_s;
     }
-  }
+  });
 }
 
 Tensor softmax_impl(const Tensor& a, bool log_space, const char* op) {

@@ -18,6 +18,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "tensor/parallel.h"
 #include "tensor/strided.h"
 
 namespace cpurich {
@@ -48,12 +49,10 @@ Tensor fill_by_index(const Shape& shape, DType dtype, const char* who, Gen gen) 
   const int64_t n = t.numel();
   if (dtype == DType::F32) {
     float* p = t.data_f32();
-#pragma omp parallel for schedule(static) if (n > detail::kParallelThreshold)
-    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<float>(gen(i));
+    parallel_for_if(n > detail::kParallelThreshold, 0, n, [&](int64_t i) { p[i] = static_cast<float>(gen(i)); });
   } else {
     double* p = t.data_f64();
-#pragma omp parallel for schedule(static) if (n > detail::kParallelThreshold)
-    for (int64_t i = 0; i < n; ++i) p[i] = gen(i);
+    parallel_for_if(n > detail::kParallelThreshold, 0, n, [&](int64_t i) { p[i] = gen(i); });
   }
   return t;
 }

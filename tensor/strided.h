@@ -8,7 +8,7 @@
 //      and d+1 behave like one longer dim. A contiguous tensor collapses to a single
 //      dim, so the general path costs nothing extra in the common case.
 //   2. chunks: the walk is cut into (row, piece of the innermost dim) chunks; each chunk
-//      finds its start offsets on its own, so OpenMP threads can take chunks in any
+//      finds its start offsets on its own, so the pool's threads can take chunks in any
 //      order. Elementwise ops write each output once, so results never depend on the
 //      thread count.
 //
@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "tensor/parallel.h"
 #include "tensor/tensor.h"
 
 namespace cpurich::detail {
@@ -48,7 +49,7 @@ inline constexpr int64_t kChunk = 4096;
 
 /// Calls fn(offsets, count) for every chunk of the plan: `offsets` are the start
 /// offsets of each operand, `count` elements follow with the plan's inner strides.
-/// Runs chunks in parallel (OpenMP) when the plan has more than kParallelThreshold
+/// Runs chunks in parallel (parallel.h) when the plan has more than kParallelThreshold
 /// elements; fn must only write elements of its own chunk.
 template <typename Fn>
 void for_each_chunk(const StridedPlan& plan, Fn&& fn) {
@@ -67,12 +68,8 @@ void for_each_chunk(const StridedPlan& plan, Fn&& fn) {
     const int64_t count = inner - start < kChunk ? inner - start : kChunk;
     fn(offs, count);
   };
-  if (plan.numel <= kParallelThreshold) {  // small: skip OpenMP's start-up cost entirely
-    for (int64_t t = 0; t < tasks; ++t) run_task(t);
-    return;
-  }
-#pragma omp parallel for schedule(static)
-  for (int64_t t = 0; t < tasks; ++t) run_task(t);
+  // small: waking a thread would cost more than the work
+  parallel_for_if(plan.numel > kParallelThreshold, 0, tasks, run_task);
 }
 
 }  // namespace cpurich::detail

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <stdexcept>
 
+#include "tensor/parallel.h"
 #include "tensor/strided.h"
 #include "tensor/tensor.h"
 
@@ -41,8 +42,7 @@ void copy_transposed_tiles(D* dst, const S* src, const detail::StridedPlan& plan
   const int64_t P = plan.shape[n - 2], Q = plan.shape[n - 1];
   const int64_t dp = plan.strides[0][n - 2], sq = plan.strides[1][n - 1];
   const int64_t outer = plan.numel / (P * Q), ptiles = (P + kTile - 1) / kTile;
-#pragma omp parallel for schedule(static) if (plan.numel > detail::kParallelThreshold)
-  for (int64_t t = 0; t < outer * ptiles; ++t) {
+  parallel_for_if(plan.numel > detail::kParallelThreshold, 0, outer * ptiles, [&](int64_t t) {
     int64_t offs[4] = {0, 0, 0, 0};
     plan.row_offsets((t / ptiles) * P, offs);  // start of matrix t / ptiles
     const int64_t i0 = (t % ptiles) * kTile, i1 = std::min(P, i0 + kTile);
@@ -54,7 +54,7 @@ void copy_transposed_tiles(D* dst, const S* src, const detail::StridedPlan& plan
         for (int64_t j = j0; j < j1; ++j) d[j] = static_cast<D>(s[j * sq]);
       }
     }
-  }
+  });
 }
 
 // dst[i] = D(src[i]) over a plan with operand 0 = dst, operand 1 = src.
@@ -63,7 +63,7 @@ void copy_kernel(D* dst, const S* src, const detail::StridedPlan& plan) {
   constexpr bool to_int = std::is_same_v<D, int64_t> && !std::is_same_v<S, int64_t>;
   if (!to_int && is_transpose_plan(plan)) return copy_transposed_tiles(dst, src, plan);
   const int64_t sd = plan.inner_stride(0), ss = plan.inner_stride(1);
-  std::atomic<bool> bad{false};  // an exception must not escape an OpenMP region
+  std::atomic<bool> bad{false};  // set by any chunk, checked once all are done
   detail::for_each_chunk(plan, [&](const int64_t* offs, int64_t n) {
     D* d = dst + offs[0];
     const S* s = src + offs[1];

@@ -1,11 +1,11 @@
-// threads.cpp: see threads.h. One setting for OpenMP and OpenBLAS.
+// threads.cpp: see threads.h. One setting for the pool (parallel.h) and OpenBLAS.
 #include "tensor/threads.h"
-
-#include <omp.h>
 
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+
+#include "tensor/parallel.h"
 
 #ifdef CPURICH_HAVE_OPENBLAS
 extern "C" void openblas_set_num_threads(int num_threads);
@@ -13,24 +13,23 @@ extern "C" void openblas_set_num_threads(int num_threads);
 
 namespace cpurich {
 namespace {
-int g_threads = 0;  // 0 = not set yet: use OpenMP's default (the core count)
+int g_threads = 0;  // 0 = not set yet: the cores we may use
 }
 
 void set_num_threads(int n) {
   if (n < 1) throw std::invalid_argument("thread count must be >= 1, got " + std::to_string(n));
   g_threads = n;
-  omp_set_num_threads(n);
 #ifdef CPURICH_HAVE_OPENBLAS
   openblas_set_num_threads(n);
 #endif
 }
 
-int num_threads() { return g_threads > 0 ? g_threads : omp_get_max_threads(); }
+int num_threads() { return g_threads > 0 ? g_threads : usable_cores(); }
 
 void init_threads_from_env() {
   const char* env = std::getenv("CPURICH_THREADS");
   if (env == nullptr || *env == '\0') {
-    set_num_threads(omp_get_max_threads());
+    set_num_threads(usable_cores());
     return;
   }
   char* end = nullptr;

@@ -5,7 +5,11 @@
 // by one thread in a fixed order, so the result never depends on threads.
 #include "train/adamw.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
+
+#include "tensor/parallel.h"
 
 #include "tensor/kernels.h"
 
@@ -23,13 +27,12 @@ void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, doubl
   const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
   const float eps = static_cast<float>(o.eps);
   const float keep = static_cast<float>(1.0 - decay);  // p *= (1 - lr*wd) first
-#pragma omp parallel for schedule(static) if (n > 32768)
-  for (int64_t i = 0; i < n; ++i) {
+  parallel_for_if(n > 32768, 0, n, [&](int64_t i) {
     m[i] = b1 * m[i] + (1.0f - b1) * g[i];
     v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
     const float denom = std::sqrt(v[i]) * inv_sqrt_bc2 + eps;
     p[i] = p[i] * keep - step_size * m[i] / denom;
-  }
+  });
 }
 
 // sum_j d[j]^2 in double, in the fixed lane order of tensor/kernels.h:
@@ -64,15 +67,36 @@ void AdamW::step(double lr) {
   ++t_;
   const double bc1 = 1.0 - std::pow(options_.beta1, static_cast<double>(t_));
   const double bc2 = 1.0 - std::pow(options_.beta2, static_cast<double>(t_));
+  // One parallel loop for the whole update (one fork/join per step, not one
+  // per parameter): every parameter is cut into blocks of kUpdateBlock
+  // elements and all blocks go into one list. Each element's update is the
+  // same whichever block or thread computes it.
+  constexpr int64_t kUpdateBlock = 32768;
+  struct Block {
+    std::size_t param;
+    int64_t first, count;
+  };
+  std::vector<Tensor> grads;
+  std::vector<Block> blocks;
+  int64_t total = 0;
   for (std::size_t i = 0; i < params_.size(); ++i) {
-    Var& p = params_[i].second;
-    Tensor& value = p.value_mut();
-    const double decay = value.dim() >= 2 ? lr * options_.weight_decay : 0.0;
+    const Var& p = params_[i].second;
     // A parameter the loss never reached has gradient 0: m, v still decay.
-    Tensor g = p.has_grad() ? p.grad().contiguous() : Tensor::zeros(value.shape());
-    adamw_update(value.data_f32(), g.data_f32(), m_[i].data_f32(), v_[i].data_f32(), value.numel(),
-                 lr, decay, options_, bc1, bc2);
+    grads.push_back(p.has_grad() ? p.grad().contiguous() : Tensor::zeros(p.shape()));
+    const int64_t n = p.value().numel();
+    for (int64_t j = 0; j < n; j += kUpdateBlock)
+      blocks.push_back({.param = i, .first = j, .count = std::min(kUpdateBlock, n - j)});
+    total += n;
   }
+  parallel_for_if(total > kUpdateBlock, 0, static_cast<int64_t>(blocks.size()), [&](int64_t b) {
+    const Block& blk = blocks[static_cast<std::size_t>(b)];
+    Tensor& value = params_[blk.param].second.value_mut();
+    const double decay = value.dim() >= 2 ? lr * options_.weight_decay : 0.0;
+    const int64_t j = blk.first;
+    adamw_update(value.data_f32() + j, grads[blk.param].data_f32() + j,
+                 m_[blk.param].data_f32() + j, v_[blk.param].data_f32() + j, blk.count, lr, decay,
+                 options_, bc1, bc2);
+  });
 }
 
 void AdamW::zero_grad() {
@@ -109,13 +133,12 @@ double global_grad_norm(const std::vector<std::pair<std::string, Var>>& params) 
   const int64_t n = static_cast<int64_t>(params.size());
   std::vector<double> partial(params.size(), 0.0);
   // One parameter per iteration: each partial sum is one thread's, in a fixed order.
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t i = 0; i < n; ++i) {
+  parallel_for(0, n, [&](int64_t i) {
     const Var& p = params[i].second;
-    if (!p.has_grad()) continue;
+    if (!p.has_grad()) return;
     const Tensor g = p.grad().contiguous();
     partial[i] = sum_of_squares(g.data_f32(), g.numel());
-  }
+  });
   double total = 0.0;
   for (int64_t i = 0; i < n; ++i) {
     if (!std::isfinite(partial[i]))

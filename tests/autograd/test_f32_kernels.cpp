@@ -80,7 +80,7 @@ std::vector<double> f32_bits(const Fn& f, const std::vector<Tensor>& inputs, int
   return all;
 }
 
-// Shapes large enough that every kernel takes its OpenMP branch.
+// Shapes large enough that every kernel takes its parallel branch.
 const std::vector<int32_t>& token_ids() {
   static const std::vector<int32_t> ids = [] {
     std::vector<int32_t> v(256);

@@ -1,7 +1,5 @@
 // The decode kernels against their references: attend vs attend_naive, the
-// KV cache's blocked key layout, and the spin barrier that synchronises a
-// decode step's threads. (GELU and softmax: tests/tensor/test_kernels.cpp.)
-#include <omp.h>
+// KV cache's blocked key layout. (GELU and softmax: tests/tensor/test_kernels.cpp.)
 
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -9,7 +7,6 @@
 
 #include "infer/decode_ops.h"
 #include "infer/kv_cache.h"
-#include "infer/spin_barrier.h"
 #include "tensor/rng.h"
 
 using namespace cpurich;
@@ -85,25 +82,3 @@ TEST_CASE("attend matches the naive attention") {
   }
 }
 
-TEST_CASE("SpinBarrier lets nobody through before everybody arrived") {
-  // 3 threads on what may be 2 cores: waiters must give the core back.
-  const int threads = 3, rounds = 300;
-  SpinBarrier barrier(threads);
-  std::vector<int> slot(threads, -1);
-  int wrong = 0, team = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : wrong)
-  {
-    const int me = omp_get_thread_num();
-#pragma omp single
-    team = omp_get_num_threads();
-    // (a smaller team than asked would leave the barrier waiting forever)
-    for (int r = 0; r < rounds && team == threads; ++r) {
-      slot[static_cast<size_t>(me)] = r;
-      barrier.wait();  // every slot now holds r ...
-      for (const int s : slot) wrong += (s != r);
-      barrier.wait();  // ... until everybody has checked
-    }
-  }
-  REQUIRE(team == threads);
-  CHECK(wrong == 0);
-}
