@@ -37,9 +37,8 @@ namespace {
 // Each row is kernels::softmax_row and its backward (tensor/kernels.h).
 template <class T>
 void softmax_rows(const T* x, T* y, int64_t N, int64_t C) {
-  parallel_for_if(N * C > kParallelMin, 0, N, [&](int64_t i) {
-    kernels::softmax_row(x + i * C, y + i * C, C);
-  });
+  parallel_for_if(N * C > kParallelMin, 0, N,
+                  [&](int64_t i) { kernels::softmax_row(x + i * C, y + i * C, C); });
 }
 
 template <class T>

@@ -161,9 +161,7 @@ namespace {
 
 template <class T>
 void gelu_forward(const T* x, T* y, int64_t n) {
-  parallel_for_if(n > kParallelMin, 0, n, [&](int64_t i) {
-    y[i] = kernels::gelu_tanh(x[i]);
-  });
+  parallel_for_if(n > kParallelMin, 0, n, [&](int64_t i) { y[i] = kernels::gelu_tanh(x[i]); });
 }
 
 // dx (n) += dy (n) * gelu'(x (n)); with !acc, dx = ... (a fresh buffer)
@@ -200,9 +198,8 @@ void gelu_backward<float>(const float* x, const float* dy, float* dx, int64_t n,
 // y = x s, s = 1/(1+e^-x);  dy/dx = s + x s (1 - s) = s (1 + x (1 - s))
 template <class T>
 void silu_forward(const T* x, T* y, int64_t n) {
-  parallel_for_if(n > kParallelMin, 0, n, [&](int64_t i) {
-    y[i] = x[i] / (T(1) + std::exp(-x[i]));
-  });
+  parallel_for_if(n > kParallelMin, 0, n,
+                  [&](int64_t i) { y[i] = x[i] / (T(1) + std::exp(-x[i])); });
 }
 
 template <class T>

@@ -12,11 +12,10 @@
 //   bench/fwd_bwd                       table
 //   bench/fwd_bwd --iters 50 --json     one JSON object
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "autograd/profiler.h"
@@ -100,10 +99,14 @@ void run(const Options& o) {
   }
 
   double prof_total = 0;
-  for (int c = 0; c < kNumOpClasses; ++c) prof_total += p.forward_seconds[c] + p.backward_seconds[c];
-  nlohmann::json j = {{"batch", o.batch},         {"block", o.block},
-                      {"vocab", o.vocab},         {"threads", threads},
-                      {"ms_per_iter", sec * 1e3}, {"tokens_per_s", tokens / sec},
+  for (int c = 0; c < kNumOpClasses; ++c)
+    prof_total += p.forward_seconds[c] + p.backward_seconds[c];
+  nlohmann::json j = {{"batch", o.batch},
+                      {"block", o.block},
+                      {"vocab", o.vocab},
+                      {"threads", threads},
+                      {"ms_per_iter", sec * 1e3},
+                      {"tokens_per_s", tokens / sec},
                       {"speedup_vs_1_thread", sec_1t / sec},
                       {"ratio_to_goal", tokens / sec / kGoalTokensPerSecond}};
   for (int c = 0; c < kNumOpClasses; ++c) {
@@ -118,8 +121,9 @@ void run(const Options& o) {
   std::printf("tiny GPT forward+backward: B=%lld T=%lld vocab=%lld, %d thread(s), %d iters\n",
               static_cast<long long>(o.batch), static_cast<long long>(o.block),
               static_cast<long long>(o.vocab), threads, o.iters);
-  std::printf("  %.2f ms/iter  %.0f tokens/s  (%.2fx the 17,000 tokens/s goal, %.2fx vs 1 thread)\n",
-              sec * 1e3, tokens / sec, tokens / sec / kGoalTokensPerSecond, sec_1t / sec);
+  std::printf(
+      "  %.2f ms/iter  %.0f tokens/s  (%.2fx the 17,000 tokens/s goal, %.2fx vs 1 thread)\n",
+      sec * 1e3, tokens / sec, tokens / sec / kGoalTokensPerSecond, sec_1t / sec);
   std::printf("time per op class, mean over %d profiled iterations (ms/iter):\n", profiled);
   for (int c = 0; c < kNumOpClasses; ++c) {
     const auto cls = static_cast<OpClass>(c);
@@ -136,12 +140,23 @@ void run(const Options& o) {
 int main(int argc, char** argv) {
   CLI::App app{"Forward + backward time of the tiny GPT, split by op class"};
   Options o;
-  app.add_option("--batch", o.batch, "Sequences per step")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--block", o.block, "Tokens per sequence")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--vocab", o.vocab, "Vocabulary size")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--iters", o.iters, "Timed iterations")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--warmup", o.warmup, "Untimed iterations first")->capture_default_str()->check(CLI::NonNegativeNumber);
-  app.add_option("--threads", o.threads, "Threads (default: CPURICH_THREADS or all cores)")->check(CLI::PositiveNumber);
+  app.add_option("--batch", o.batch, "Sequences per step")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--block", o.block, "Tokens per sequence")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--vocab", o.vocab, "Vocabulary size")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--iters", o.iters, "Timed iterations")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--warmup", o.warmup, "Untimed iterations first")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--threads", o.threads, "Threads (default: CPURICH_THREADS or all cores)")
+      ->check(CLI::PositiveNumber);
   app.add_flag("--json", o.json, "Print one JSON object");
   CLI11_PARSE(app, argc, argv);
   try {

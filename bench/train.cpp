@@ -18,8 +18,8 @@
 #include "autograd/profiler.h"
 #include "tensor/rng.h"
 #include "tensor/threads.h"
-#include "train/progress.h"
 #include "tokenizer/tokenizer_char.h"
+#include "train/progress.h"
 #include "train/trainer.h"
 
 using namespace cpurich;
@@ -44,7 +44,8 @@ Result bench_config(const std::string& name, int iters, int warmup, double peak,
   Rng rng(1234);
   std::vector<int32_t> ids(200000);
   for (auto& id : ids) id = static_cast<int32_t>(rng.below(65));
-  Trainer t(cfg, std::move(tok), ids, 0, TrainerOptions{.quiet = true, .measure_peak = false, .threads = num_threads()});
+  Trainer t(cfg, std::move(tok), ids, 0,
+            TrainerOptions{.quiet = true, .measure_peak = false, .threads = num_threads()});
   for (int i = 0; i < warmup; ++i) t.step();
   double seconds = 0.0;
   int64_t tokens = 0;

@@ -2,17 +2,16 @@
 // of a model on a token stream (windowing defined in nn/evaluate.h).
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "nn/evaluate.h"
 #include "nn/gpt.h"
 #include "nn/lora_io.h"
-#include "util/file_util.h"
 #include "tokenizer/tokenizer.h"
+#include "util/file_util.h"
 
 namespace cpurich::cli {
 
@@ -70,14 +69,16 @@ void register_eval(CLI::App& app) {
   sub->add_option("--adapter", opts->adapter, "LoRA adapter directory (PEFT layout) on the model");
   CLI::Option* ids =
       sub->add_option("--ids", opts->ids, "File of whitespace-separated token ids (at least 2)");
-  CLI::Option* text = sub->add_option(
-      "--text", opts->text, "Text file, encoded with the model directory's tokenizer");
+  CLI::Option* text = sub->add_option("--text", opts->text,
+                                      "Text file, encoded with the model directory's tokenizer");
   ids->excludes(text);
   sub->add_option("--block", opts->block, "Window size b (default: the model's n_positions)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   sub->add_option("--batch", opts->batch, "Windows per forward pass (speed only)")
-      ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{4096}));
-  sub->add_flag("--json", opts->json, "Print {\"loss\":..,\"ppl\":..,\"tokens\":..} (tokens = n-1)");
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  sub->add_flag("--json", opts->json,
+                "Print {\"loss\":..,\"ppl\":..,\"tokens\":..} (tokens = n-1)");
   add_threads_option(*sub, opts->threads);
   sub->callback([opts] { run_eval(*opts); });
 }

@@ -27,8 +27,7 @@ void run_init(const InitOptions& o) {
               o.out.c_str(), static_cast<long long>(o.config.n_layer),
               static_cast<long long>(o.config.n_head), static_cast<long long>(o.config.n_embd),
               static_cast<long long>(o.config.n_positions),
-              static_cast<long long>(o.config.vocab_size),
-              static_cast<unsigned long long>(o.seed));
+              static_cast<long long>(o.config.vocab_size), static_cast<unsigned long long>(o.seed));
   std::printf("parameters: %lld total, %lld non-embedding\n",
               static_cast<long long>(model.num_parameters()),
               static_cast<long long>(model.num_parameters_non_embedding()));
@@ -45,15 +44,20 @@ void register_init(CLI::App& app) {
       "weights N(0, 0.02), residual projections N(0, 0.02/sqrt(2*n_layer)), biases 0.");
   sub->add_option("--out", opts->out, "Model directory to create (files are written atomically)")
       ->required();
-  sub->add_option("--n-layer", opts->config.n_layer, "Transformer blocks")->capture_default_str()
+  sub->add_option("--n-layer", opts->config.n_layer, "Transformer blocks")
+      ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1024}));
   sub->add_option("--n-head", opts->config.n_head, "Attention heads (must divide --n-embd)")
-      ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1024}));
-  sub->add_option("--n-embd", opts->config.n_embd, "Embedding width C")->capture_default_str()
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1024}));
+  sub->add_option("--n-embd", opts->config.n_embd, "Embedding width C")
+      ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{65536}));
   sub->add_option("--block", opts->config.n_positions, "Context length (n_positions)")
-      ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
-  sub->add_option("--vocab", opts->config.vocab_size, "Vocabulary size")->capture_default_str()
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  sub->add_option("--vocab", opts->config.vocab_size, "Vocabulary size")
+      ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   sub->add_option("--seed", opts->seed, "Seed of the initial weights")->capture_default_str();
   add_threads_option(*sub, opts->threads);

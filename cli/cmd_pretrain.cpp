@@ -17,11 +17,11 @@
 #include <vector>
 
 #include "cli/commands.h"
-#include "util/file_util.h"
 #include "tensor/threads.h"
 #include "tokenizer/tokenizer_bpe.h"
 #include "tokenizer/tokenizer_char.h"
 #include "train/trainer.h"
+#include "util/file_util.h"
 
 namespace cpurich::cli {
 
@@ -136,7 +136,8 @@ Trainer start_resume(const PretrainArgs& a, const std::string& text, TrainerOpti
 void run_pretrain(const PretrainArgs& a) {
   apply_threads(a.threads);
   const std::string text = read_file(a.corpus);
-  TrainerOptions opts{.out_dir = a.out, .quiet = false, .measure_peak = true, .threads = num_threads()};
+  TrainerOptions opts{
+      .out_dir = a.out, .quiet = false, .measure_peak = true, .threads = num_threads()};
   Trainer t = a.resume.empty() ? start_fresh(a, text, opts) : start_resume(a, text, opts);
   print_summary(t, a.out);
   install_sigint_handler();

@@ -3,9 +3,8 @@
 // prefill and decode speed on stderr (or everything as one JSON object).
 #include <cstdio>
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "cli/commands.h"
 #include "cli/sampling_flags.h"
@@ -57,7 +56,8 @@ void run_sample(const SampleOptions& o) {
   } else {
     std::printf("\n");
     std::fflush(stdout);  // the text ends before the stderr figures start
-    std::fprintf(stderr, "prompt %lld tokens, prefill %.1f tok/s; %zu new tokens, decode %.1f tok/s (%s)\n",
+    std::fprintf(stderr,
+                 "prompt %lld tokens, prefill %.1f tok/s; %zu new tokens, decode %.1f tok/s (%s)\n",
                  static_cast<long long>(r.prompt_tokens), r.prefill_tok_s(), r.tokens.size(),
                  r.decode_tok_s(), r.finish_reason.c_str());
   }
@@ -75,7 +75,8 @@ void register_sample(CLI::App& app) {
       "penalty, temperature, top-k, top-p, min-p; the same seed always gives the same text.");
   add_sampling_flags(sub, opts->flags);
   opts->prompt_opt = sub->add_option("--prompt", opts->prompt, "The text to continue");
-  opts->prompt_file_opt = sub->add_option("--prompt-file", opts->prompt_file, "Read the prompt from FILE");
+  opts->prompt_file_opt =
+      sub->add_option("--prompt-file", opts->prompt_file, "Read the prompt from FILE");
   sub->add_flag("--json", opts->json,
                 "Print one JSON object {text, prompt_tokens, new_tokens, prefill_tok_s, "
                 "decode_tok_s, finish_reason} instead of streaming");

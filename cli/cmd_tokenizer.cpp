@@ -10,10 +10,10 @@
 #include <stdexcept>
 
 #include "cli/commands.h"
-#include "util/file_util.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/tokenizer_bpe.h"
 #include "tokenizer/tokenizer_char.h"
+#include "util/file_util.h"
 
 namespace cpurich::cli {
 

@@ -48,7 +48,8 @@ void add_sampling_flags(CLI::App* sub, SamplingFlags& f) {
   sub->add_option("--stop", f.stop, "Stop when the text contains STR (repeatable)");
   sub->add_option("--context", f.context,
                   "When the context window is full: stop, or slide (keep the last half, "
-                  "re-prefill) (default " + f.context + ")");
+                  "re-prefill) (default " +
+                      f.context + ")");
   add_threads_option(*sub, f.threads);
 }
 

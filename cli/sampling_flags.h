@@ -2,11 +2,10 @@
 // (model directory, sampler knobs, stop strings, context policy, threads).
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "infer/generate.h"
 

@@ -5,7 +5,8 @@
 namespace cpurich::cli {
 
 void add_threads_option(CLI::App& sub, int& threads) {
-  sub.add_option("--threads", threads, "Threads for our kernels and OpenBLAS (default: CPURICH_THREADS or all cores)")
+  sub.add_option("--threads", threads,
+                 "Threads for our kernels and OpenBLAS (default: CPURICH_THREADS or all cores)")
       ->check(CLI::Range(1, 1024));
 }
 

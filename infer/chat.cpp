@@ -36,6 +36,8 @@ GenerateResult ChatSession::turn(std::string_view line, const TextCallback& on_t
   return result;
 }
 
-std::string ChatSession::transcript() const { return tokenizer_.decode(history_); }
+std::string ChatSession::transcript() const {
+  return tokenizer_.decode(history_);
+}
 
 }  // namespace cpurich

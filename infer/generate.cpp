@@ -42,7 +42,8 @@ GenerateResult generate(Decoder& decoder, const Tokenizer& tokenizer,
                         std::span<const int32_t> prompt, const GenerateOptions& options,
                         const TextCallback& on_text) {
   const int64_t P = decoder.config().n_positions;
-  const int64_t keep = options.slide_keep > 0 ? std::min(options.slide_keep, P) : std::max<int64_t>(P / 2, 1);
+  const int64_t keep =
+      options.slide_keep > 0 ? std::min(options.slide_keep, P) : std::max<int64_t>(P / 2, 1);
   if (options.max_new_tokens < 1)
     throw std::invalid_argument("max new tokens must be >= 1, got " +
                                 std::to_string(options.max_new_tokens));
@@ -65,17 +66,20 @@ GenerateResult generate(Decoder& decoder, const Tokenizer& tokenizer,
   const auto window = n_prompt > P ? last_window(prompt, keep) : prompt;
   const int64_t cached_before = decoder.length();
   decoder.sync(window);
-  result.prefilled_tokens = static_cast<int64_t>(window.size()) -
-                            std::min<int64_t>(cached_before, static_cast<int64_t>(window.size()) - 1);
+  result.prefilled_tokens =
+      static_cast<int64_t>(window.size()) -
+      std::min<int64_t>(cached_before, static_cast<int64_t>(window.size()) - 1);
   result.prefill_seconds = seconds_since(t0);
 
   t0 = std::chrono::steady_clock::now();
   // A model may have more ids than its tokenizer (a vocabulary padded to a
   // round size): those ids have no text, so they must never be sampled.
-  const auto usable = std::min<size_t>(static_cast<size_t>(tokenizer.vocab_size()),
-                                       decoder.logits().size());
+  const auto usable =
+      std::min<size_t>(static_cast<size_t>(tokenizer.vocab_size()), decoder.logits().size());
   std::vector<float> logits(decoder.logits().begin(), decoder.logits().end());
-  auto mask_unusable = [&] { std::fill(logits.begin() + static_cast<std::ptrdiff_t>(usable), logits.end(), -INFINITY); };
+  auto mask_unusable = [&] {
+    std::fill(logits.begin() + static_cast<std::ptrdiff_t>(usable), logits.end(), -INFINITY);
+  };
   mask_unusable();
   result.finish_reason = "length";
   for (int64_t i = 0; i < options.max_new_tokens; ++i) {

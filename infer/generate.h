@@ -37,21 +37,21 @@ ContextPolicy context_policy_from_name(const std::string& name);
 /// Everything that shapes one generation.
 struct GenerateOptions {
   SamplerOptions sampler;
-  int64_t max_new_tokens = 256;    ///< >= 1
-  std::vector<std::string> stop;   ///< stop strings, matched on the decoded text
+  int64_t max_new_tokens = 256;   ///< >= 1
+  std::vector<std::string> stop;  ///< stop strings, matched on the decoded text
   ContextPolicy context = ContextPolicy::Stop;
-  int64_t slide_keep = 0;          ///< tokens kept when sliding; 0 = n_positions / 2
+  int64_t slide_keep = 0;  ///< tokens kept when sliding; 0 = n_positions / 2
 };
 
 /// What came out, and how fast.
 struct GenerateResult {
-  std::vector<int32_t> tokens;  ///< the new tokens (including any that formed a stop string)
-  std::string text;             ///< their text, cut before the first stop string
-  int64_t prompt_tokens = 0;    ///< prompt length in tokens
-  int64_t prefilled_tokens = 0; ///< prompt tokens actually computed (the rest was cached)
+  std::vector<int32_t> tokens;   ///< the new tokens (including any that formed a stop string)
+  std::string text;              ///< their text, cut before the first stop string
+  int64_t prompt_tokens = 0;     ///< prompt length in tokens
+  int64_t prefilled_tokens = 0;  ///< prompt tokens actually computed (the rest was cached)
   double prefill_seconds = 0.0;
   double decode_seconds = 0.0;
-  std::string finish_reason;    ///< "length", "stop" or "context"
+  std::string finish_reason;  ///< "length", "stop" or "context"
   /// Prompt tokens per second of prefill (0 if nothing was timed).
   double prefill_tok_s() const;
   /// New tokens per second of decoding (0 if nothing was timed).

@@ -87,7 +87,8 @@ void top_k_filter(std::span<float> logits, int64_t k, std::vector<int32_t>& orde
   const auto V = static_cast<int64_t>(logits.size());
   if (k >= V) return;
   sort_by_logit(logits, order, k);
-  for (int64_t i = k; i < V; ++i) logits[static_cast<size_t>(order[static_cast<size_t>(i)])] = -INFINITY;
+  for (int64_t i = k; i < V; ++i)
+    logits[static_cast<size_t>(order[static_cast<size_t>(i)])] = -INFINITY;
 }
 
 void top_p_filter(std::span<float> logits, double p, std::vector<int32_t>& order) {
@@ -103,7 +104,8 @@ void top_p_filter(std::span<float> logits, double p, std::vector<int32_t>& order
     cumulative += prob[static_cast<size_t>(order[static_cast<size_t>(keep)])] / total;
     ++keep;
   }
-  for (int64_t i = keep; i < V; ++i) logits[static_cast<size_t>(order[static_cast<size_t>(i)])] = -INFINITY;
+  for (int64_t i = keep; i < V; ++i)
+    logits[static_cast<size_t>(order[static_cast<size_t>(i)])] = -INFINITY;
 }
 
 void min_p_filter(std::span<float> logits, double min_p) {

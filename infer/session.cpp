@@ -23,10 +23,9 @@ InferenceModel load_inference_model(const std::string& dir, const std::string& a
     m.decoder = std::make_unique<Decoder>(model);
   }
   if (m.tokenizer->vocab_size() > m.decoder->config().vocab_size)
-    throw std::invalid_argument("tokenizer in '" + dir + "' has " +
-                                std::to_string(m.tokenizer->vocab_size()) +
-                                " tokens but the model's vocabulary is " +
-                                std::to_string(m.decoder->config().vocab_size));
+    throw std::invalid_argument(
+        "tokenizer in '" + dir + "' has " + std::to_string(m.tokenizer->vocab_size()) +
+        " tokens but the model's vocabulary is " + std::to_string(m.decoder->config().vocab_size));
   return m;
 }
 

@@ -17,9 +17,12 @@ size_t utf8_complete_prefix(std::string_view s) {
   if (i == 0) return s.size();  // only continuation bytes: nothing to wait for
   const auto lead = static_cast<unsigned char>(s[i - 1]);
   size_t need = 1;  // bytes in the sequence that starts with `lead`
-  if ((lead & 0xE0) == 0xC0) need = 2;
-  else if ((lead & 0xF0) == 0xE0) need = 3;
-  else if ((lead & 0xF8) == 0xF0) need = 4;
+  if ((lead & 0xE0) == 0xC0)
+    need = 2;
+  else if ((lead & 0xF0) == 0xE0)
+    need = 3;
+  else if ((lead & 0xF8) == 0xF0)
+    need = 4;
   const size_t have = s.size() - (i - 1);
   return have < need ? i - 1 : s.size();
 }

@@ -158,7 +158,8 @@ int main() {
   expand_and_contiguous();
   broadcasting();
   softmax_and_rng();
-  std::cout << "\n" << (failed_claims == 0 ? "every claim above checked: yes" : "some claims FAILED")
+  std::cout << "\n"
+            << (failed_claims == 0 ? "every claim above checked: yes" : "some claims FAILED")
             << "\n";
   return failed_claims == 0 ? 0 : 1;
 }

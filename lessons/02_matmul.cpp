@@ -81,17 +81,18 @@ int main(int argc, char** argv) {
                 num_threads());
     const double peak1 = measure_fma_peak_gflops(1);
     const double peak_all = measure_fma_peak_gflops(num_threads());
-    std::printf("measured fp32 FMA peak (%s): %.1f GFLOP/s on 1 core, %.1f on %d\n", fma_peak_isa().c_str(),
-                peak1, peak_all, num_threads());
+    std::printf("measured fp32 FMA peak (%s): %.1f GFLOP/s on 1 core, %.1f on %d\n",
+                fma_peak_isa().c_str(), peak1, peak_all, num_threads());
     const OpenBlasInfo blas = openblas_info();
     if (blas.available) {
       std::printf("OpenBLAS runs its '%s' kernels (%s); this CPU runs %s.\n", blas.core.c_str(),
                   blas.core_isa.c_str(), blas.cpu_isa.c_str());
       if (blas.slower_core)
-        std::printf("OpenBLAS picked a slower core than this CPU supports, so the %% OpenBLAS column\n"
-                    "compares with its %s kernels, not its best. For a fair yardstick run:\n"
-                    "  OPENBLAS_CORETYPE=%s build/release/lessons/02_matmul\n",
-                    blas.core_isa.c_str(), blas.suggested_coretype.c_str());
+        std::printf(
+            "OpenBLAS picked a slower core than this CPU supports, so the %% OpenBLAS column\n"
+            "compares with its %s kernels, not its best. For a fair yardstick run:\n"
+            "  OPENBLAS_CORETYPE=%s build/release/lessons/02_matmul\n",
+            blas.core_isa.c_str(), blas.suggested_coretype.c_str());
     }
     std::printf("\n");
 
@@ -166,7 +167,8 @@ int main(int argc, char** argv) {
         std::printf("  The %d-core peak, %.1f GFLOP/s, came out below the 1-core %.1f.\n", threads,
                     peak_all, peak1);
       if (beat_peak) std::printf("  A kernel ran faster than the measured peak.\n");
-      std::printf("So %% of peak (and the timings) mean little this time. Re-run on a quiet machine.\n");
+      std::printf(
+          "So %% of peak (and the timings) mean little this time. Re-run on a quiet machine.\n");
     }
     // The values: every kernel adds the same products, only grouped
     // differently, so it stays within K^2 * eps of naive (|a|, |b| <= 1).

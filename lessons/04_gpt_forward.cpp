@@ -85,7 +85,8 @@ Var forward_by_hand(const GPT& model, const std::vector<int32_t>& ids, int64_t B
   Var x = ag::add(tok, pos);
   show("x = tok + pos", x, "broadcast over B: the residual stream");
   for (size_t l = 0; l < model.h().size(); ++l) {
-    if (l == 0) std::printf("  block h.0 (the other %zu blocks are the same):\n", model.h().size() - 1);
+    if (l == 0)
+      std::printf("  block h.0 (the other %zu blocks are the same):\n", model.h().size() - 1);
     x = block_by_hand(model.h()[l], x, c.n_head, l == 0);
   }
   x = model.ln_f().forward(x);
@@ -104,7 +105,8 @@ void print_parameter_counts(const GPT& model) {
   count("wte (V x C)", model.wte(), total);
   count("wpe (P x C)", model.wpe(), total);
   const Block& b0 = model.h()[0];
-  for (size_t l = 0; l < model.h().size(); ++l) count("h." + std::to_string(l), model.h()[l], total);
+  for (size_t l = 0; l < model.h().size(); ++l)
+    count("h." + std::to_string(l), model.h()[l], total);
   std::printf("  inside one block:\n");
   count("  ln_1", b0.ln_1, total);
   count("  ln_2", b0.ln_2, total);
@@ -144,8 +146,9 @@ int main() {
   // An untrained model spreads its bets evenly: loss ~ log(vocab).
   const std::vector<int32_t> targets(ids.begin() + 1, ids.end());
   std::vector<int32_t> inputs(ids.begin(), ids.end() - 1);
-  const double loss = model.loss(std::span(inputs).first(static_cast<size_t>(T)),
-                                 std::span(targets).first(static_cast<size_t>(T)), 1, T)
+  const double loss = model
+                          .loss(std::span(inputs).first(static_cast<size_t>(T)),
+                                std::span(targets).first(static_cast<size_t>(T)), 1, T)
                           .value()
                           .item();
   std::printf("  next-token loss at init: %.4f nats (log(256) = 5.5452: near-uniform guesses)\n",
@@ -160,12 +163,14 @@ int main() {
       worst = std::max(worst, std::fabs(logits.value().at({0, t, v}) -
                                         ref[static_cast<size_t>(t)][static_cast<size_t>(v)]));
   const bool agrees = worst < 1e-4;
-  std::printf("  naive::gpt_logits (plain double loops) vs GPT::forward (float32): max |difference| "
-              "= %.2g (%s 1e-4)\n",
-              worst, agrees ? "below" : "NOT below");
+  std::printf(
+      "  naive::gpt_logits (plain double loops) vs GPT::forward (float32): max |difference| "
+      "= %.2g (%s 1e-4)\n",
+      worst, agrees ? "below" : "NOT below");
 
   print_parameter_counts(model);
-  std::printf("\nExercise: GPT-2 124M has C=768, 12 layers, V=50257, P=1024. Use the formula\n"
-              "to predict its total (124,439,808) and the share held by wte.\n");
+  std::printf(
+      "\nExercise: GPT-2 124M has C=768, 12 layers, V=50257, P=1024. Use the formula\n"
+      "to predict its total (124,439,808) and the share held by wte.\n");
   return agrees ? 0 : 1;
 }

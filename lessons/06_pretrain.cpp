@@ -136,8 +136,9 @@ int main(int argc, char** argv) {
     // The claims: an untrained model is close to uniform, a trained one is not.
     const bool starts_uniform = std::abs(start_val - ln_vocab) < 0.5;
     const bool learned = val < start_val;
-    std::printf("\nstart within 0.5 nats of ln(vocab): %s; validation loss %.3f -> %.3f, fell: %s\n",
-                starts_uniform ? "yes" : "NO", start_val, val, learned ? "yes" : "NO");
+    std::printf(
+        "\nstart within 0.5 nats of ln(vocab): %s; validation loss %.3f -> %.3f, fell: %s\n",
+        starts_uniform ? "yes" : "NO", start_val, val, learned ? "yes" : "NO");
     if (!starts_uniform || !learned) return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "06_pretrain: error: %s\n", e.what());

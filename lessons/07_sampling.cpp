@@ -56,7 +56,8 @@ InferenceModel train_quick_model(std::string& prompt) {
   std::printf("no model directory given: training a tiny char model for %lld steps...\n",
               static_cast<long long>(cfg.max_iters));
   std::fflush(stdout);
-  Trainer t(cfg, std::move(tok), ids, fnv1a64(w.corpus), TrainerOptions{.quiet = true, .measure_peak = false, .threads = num_threads()});
+  Trainer t(cfg, std::move(tok), ids, fnv1a64(w.corpus),
+            TrainerOptions{.quiet = true, .measure_peak = false, .threads = num_threads()});
   t.run();
   std::printf("done: validation loss %.3f nats/token\n\n", t.evaluate());
   prompt = w.people[0].name + " was born";
@@ -73,7 +74,8 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 // Greedy tokens with the cache vs recomputing everything; prints both speeds.
 // Returns whether the two gave the same tokens (the cache must change nothing).
 bool cache_speedup(Decoder& d, const std::vector<int32_t>& prompt) {
-  const int64_t n = std::min<int64_t>(128, d.config().n_positions - static_cast<int64_t>(prompt.size()));
+  const int64_t n =
+      std::min<int64_t>(128, d.config().n_positions - static_cast<int64_t>(prompt.size()));
   std::vector<int32_t> cached = prompt, full = prompt;
   auto t0 = std::chrono::steady_clock::now();
   d.reset();
@@ -119,7 +121,8 @@ int main(int argc, char** argv) {
     };
     std::printf("prompt: \"%s\"   (80 new tokens each, seed 7)\n\n", prompt.c_str());
     for (const Setting& s : settings) {
-      const GenerateOptions o{.sampler = s.sampler, .max_new_tokens = 80, .context = ContextPolicy::Slide};
+      const GenerateOptions o{
+          .sampler = s.sampler, .max_new_tokens = 80, .context = ContextPolicy::Slide};
       const GenerateResult r = generate(*m.decoder, *m.tokenizer, ids, o);
       std::printf("%-24s | %s\n", s.label, one_line(r.text).c_str());
     }

@@ -36,12 +36,13 @@ CausalSelfAttention::CausalSelfAttention(const GPTConfig& config, const ParamIni
       n_head(config.n_head) {}
 
 Var CausalSelfAttention::forward(const Var& x, bool training) const {
-  const Var qkv = c_attn.forward(x, training);              // (B, T, 3C)
-  const Var y = ag::causal_self_attention(qkv, n_head);     // (B, T, C), heads concatenated
-  return c_proj.forward(y, training);                       // (B, T, C)
+  const Var qkv = c_attn.forward(x, training);           // (B, T, 3C)
+  const Var y = ag::causal_self_attention(qkv, n_head);  // (B, T, C), heads concatenated
+  return c_proj.forward(y, training);                    // (B, T, C)
 }
 
-void CausalSelfAttention::visit_parameters(const std::string& prefix, const ParameterVisitor& visit) {
+void CausalSelfAttention::visit_parameters(const std::string& prefix,
+                                           const ParameterVisitor& visit) {
   c_attn.visit_parameters(prefix + "c_attn.", visit);
   c_proj.visit_parameters(prefix + "c_proj.", visit);
 }

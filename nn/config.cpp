@@ -16,8 +16,7 @@ namespace {
 
 void require_positive(int64_t value, const char* name) {
   if (value < 1)
-    throw std::invalid_argument(std::string(name) + " must be >= 1, got " +
-                                std::to_string(value));
+    throw std::invalid_argument(std::string(name) + " must be >= 1, got " + std::to_string(value));
 }
 
 // Reads an integer key. JSON numbers like 4.0 are rejected: HF writes ints,
@@ -70,7 +69,8 @@ nlohmann::json config_to_json(const GPTConfig& config) {
 GPTConfig config_from_json(const nlohmann::json& j) {
   if (!j.is_object()) throw std::runtime_error("expected a JSON object, got " + j.dump());
   if (const auto it = j.find("model_type"); it != j.end() && *it != "gpt2")
-    throw std::runtime_error("key \"model_type\" is " + it->dump() + ", only \"gpt2\" is supported");
+    throw std::runtime_error("key \"model_type\" is " + it->dump() +
+                             ", only \"gpt2\" is supported");
   if (const auto it = j.find("activation_function");
       it != j.end() && *it != "gelu_new" && *it != "gelu_pytorch_tanh")
     throw std::runtime_error("key \"activation_function\" is " + it->dump() +

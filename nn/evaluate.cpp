@@ -38,8 +38,8 @@ EvalResult evaluate_ids(GPT& model, std::span<const int32_t> ids, int64_t block,
   const int64_t b = block == 0 ? P : block;
   if (n < 2) throw std::invalid_argument("need at least 2 token ids, got " + std::to_string(n));
   if (b < 1 || b > P)
-    throw std::invalid_argument("block " + std::to_string(b) + " must be in [1, n_positions = " +
-                                std::to_string(P) + "]");
+    throw std::invalid_argument("block " + std::to_string(b) +
+                                " must be in [1, n_positions = " + std::to_string(P) + "]");
   if (batch < 1) throw std::invalid_argument("batch must be >= 1");
   const int64_t V = model.config().vocab_size;
   for (int64_t i = 0; i < n; ++i)
@@ -48,7 +48,7 @@ EvalResult evaluate_ids(GPT& model, std::span<const int32_t> ids, int64_t block,
                                   std::to_string(i) + " is outside the vocabulary [0, " +
                                   std::to_string(V) + ")");
   NoGradGuard no_grad;
-  const int64_t full = (n - 1) / b;        // windows with all b predictions
+  const int64_t full = (n - 1) / b;         // windows with all b predictions
   const int64_t rest = (n - 1) - full * b;  // predictions of the last, shorter window
   double sum = 0.0;
   for (int64_t w = 0; w < full; w += batch)
@@ -66,7 +66,9 @@ std::vector<int32_t> parse_token_ids(std::string_view text, int64_t vocab_size,
   std::vector<int32_t> ids;
   int64_t line = 1;
   size_t i = 0;
-  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; };
+  auto is_space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+  };
   while (i < text.size()) {
     if (is_space(text[i])) {
       line += text[i] == '\n';
@@ -77,7 +79,8 @@ std::vector<int32_t> parse_token_ids(std::string_view text, int64_t vocab_size,
     while (j < text.size() && !is_space(text[j])) ++j;
     const std::string_view token = text.substr(i, j - i);
     const std::string where = what + ": token " + std::to_string(ids.size()) + " (line " +
-                              std::to_string(line) + ") \"" + std::string(token.substr(0, 40)) + "\"";
+                              std::to_string(line) + ") \"" + std::string(token.substr(0, 40)) +
+                              "\"";
     int64_t value = 0;
     const auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), value);
     if (ec != std::errc() || end != token.data() + token.size())

@@ -39,7 +39,9 @@ ParamInit param_init(DType dtype, bool randomize, Rng& rng) {
 GPT::GPT(const GPTConfig& config, uint64_t seed, DType dtype)
     : GPT(config, dtype, seed, true, Rng(seed)) {}
 
-GPT GPT::zeros(const GPTConfig& config, DType dtype) { return GPT(config, dtype, 0, false, Rng(0)); }
+GPT GPT::zeros(const GPTConfig& config, DType dtype) {
+  return GPT(config, dtype, 0, false, Rng(0));
+}
 
 // Member initialisers run in declaration order (wte, wpe, h, ln_f), which
 // fixes the order the weights are drawn from init_rng: HF's parameter order.
@@ -82,8 +84,8 @@ std::vector<std::pair<std::string, Linear*>> GPT::linear_modules() {
 Var GPT::forward(std::span<const int32_t> ids, int64_t B, int64_t T, bool training) {
   if (B < 1 || T < 1 || T > config_.n_positions)
     throw std::invalid_argument("GPT::forward: need B >= 1 and 1 <= T <= n_positions (" +
-                                std::to_string(config_.n_positions) + "), got B=" +
-                                std::to_string(B) + " T=" + std::to_string(T));
+                                std::to_string(config_.n_positions) +
+                                "), got B=" + std::to_string(B) + " T=" + std::to_string(T));
   if (static_cast<int64_t>(ids.size()) != B * T)
     throw std::invalid_argument("GPT::forward: " + std::to_string(ids.size()) +
                                 " ids for B*T = " + std::to_string(B * T));
@@ -105,8 +107,7 @@ Var GPT::loss(std::span<const int32_t> ids, std::span<const int32_t> targets, in
     throw std::invalid_argument("GPT::loss: " + std::to_string(targets.size()) + " targets for " +
                                 std::to_string(ids.size()) + " ids");
   const Var logits = forward(ids, B, T, training);
-  return ag::cross_entropy(ag::reshape(logits, {B * T, config_.vocab_size}), targets,
-                           ignore_index);
+  return ag::cross_entropy(ag::reshape(logits, {B * T, config_.vocab_size}), targets, ignore_index);
 }
 
 void GPT::visit_parameters(const std::string& prefix, const ParameterVisitor& visit) {
@@ -132,7 +133,9 @@ void GPT::load_state_dict(const std::map<std::string, Tensor>& tensors) {
   });
 }
 
-int64_t GPT::num_parameters() const { return Module::num_parameters(); }
+int64_t GPT::num_parameters() const {
+  return Module::num_parameters();
+}
 
 int64_t GPT::num_parameters_non_embedding() const {
   return num_parameters() - wte_.weight.value().numel() - wpe_.weight.value().numel();

@@ -63,7 +63,7 @@ class GPT : public Module {
   /// std::runtime_error naming any missing, unexpected or mis-shaped tensor.
   void load_state_dict(const std::map<std::string, Tensor>& tensors);
 
-  int64_t num_parameters() const;            ///< total (wte counted once: tied head)
+  int64_t num_parameters() const;  ///< total (wte counted once: tied head)
   /// Total minus the embedding tables wte and wpe: the count N that Kaplan et
   /// al.'s scaling laws use. (nanoGPT subtracts only wpe, since wte doubles as
   /// the output head.)
@@ -77,10 +77,10 @@ class GPT : public Module {
   std::vector<std::pair<std::string, Linear*>> linear_modules();
 
   // ---- the module tree, read-only (lessons print it) ------------------------
-  const Embedding& wte() const { return wte_; }          ///< token embedding (V, C)
-  const Embedding& wpe() const { return wpe_; }          ///< position embedding (P, C)
-  const std::vector<Block>& h() const { return h_; }     ///< the n_layer blocks
-  const LayerNorm& ln_f() const { return ln_f_; }        ///< final LayerNorm
+  const Embedding& wte() const { return wte_; }       ///< token embedding (V, C)
+  const Embedding& wpe() const { return wpe_; }       ///< position embedding (P, C)
+  const std::vector<Block>& h() const { return h_; }  ///< the n_layer blocks
+  const LayerNorm& ln_f() const { return ln_f_; }     ///< final LayerNorm
 
  private:
   GPT(const GPTConfig& config, DType dtype, uint64_t seed, bool randomize, Rng init_rng);

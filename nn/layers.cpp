@@ -26,7 +26,9 @@ void Linear::visit_parameters(const std::string& prefix, const ParameterVisitor&
 Embedding::Embedding(int64_t num, int64_t dim, double std, const ParamInit& init)
     : weight(normal_param({num, dim}, std, init)) {}
 
-Var Embedding::forward(std::span<const int32_t> ids) const { return ag::embedding(weight, ids); }
+Var Embedding::forward(std::span<const int32_t> ids) const {
+  return ag::embedding(weight, ids);
+}
 
 void Embedding::visit_parameters(const std::string& prefix, const ParameterVisitor& visit) {
   visit(prefix + "weight", weight);
@@ -35,7 +37,9 @@ void Embedding::visit_parameters(const std::string& prefix, const ParameterVisit
 LayerNorm::LayerNorm(int64_t dim, double eps_, const ParamInit& init)
     : weight(constant_param({dim}, 1.0, init)), bias(constant_param({dim}, 0.0, init)), eps(eps_) {}
 
-Var LayerNorm::forward(const Var& x) const { return ag::layer_norm(x, weight, bias, eps); }
+Var LayerNorm::forward(const Var& x) const {
+  return ag::layer_norm(x, weight, bias, eps);
+}
 
 void LayerNorm::visit_parameters(const std::string& prefix, const ParameterVisitor& visit) {
   visit(prefix + "weight", weight);
@@ -45,7 +49,9 @@ void LayerNorm::visit_parameters(const std::string& prefix, const ParameterVisit
 RMSNorm::RMSNorm(int64_t dim, double eps_, const ParamInit& init)
     : weight(constant_param({dim}, 1.0, init)), eps(eps_) {}
 
-Var RMSNorm::forward(const Var& x) const { return ag::rms_norm(x, weight, eps); }
+Var RMSNorm::forward(const Var& x) const {
+  return ag::rms_norm(x, weight, eps);
+}
 
 void RMSNorm::visit_parameters(const std::string& prefix, const ParameterVisitor& visit) {
   visit(prefix + "weight", weight);

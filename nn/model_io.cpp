@@ -17,15 +17,16 @@
 
 #include "nn/gpt.h"
 #include "nn/safetensors.h"
-#include "util/file_util.h"
 #include "tensor/ops.h"
+#include "util/file_util.h"
 
 namespace cpurich {
 
 namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 GPTConfig read_config(const std::string& path) {
@@ -68,7 +69,8 @@ std::map<std::string, Tensor> normalise_names(std::map<std::string, Tensor> stor
     const auto wte = out.find("wte.weight");
     if (wte == out.end() || wte->second.shape() != lm_head.shape() ||
         max_abs_diff(wte->second, lm_head) != 0.0)
-      throw std::runtime_error(path + ": lm_head.weight is not tied to wte.weight (untied output "
+      throw std::runtime_error(path +
+                               ": lm_head.weight is not tied to wte.weight (untied output "
                                "heads are not supported)");
   }
   return out;

@@ -40,9 +40,9 @@ void Module::set_parameters(const std::vector<Var>& params) {
   visit_parameters("", [&](const std::string& name, Var& p) {
     const Var& q = params[i++];
     if (q.shape() != p.shape() || q.value().dtype() != p.value().dtype())
-      throw std::invalid_argument("set_parameters: " + name + " is " + shape_str(p.shape()) +
-                                  " " + dtype_name(p.value().dtype()) + ", got " +
-                                  shape_str(q.shape()) + " " + dtype_name(q.value().dtype()));
+      throw std::invalid_argument("set_parameters: " + name + " is " + shape_str(p.shape()) + " " +
+                                  dtype_name(p.value().dtype()) + ", got " + shape_str(q.shape()) +
+                                  " " + dtype_name(q.value().dtype()));
     p = q;
   });
 }

@@ -49,7 +49,8 @@ Tensor fill_by_index(const Shape& shape, DType dtype, const char* who, Gen gen) 
   const int64_t n = t.numel();
   if (dtype == DType::F32) {
     float* p = t.data_f32();
-    parallel_for_if(n > detail::kParallelThreshold, 0, n, [&](int64_t i) { p[i] = static_cast<float>(gen(i)); });
+    parallel_for_if(n > detail::kParallelThreshold, 0, n,
+                    [&](int64_t i) { p[i] = static_cast<float>(gen(i)); });
   } else {
     double* p = t.data_f64();
     parallel_for_if(n > detail::kParallelThreshold, 0, n, [&](int64_t i) { p[i] = gen(i); });

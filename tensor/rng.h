@@ -42,19 +42,17 @@ class Rng {
   uint64_t counter() const { return counter_; }
   void set_counter(uint64_t c) { counter_ = c; }
 
-  uint64_t next_u64();               ///< one draw
-  double uniform();                  ///< in [0, 1), 53 random bits
-  double normal();                   ///< standard normal (Box-Muller)
+  uint64_t next_u64();  ///< one draw
+  double uniform();     ///< in [0, 1), 53 random bits
+  double normal();      ///< standard normal (Box-Muller)
   /// Uniform integer in [0, n) (n > 0), without modulo bias.
   uint64_t below(uint64_t n);
 
   /// New tensor of N(mean, std^2) values; element i uses counters (c+2i, c+2i+1),
   /// so the result is independent of thread count. Advances the counter.
-  Tensor normal(const Shape& shape, double mean = 0.0, double std = 1.0,
-                DType dtype = DType::F32);
+  Tensor normal(const Shape& shape, double mean = 0.0, double std = 1.0, DType dtype = DType::F32);
   /// New tensor of U[low, high) values; advances the counter by numel.
-  Tensor uniform(const Shape& shape, double low = 0.0, double high = 1.0,
-                 DType dtype = DType::F32);
+  Tensor uniform(const Shape& shape, double low = 0.0, double high = 1.0, DType dtype = DType::F32);
 
  private:
   uint64_t seed_;

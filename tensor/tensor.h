@@ -131,7 +131,7 @@ class Tensor {
   // ---- copies ----------------------------------------------------------------
   /// This tensor if already contiguous, otherwise a contiguous copy.
   Tensor contiguous() const;
-  Tensor clone() const;       ///< always a fresh contiguous copy
+  Tensor clone() const;          ///< always a fresh contiguous copy
   Tensor to(DType dtype) const;  ///< converted copy (or self if same dtype)
   /// Copies src into this tensor (shapes must match; src may broadcast).
   void copy_from(const Tensor& src);
@@ -141,8 +141,7 @@ class Tensor {
   std::string to_string(int max_per_dim = 6) const;
 
  private:
-  Tensor(std::shared_ptr<Storage> storage, Shape shape, Shape strides, int64_t offset,
-         DType dtype);
+  Tensor(std::shared_ptr<Storage> storage, Shape shape, Shape strides, int64_t offset, DType dtype);
   std::shared_ptr<Storage> storage_;
   Shape shape_;
   Shape strides_;

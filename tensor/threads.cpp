@@ -24,7 +24,9 @@ void set_num_threads(int n) {
 #endif
 }
 
-int num_threads() { return g_threads > 0 ? g_threads : usable_cores(); }
+int num_threads() {
+  return g_threads > 0 ? g_threads : usable_cores();
+}
 
 void init_threads_from_env() {
   const char* env = std::getenv("CPURICH_THREADS");
@@ -35,8 +37,8 @@ void init_threads_from_env() {
   char* end = nullptr;
   const long n = std::strtol(env, &end, 10);
   if (*end != '\0' || n < 1 || n > 1024)
-    throw std::invalid_argument(std::string("CPURICH_THREADS must be an integer in [1, 1024], got '") +
-                                env + "'");
+    throw std::invalid_argument(
+        std::string("CPURICH_THREADS must be an integer in [1, 1024], got '") + env + "'");
   set_num_threads(static_cast<int>(n));
 }
 

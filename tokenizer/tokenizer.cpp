@@ -10,9 +10,9 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "util/file_util.h"
 #include "tokenizer/tokenizer_bpe.h"
 #include "tokenizer/tokenizer_char.h"
+#include "util/file_util.h"
 
 namespace cpurich {
 

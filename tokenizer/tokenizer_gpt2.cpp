@@ -11,9 +11,9 @@
 #include <array>
 #include <stdexcept>
 
-#include "util/file_util.h"
 #include "tokenizer/tokenizer_bpe.h"
 #include "tokenizer/utf8.h"
+#include "util/file_util.h"
 
 namespace cpurich {
 

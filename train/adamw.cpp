@@ -9,9 +9,8 @@
 #include <cmath>
 #include <vector>
 
-#include "tensor/parallel.h"
-
 #include "tensor/kernels.h"
+#include "tensor/parallel.h"
 
 namespace cpurich {
 

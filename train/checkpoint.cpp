@@ -8,10 +8,10 @@
 
 #include "nn/gpt.h"
 #include "nn/safetensors.h"
-#include "util/file_util.h"
+#include "tokenizer/tokenizer.h"
 #include "train/adamw.h"
 #include "train/dataset.h"
-#include "tokenizer/tokenizer.h"
+#include "util/file_util.h"
 
 namespace cpurich {
 

@@ -1,13 +1,12 @@
 // progress.cpp: the FMA peak (for MFU) and the progress line.
 #include "train/progress.h"
 
-#include "tensor/matmul_peak.h"
-
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <vector>
+
+#include "tensor/matmul_peak.h"
 
 namespace cpurich {
 

@@ -38,8 +38,10 @@ TokenStream make_stream(std::span<const int32_t> ids, const TrainConfig& c, bool
 }
 
 LrSchedule make_schedule(const TrainConfig& c) {
-  return LrSchedule{
-      .peak = c.learning_rate, .floor = c.min_lr, .warmup = c.warmup_iters, .decay_iters = c.max_iters};
+  return LrSchedule{.peak = c.learning_rate,
+                    .floor = c.min_lr,
+                    .warmup = c.warmup_iters,
+                    .decay_iters = c.max_iters};
 }
 
 std::string log_path(const TrainerOptions& o) {
@@ -85,11 +87,10 @@ Trainer::Trainer(const TrainConfig& config, std::unique_ptr<Tokenizer> tokenizer
       corpus_hash_(corpus_hash),
       options_(std::move(options)),
       model_(config_.model_config(tokenizer_->vocab_size()), config_.seed),
-      optimizer_(model_.named_parameters(),
-                 AdamWOptions{.beta1 = config_.beta1,
-                              .beta2 = config_.beta2,
-                              .eps = config_.eps,
-                              .weight_decay = config_.weight_decay}),
+      optimizer_(model_.named_parameters(), AdamWOptions{.beta1 = config_.beta1,
+                                                         .beta2 = config_.beta2,
+                                                         .eps = config_.eps,
+                                                         .weight_decay = config_.weight_decay}),
       train_(make_stream(ids, config_, true)),
       val_(make_stream(ids, config_, false)),
       schedule_(make_schedule(config_)) {}

@@ -22,12 +22,12 @@
 #include <string_view>
 
 #include "nn/gpt.h"
+#include "tokenizer/tokenizer.h"
 #include "train/adamw.h"
 #include "train/checkpoint.h"
 #include "train/dataset.h"
 #include "train/progress.h"
 #include "train/schedule.h"
-#include "tokenizer/tokenizer.h"
 #include "train/train_config.h"
 
 namespace cpurich {

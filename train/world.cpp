@@ -12,9 +12,9 @@
 #include <set>
 #include <stdexcept>
 
-#include "util/file_util.h"
 #include "train/world_text.h"
 #include "train/world_words.h"
+#include "util/file_util.h"
 
 namespace cpurich::world {
 

@@ -37,8 +37,7 @@ class TempDir {
   static std::filesystem::path make_path(const std::string& tag) {
     static std::atomic<int> counter{0};
     return std::filesystem::temp_directory_path() /
-           ("cpurich_" + tag + "_" + std::to_string(::getpid()) + "_" +
-            std::to_string(counter++));
+           ("cpurich_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
   }
   std::filesystem::path path_;
 };

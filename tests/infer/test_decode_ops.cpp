@@ -81,4 +81,3 @@ TEST_CASE("attend matches the naive attention") {
     }
   }
 }
-

@@ -1,7 +1,6 @@
 // Decoder: the fast kernels match their naive references, the KV cache changes
 // no bit of the logits, and the logits match nn's GPT::forward.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <vector>
 
@@ -111,9 +110,11 @@ TEST_CASE("decoder rejects bad input with clear messages") {
   const auto config = test::small_config(8, 20);
   const GPT model = test::random_model(config, 14);
   Decoder d(model);
-  CHECK_THROWS_WITH(d.append(std::vector<int32_t>{1, 20}), Catch::Contains("token id 20 outside [0, 20)"));
+  CHECK_THROWS_WITH(d.append(std::vector<int32_t>{1, 20}),
+                    Catch::Contains("token id 20 outside [0, 20)"));
   CHECK(d.length() == 0);  // nothing was half-applied
-  CHECK_THROWS_WITH(d.append(std::vector<int32_t>(9, 1)), Catch::Contains("exceed the context of 8"));
+  CHECK_THROWS_WITH(d.append(std::vector<int32_t>(9, 1)),
+                    Catch::Contains("exceed the context of 8"));
   d.append(std::vector<int32_t>(8, 1));
   CHECK_THROWS_WITH(d.step(1), Catch::Contains("exceed the context"));
   auto sd = model.state_dict();

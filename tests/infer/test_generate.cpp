@@ -1,7 +1,6 @@
 // Generation: seeds, stop strings, context policies, chat and the checks the
 // CLI relies on (tested by calling the same functions the CLI calls).
 #include <catch2/catch.hpp>
-
 #include <string>
 #include <vector>
 
@@ -44,7 +43,8 @@ TEST_CASE("generation stops at a stop string and leaves it out of the text") {
   auto opts = sampling(3, 200);
   opts.stop = {"e"};
   std::string streamed;
-  const auto r = generate(d, kTok, kTok.encode("Hi"), opts, [&](std::string_view s) { streamed += s; });
+  const auto r =
+      generate(d, kTok, kTok.encode("Hi"), opts, [&](std::string_view s) { streamed += s; });
   REQUIRE(r.finish_reason == "stop");
   CHECK(r.text.find('e') == std::string::npos);
   CHECK(kTok.decode(r.tokens) == r.text + "e");

@@ -1,7 +1,6 @@
 // Samplers on hand-made distributions: each filter must keep exactly the
 // candidate set its definition says, and reject invalid settings clearly.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <set>
 #include <stdexcept>
@@ -162,7 +161,8 @@ TEST_CASE("invalid sampler values are rejected with clear messages") {
   CHECK_THAT(message_of(c, 65), Catch::Contains("temperature"));
   c = ok;
   c.top_k = 0;
-  CHECK_THAT(message_of(c, 65), Catch::Contains("top-k must be between 1 and the vocabulary size 65"));
+  CHECK_THAT(message_of(c, 65),
+             Catch::Contains("top-k must be between 1 and the vocabulary size 65"));
   c.top_k = 66;
   CHECK_THAT(message_of(c, 65), Catch::Contains("got 66"));
   c = ok;

@@ -1,7 +1,6 @@
 // Streaming text: stop strings cut the text and are never printed, incomplete
 // UTF-8 is held back until its character completes.
 #include <catch2/catch.hpp>
-
 #include <string>
 
 #include "infer/stop_strings.h"

@@ -1,9 +1,8 @@
 // cli_test.cpp: `cpurich init` and `cpurich eval` end to end, run as the real
 // program (built in the same build tree), including their error exits.
-#include <catch2/catch.hpp>
-
 #include <sys/wait.h>
 
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -11,8 +10,8 @@
 #include "nn/evaluate.h"
 #include "nn/gpt.h"
 #include "nn_test_util.h"
-#include "util/file_util.h"
 #include "tensor/ops.h"
+#include "util/file_util.h"
 
 using namespace cpurich;
 using namespace cpurich::testing;
@@ -36,8 +35,10 @@ TEST_CASE("cpurich init + eval --json agree with load_model + evaluate_ids", "[n
   }
   ScratchDir dir("cli");
   const std::string log = dir / "log.txt";
-  REQUIRE(run("init --out " + (dir / "m") + " --n-layer 1 --n-head 2 --n-embd 16 --block 8 "
-              "--vocab 20 --seed 3", log) == 0);
+  REQUIRE(run("init --out " + (dir / "m") +
+                  " --n-layer 1 --n-head 2 --n-embd 16 --block 8 "
+                  "--vocab 20 --seed 3",
+              log) == 0);
   GPT model = load_model(dir / "m");
   CHECK(model.config().n_embd == 16);
   CHECK(model.config().vocab_size == 20);
@@ -58,7 +59,8 @@ TEST_CASE("cpurich init + eval --json agree with load_model + evaluate_ids", "[n
   CHECK(run("eval --model " + (dir / "m") + " --ids " + (dir / "bad.txt"), log) == 1);
   CHECK_THAT(read_file(log), Catch::StartsWith("cpurich: error: ") &&
                                  Catch::Contains("token 2 (line 1) \"20\" is outside"));
-  CHECK(run("eval --model " + (dir / "m") + " --ids " + (dir / "ids.txt") + " --block 9", log) == 1);
+  CHECK(run("eval --model " + (dir / "m") + " --ids " + (dir / "ids.txt") + " --block 9", log) ==
+        1);
   CHECK_THAT(read_file(log), Catch::Contains("n_positions = 8"));
   CHECK(run("init --out " + (dir / "m2") + " --n-head 3", log) == 1);
   CHECK_THAT(read_file(log), Catch::Contains("divisible by n_head"));

@@ -1,11 +1,11 @@
 // evaluate_test.cpp: the windowed next-token loss of `cpurich eval`, against
 // a direct computation written from its definition, and the id-file parser.
-#include <catch2/catch.hpp>
+#include "nn/evaluate.h"
 
+#include <catch2/catch.hpp>
 #include <cmath>
 
 #include "nn/gpt_naive.h"
-#include "nn/evaluate.h"
 #include "nn_test_util.h"
 
 using namespace cpurich;
@@ -17,8 +17,8 @@ namespace {
 // Straight from the definition: id i (>= 1) lies in window w = (i-1) / b,
 // which starts at w*b; it is predicted from ids[w*b .. i-1]. The logits come
 // from the independent double-precision forward in nn/gpt_naive.h.
-double direct_loss(const GPTConfig& cfg, const Params& params,
-                   const std::vector<int32_t>& ids, int64_t b) {
+double direct_loss(const GPTConfig& cfg, const Params& params, const std::vector<int32_t>& ids,
+                   int64_t b) {
   double sum = 0;
   for (size_t i = 1; i < ids.size(); ++i) {
     const size_t start = (i - 1) / static_cast<size_t>(b) * static_cast<size_t>(b);

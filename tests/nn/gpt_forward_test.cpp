@@ -2,12 +2,11 @@
 // against an independent double-precision implementation (nn/gpt_naive.h);
 // parameter names, counts and initialisation.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <numeric>
 
-#include "nn/gpt_naive.h"
 #include "nn/gpt.h"
+#include "nn/gpt_naive.h"
 #include "nn_test_util.h"
 #include "tensor/ops.h"
 
@@ -44,7 +43,8 @@ TEST_CASE("1-layer GPT with hand-set weights gives hand-computed logits", "[nn]"
     const double s = half / std::sqrt(half * half + eps);
     const double y0 = 2 * s + 0.5, y1 = -s;  // ln_f output
     const double expected[3] = {y0, y1, 2 * y0 - y1};
-    for (int64_t v = 0; v < 3; ++v) CHECK(logits.at({0, t, v}) == Approx(expected[v]).epsilon(1e-12));
+    for (int64_t v = 0; v < 3; ++v)
+      CHECK(logits.at({0, t, v}) == Approx(expected[v]).epsilon(1e-12));
   }
 }
 
@@ -107,10 +107,10 @@ TEST_CASE("GPT parameter names follow Hugging Face GPT-2", "[nn]") {
   for (const auto& [name, p] : model.named_parameters()) names.push_back(name);
   std::vector<std::string> expected = {"wte.weight", "wpe.weight"};
   for (int l = 0; l < 2; ++l)
-    for (const char* s : {"ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias",
-                          "attn.c_proj.weight", "attn.c_proj.bias", "ln_2.weight", "ln_2.bias",
-                          "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight",
-                          "mlp.c_proj.bias"})
+    for (const char* s :
+         {"ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias",
+          "attn.c_proj.weight", "attn.c_proj.bias", "ln_2.weight", "ln_2.bias", "mlp.c_fc.weight",
+          "mlp.c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias"})
       expected.push_back("h." + std::to_string(l) + "." + s);
   expected.push_back("ln_f.weight");
   expected.push_back("ln_f.bias");
@@ -165,7 +165,8 @@ TEST_CASE("GPT init follows GPT-2: N(0,0.02), scaled residual projections, LN 1/
   }
   // Same seed -> same bits; another seed -> other weights.
   const GPT again(cfg, 7), other(cfg, 8);
-  CHECK(max_abs_diff(again.state_dict().at("h.1.mlp.c_fc.weight"), sd.at("h.1.mlp.c_fc.weight")) == 0.0);
+  CHECK(max_abs_diff(again.state_dict().at("h.1.mlp.c_fc.weight"), sd.at("h.1.mlp.c_fc.weight")) ==
+        0.0);
   CHECK(max_abs_diff(other.state_dict().at("wte.weight"), sd.at("wte.weight")) > 0.0);
 }
 

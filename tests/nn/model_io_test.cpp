@@ -1,7 +1,6 @@
 // model_io_test.cpp: model directories: round trip, Hugging Face variants
 // (transformer. prefix, mask buffers, tied lm_head), and every error path.
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 
 #include "nn/gpt.h"
@@ -87,9 +86,10 @@ TEST_CASE("load_model names the file and tensor on mismatches", "[nn]") {
   SECTION("wrong shape") {
     sd["h.0.attn.c_attn.weight"] = Tensor::zeros({4, 12});
     write_safetensors(st, sd);
-    CHECK_THROWS_WITH(load_model(dir.str()),
-                      Catch::Contains("model.safetensors: h.0.attn.c_attn.weight has shape (4, 12), "
-                                      "expected (8, 24) from config.json"));
+    CHECK_THROWS_WITH(
+        load_model(dir.str()),
+        Catch::Contains("model.safetensors: h.0.attn.c_attn.weight has shape (4, 12), "
+                        "expected (8, 24) from config.json"));
   }
   SECTION("missing tensor") {
     sd.erase("ln_f.bias");
@@ -99,7 +99,8 @@ TEST_CASE("load_model names the file and tensor on mismatches", "[nn]") {
   SECTION("unexpected tensor") {
     sd["h.1.ln_1.weight"] = Tensor::ones({8});
     write_safetensors(st, sd);
-    CHECK_THROWS_WITH(load_model(dir.str()), Catch::Contains("unexpected tensor(s) h.1.ln_1.weight"));
+    CHECK_THROWS_WITH(load_model(dir.str()),
+                      Catch::Contains("unexpected tensor(s) h.1.ln_1.weight"));
   }
   SECTION("config.json: missing key, wrong type, invalid value, not JSON") {
     nlohmann::json j = config_to_json(model.config());
@@ -129,7 +130,8 @@ TEST_CASE("load_state_dict converts dtypes and checks names", "[nn]") {
   GPT f32 = GPT::zeros(toy_config(1));
   f32.load_state_dict(f64.state_dict());
   CHECK(f32.state_dict().at("wte.weight").dtype() == DType::F32);
-  CHECK(max_abs_diff(f32.state_dict().at("wte.weight"), f64.state_dict().at("wte.weight").to(DType::F32)) == 0.0);
+  CHECK(max_abs_diff(f32.state_dict().at("wte.weight"),
+                     f64.state_dict().at("wte.weight").to(DType::F32)) == 0.0);
   auto sd = f32.state_dict();
   sd.erase("wpe.weight");
   CHECK_THROWS_WITH(f32.load_state_dict(sd), Catch::Contains("missing tensor(s) wpe.weight"));

@@ -49,5 +49,4 @@ inline std::string error_of(const std::string& bytes) {
   return "<accepted>";
 }
 
-
 }  // namespace cpurich::test

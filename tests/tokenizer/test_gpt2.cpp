@@ -6,8 +6,8 @@
 #include <filesystem>
 
 #include "random_text.h"
-#include "util/file_util.h"
 #include "tokenizer/tokenizer_bpe.h"
+#include "util/file_util.h"
 
 using namespace cpurich;
 

@@ -5,16 +5,15 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 
-#include "util/file_util.h"
-#include "tokenizer/tokenizer_bpe.h"
 #include "tests/common/temp_dir.h"
+#include "tokenizer/tokenizer_bpe.h"
 #include "tokenizer/tokenizer_char.h"
+#include "util/file_util.h"
 
 using namespace cpurich;
 using cpurich::test::TempDir;
 
 namespace {
-
 
 std::string load_error(const TempDir& d, const std::string& text) {
   write_file_atomic(d.file("bad.json"), text);

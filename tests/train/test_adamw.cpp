@@ -143,11 +143,11 @@ TEST_CASE("grad norm of a large parameter counts every element", "[adamw][clip]"
   std::vector<float> g(1003);
   long double expected = 0.0L;
   for (std::size_t j = 0; j < g.size(); ++j) {
-    g[j] = 0.125f * static_cast<float>(static_cast<int>(j % 13) - 6) + 1e-3f * static_cast<float>(j);
+    g[j] =
+        0.125f * static_cast<float>(static_cast<int>(j % 13) - 6) + 1e-3f * static_cast<float>(j);
     expected += static_cast<long double>(g[j]) * g[j];
   }
-  std::vector<std::pair<std::string, Var>> params = {
-      {"big", Var(Tensor::zeros({17, 59}), true)}};
+  std::vector<std::pair<std::string, Var>> params = {{"big", Var(Tensor::zeros({17, 59}), true)}};
   set_grad(params[0].second, g);
   CHECK(global_grad_norm(params) ==
         Approx(static_cast<double>(std::sqrt(expected))).epsilon(1e-14));

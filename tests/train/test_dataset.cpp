@@ -3,10 +3,10 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 
-#include "util/file_util.h"
-#include "train/dataset.h"
 #include "tokenizer/tokenizer_char.h"
+#include "train/dataset.h"
 #include "train_test_util.h"
+#include "util/file_util.h"
 
 using namespace cpurich;
 using cpurich::test::TempDir;

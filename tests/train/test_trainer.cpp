@@ -8,11 +8,11 @@
 #include <map>
 
 #include "nlohmann/json.hpp"
-#include "util/file_util.h"
 #include "tensor/threads.h"
 #include "tokenizer/tokenizer_char.h"
 #include "train/trainer.h"
 #include "train_test_util.h"
+#include "util/file_util.h"
 
 using namespace cpurich;
 using cpurich::test::TempDir;
@@ -45,8 +45,9 @@ TrainConfig tiny_test_config() {
 Trainer make_trainer(const TrainConfig& c, const std::string& text, const std::string& out) {
   auto tok = std::make_unique<CharTokenizer>(CharTokenizer::train(text));
   const auto ids = tok->encode(text);
-  return Trainer(c, std::move(tok), ids, fnv1a64(text),
-                 TrainerOptions{.out_dir = out, .quiet = true, .measure_peak = false, .threads = 1});
+  return Trainer(
+      c, std::move(tok), ids, fnv1a64(text),
+      TrainerOptions{.out_dir = out, .quiet = true, .measure_peak = false, .threads = 1});
 }
 
 struct Record {
@@ -83,8 +84,9 @@ TEST_CASE("a run stopped at step 10 and resumed matches 20 straight steps bitwis
     clear_stop_request();
     CHECK(first.iter() == 10);
   }
-  Trainer resumed =
-      Trainer::resume(split.path(), text, TrainerOptions{.out_dir = split.path(), .quiet = true, .measure_peak = false});
+  Trainer resumed = Trainer::resume(
+      split.path(), text,
+      TrainerOptions{.out_dir = split.path(), .quiet = true, .measure_peak = false});
   CHECK(resumed.iter() == 10);
   resumed.run(recorder(b));
   REQUIRE(a.loss.size() == 20);

@@ -16,7 +16,6 @@
 
 namespace cpurich::test {
 
-
 /// One id per distinct byte of the text it was built from (sorted). Enough for
 /// ASCII test corpora; not a real tokenizer (no save/load support).
 class AlphabetTokenizer : public Tokenizer {

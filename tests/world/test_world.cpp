@@ -9,10 +9,10 @@
 #include <set>
 #include <sstream>
 
-#include "util/file_util.h"
 #include "tokenizer/utf8.h"
 #include "train/world.h"
 #include "train/world_words.h"
+#include "util/file_util.h"
 
 using namespace cpurich;
 using namespace cpurich::world;
