@@ -71,7 +71,10 @@ Decoder::Decoder(const GPTConfig& config, const std::map<std::string, Tensor>& w
     layer.fc_proj = take_linear(weights, h + "mlp.c_proj", 4 * C, C);
     layers_.push_back(std::move(layer));
   }
-  cache_ = KVCache(config.n_layer, config.n_head, C / config.n_head, P);
+  cache_ = KVCache(KVCacheShape{.n_layer = config.n_layer,
+                                .n_head = config.n_head,
+                                .head_dim = C / config.n_head,
+                                .capacity = P});
   tokens_.reserve(static_cast<size_t>(P));
   x_.assign(static_cast<size_t>(P * C), 0.0f);
   xn_.assign(static_cast<size_t>(P * C), 0.0f);

@@ -7,12 +7,13 @@
 
 namespace cpurich {
 
-KVCache::KVCache(int64_t n_layer, int64_t n_head, int64_t head_dim, int64_t capacity)
-    : n_head_(n_head), head_dim_(head_dim), capacity_(capacity) {
-  if (n_layer <= 0 || n_head <= 0 || head_dim <= 0 || capacity <= 0)
+KVCache::KVCache(const KVCacheShape& shape)
+    : n_head_(shape.n_head), head_dim_(shape.head_dim), capacity_(shape.capacity) {
+  if (shape.n_layer <= 0 || shape.n_head <= 0 || shape.head_dim <= 0 || shape.capacity <= 0)
     throw std::invalid_argument("KVCache: all sizes must be positive");
-  k_.assign(static_cast<size_t>(n_layer * n_head * key_stride()), 0.0f);
-  v_.assign(static_cast<size_t>(n_layer * n_head * capacity * head_dim), 0.0f);
+  k_.assign(static_cast<size_t>(shape.n_layer * shape.n_head * key_stride()), 0.0f);
+  v_.assign(static_cast<size_t>(shape.n_layer * shape.n_head * shape.capacity * shape.head_dim),
+            0.0f);
 }
 
 void KVCache::put(int64_t layer, int64_t head, int64_t pos, const float* k, const float* v) {

@@ -28,14 +28,23 @@ namespace cpurich {
 
 /// Per layer and head: K (in blocks of 64 positions) and V for positions
 /// 0..capacity-1.
+/// The sizes of a KV cache: n_layer x n_head heads of head_dim floats, for
+/// `capacity` positions. Built by name: KVCacheShape{.n_layer = 4, .n_head = 4, ...}.
+struct KVCacheShape {
+  int64_t n_layer = 0;
+  int64_t n_head = 0;
+  int64_t head_dim = 0;
+  int64_t capacity = 0;
+};
+
 class KVCache {
  public:
   /// Positions per key block.
   static constexpr int64_t kKeyBlock = 64;
 
   KVCache() = default;
-  /// Zero-filled cache for n_layer x n_head heads of head_dim floats.
-  KVCache(int64_t n_layer, int64_t n_head, int64_t head_dim, int64_t capacity);
+  /// Zero-filled cache of the given shape (every size must be positive).
+  explicit KVCache(const KVCacheShape& shape);
 
   /// Stores token pos's key k (head_dim,) and value v (head_dim,) for one
   /// (layer, head); pos < capacity (not checked: the decoder's hot path).

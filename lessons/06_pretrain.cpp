@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "tensor/rng.h"
+#include "infer/sampling.h"
 #include "tensor/threads.h"
 #include "tokenizer/tokenizer_char.h"
 #include "train/trainer.h"
@@ -35,10 +35,10 @@ using namespace cpurich;
 namespace {
 
 // Appends `n` tokens to `prompt`, one forward pass per token over the last
-// block_size tokens. temperature 0 = greedy (argmax); otherwise sample from
-// softmax(logits / temperature) with an inverse-CDF draw from rng.
+// block_size tokens, the next token picked by the library's sampler
+// (infer/sampling.h: temperature 0 = greedy, else softmax(logits / T) and a draw).
 std::string generate(GPT& model, const Tokenizer& tok, const std::string& prompt, int n,
-                     double temperature, Rng& rng) {
+                     Sampler& sampler) {
   NoGradGuard no_grad;  // inference: record no graph
   std::vector<int32_t> ids = tok.encode(prompt);
   const int64_t block = model.config().n_positions;
@@ -48,35 +48,21 @@ std::string generate(GPT& model, const Tokenizer& tok, const std::string& prompt
     const Tensor logits = model.forward(ctx, 1, T).value();  // (1, T, V)
     const int64_t V = logits.size(-1);
     const float* last = logits.data_f32() + (T - 1) * V;  // the next-token logits
-    int32_t next = 0;
-    if (temperature <= 0.0) {
-      for (int64_t v = 1; v < V; ++v)
-        if (last[v] > last[next]) next = static_cast<int32_t>(v);
-    } else {
-      std::vector<double> p(static_cast<std::size_t>(V));
-      double mx = last[0], sum = 0.0;
-      for (int64_t v = 1; v < V; ++v) mx = std::max(mx, static_cast<double>(last[v]));
-      for (int64_t v = 0; v < V; ++v) sum += p[v] = std::exp((last[v] - mx) / temperature);
-      double u = rng.uniform() * sum;
-      next = static_cast<int32_t>(V - 1);
-      for (int64_t v = 0; v < V; ++v)
-        if ((u -= p[v]) < 0.0) {
-          next = static_cast<int32_t>(v);
-          break;
-        }
-    }
-    ids.push_back(next);
+    std::vector<float> next_logits(last, last + V);
+    ids.push_back(sampler.next(next_logits, ids));
   }
   return tok.decode(ids);
 }
 
 void show_samples(Trainer& t, const std::string& prompt, const char* when) {
-  Rng rng(42);
+  const int64_t V = t.model().config().vocab_size;
+  Sampler greedy(SamplerOptions{.temperature = 0.0}, V);
+  Sampler warm(SamplerOptions{.temperature = 0.8, .seed = 42}, V);
   std::printf("\n--- samples %s training (prompt \"%s\") ---\n", when, prompt.c_str());
   std::printf("greedy:          %s\n",
-              generate(t.model(), t.tokenizer(), prompt, 120, 0.0, rng).c_str());
+              generate(t.model(), t.tokenizer(), prompt, 120, greedy).c_str());
   std::printf("temperature 0.8: %s\n",
-              generate(t.model(), t.tokenizer(), prompt, 120, 0.8, rng).c_str());
+              generate(t.model(), t.tokenizer(), prompt, 120, warm).c_str());
 }
 
 }  // namespace

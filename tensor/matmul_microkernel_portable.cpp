@@ -37,13 +37,18 @@ void microkernel_portable_4x16(int64_t kc, const float* a_pack, const float* b_p
 }
 
 Microkernel microkernel_for_isa(const std::string& isa) {
-  if (isa == "portable") return {"portable", kMR, kNR, microkernel_portable_4x16, nullptr, nullptr};
+  if (isa == "portable")
+    return Microkernel{.isa = "portable", .mr = kMR, .nr = kNR, .fn = microkernel_portable_4x16};
 #if defined(__x86_64__)
   if (isa == "avx2" && cpu_has_avx2())
-    return {"avx2", 6, 16, microkernel_avx2_6x16, nullptr, nullptr};
+    return Microkernel{.isa = "avx2", .mr = 6, .nr = 16, .fn = microkernel_avx2_6x16};
   if (isa == "avx512" && cpu_has_avx512())
-    return {
-        "avx512", 14, 32, microkernel_avx512_14x32, pack_a_rows_avx512_14, pack_b_cols_avx512_32};
+    return Microkernel{.isa = "avx512",
+                       .mr = 14,
+                       .nr = 32,
+                       .fn = microkernel_avx512_14x32,
+                       .pack_a_rows = pack_a_rows_avx512_14,
+                       .pack_b_cols = pack_b_cols_avx512_32};
 #endif
   throw std::invalid_argument("microkernel '" + isa +
                               "' is unknown or not supported by this CPU (portable always is)");

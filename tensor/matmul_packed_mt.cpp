@@ -80,7 +80,10 @@ Units split_units(int64_t m, int64_t nc, const Microkernel& mk, int nt) {
   const int64_t tiles = ceil_div(row_tiles, std::min(row_tiles, std::max(min_row_count, want)));
   const int64_t row_count = ceil_div(row_tiles, tiles);
   const int64_t slivers = ceil_div(col_tiles, std::min(col_tiles, ceil_div(want, row_count)));
-  return {tiles * mk.mr, slivers * mk.nr, row_count, ceil_div(col_tiles, slivers)};
+  return Units{.rows = tiles * mk.mr,
+               .cols = slivers * mk.nr,
+               .row_count = row_count,
+               .col_count = ceil_div(col_tiles, slivers)};
 }
 
 // One unit: C[ic:+mc, jc+j0:+ncu] over all of K (the pc loop, then the ic

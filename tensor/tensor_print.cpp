@@ -81,7 +81,7 @@ std::string Tensor::to_string(int max_per_dim) const {
   std::string head = "tensor(shape=" + shape_str(shape_) + ", " + dtype_name(dtype_) + ")\n";
   const Tensor values = to(DType::F64).contiguous();
   if (dim() == 0) return head + format_number(values.item(), dtype_);
-  Printer p{values, dtype_, max_per_dim, {}};
+  Printer p{.t = values, .dtype = dtype_, .max_per_dim = max_per_dim, .out = {}};
   p.print(0, 0);
   return head + p.out;
 }

@@ -24,7 +24,7 @@ TEST_CASE("KVCache put stores keys in blocks of 64 positions and values as rows"
   // capacity 130: two full key blocks and a partial third; 2 layers x 3 heads
   // so a wrong stride would make heads overwrite each other.
   const int64_t L = 2, H = 3, d = 5, cap = 130, B = KVCache::kKeyBlock;
-  KVCache cache(L, H, d, cap);
+  KVCache cache(KVCacheShape{.n_layer = L, .n_head = H, .head_dim = d, .capacity = cap});
   auto key = [](int64_t l, int64_t h, int64_t j, int64_t i) {
     return static_cast<float>(((l * 10 + h) * 1000 + j) * 10 + i);
   };
@@ -51,7 +51,7 @@ TEST_CASE("attend matches the naive attention") {
   // n % 4 != 0); d = 40 leaves a partial 32-output tile.
   for (const int64_t d : {16, 32, 40}) {
     for (const int64_t n : {1, 3, 63, 64, 65, 130}) {
-      KVCache cache(1, 1, d, 130);
+      KVCache cache(KVCacheShape{.n_layer = 1, .n_head = 1, .head_dim = d, .capacity = 130});
       const auto k = random_vector(n * d, 1), v = random_vector(n * d, 2);
       const auto q = random_vector(d, 3, 2.0);  // std 2: a peaked softmax too
       for (int64_t j = 0; j < n; ++j) cache.put(0, 0, j, &k[j * d], &v[j * d]);
