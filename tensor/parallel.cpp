@@ -106,6 +106,11 @@ constexpr int64_t kMaxChunks = static_cast<int64_t>(kCountMask);
 
 class Pool {
  public:
+  // The workers start now, asleep, rather than inside the first region: Linux
+  // runs a new thread first on its creator's core (where the caller is about
+  // to work), while a sleeping thread that is woken goes to an idle core.
+  Pool() { grow(usable_cores() - 1); }
+
   ~Pool() {
     stop_.store(true);
     generation_.fetch_add(1, std::memory_order_release);
@@ -117,10 +122,7 @@ class Pool {
   bool try_run(int64_t chunks, int width, detail::ChunkFn fn) {
     std::unique_lock lock(busy_, std::try_to_lock);
     if (!lock.owns_lock()) return false;
-    while (static_cast<int>(workers_.size()) < width - 1) {
-      const int index = static_cast<int>(workers_.size()) + 1;
-      workers_.emplace_back([this, index] { worker_loop(index); });
-    }
+    grow(width - 1);
     fn_ = fn;
     error_ = nullptr;
     failed_.store(false, std::memory_order_relaxed);
@@ -143,6 +145,17 @@ class Pool {
   }
 
  private:
+  // Starts workers until there are n (tests may widen the pool later), and
+  // returns once each has run and gone to sleep (see the constructor).
+  void grow(int n) {
+    while (static_cast<int>(workers_.size()) < n) {
+      const int index = static_cast<int>(workers_.size()) + 1;
+      workers_.emplace_back([this, index] { worker_loop(index); });
+    }
+    for (int s; (s = started_.load(std::memory_order_acquire)) < n;)
+      started_.wait(s, std::memory_order_acquire);
+  }
+
   // Takes and runs chunks of the current region until none is left.
   //! [take_chunks]
   void work(int index) {
@@ -169,7 +182,9 @@ class Pool {
 
   void worker_loop(int index) {
     t_in_region = true;  // a worker only ever runs region code
-    uint32_t seen = 0;
+    uint32_t seen = generation_.load(std::memory_order_acquire);
+    started_.fetch_add(1, std::memory_order_release);
+    started_.notify_all();
     for (;;) {
       auto changed = [&] { return generation_.load(std::memory_order_acquire) != seen; };
       // A worker the last region did not invite (a narrower region) sleeps at
@@ -191,6 +206,7 @@ class Pool {
   alignas(64) std::atomic<uint64_t> claim_{0};
   alignas(64) std::atomic<uint32_t> unfinished_{0};
   alignas(64) std::atomic<uint32_t> generation_{0};
+  std::atomic<int> started_{0};
 };
 
 Pool& pool() {
