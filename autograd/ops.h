@@ -19,6 +19,11 @@ Var matmul(const Var& a, const Var& b, bool trans_a = false, bool trans_b = fals
 /// x (..., IN) @ w (IN, OUT) + bias (OUT) -> (..., OUT). The weight is stored
 /// (IN, OUT) like Hugging Face GPT-2's Conv1D. bias may be undefined (no bias).
 Var linear(const Var& x, const Var& w, const Var& bias);
+/// linear(x, w, bias) + scale * (xa (..., IN) @ a^T (IN, r)) @ b^T (r, OUT) -> (..., OUT):
+/// a Linear with a LoRA adapter, a (r, IN), b (OUT, r); xa is the adapter's
+/// input (x, or x after dropout). Fused in f32: no (..., OUT) temporaries.
+Var linear_lora(const Var& x, const Var& xa, const Var& w, const Var& bias, const Var& a,
+                const Var& b, double scale);
 
 // ---- elementwise, NumPy broadcasting ------------------------------------------
 Var add(const Var& a, const Var& b);

@@ -204,6 +204,46 @@ Var linear_generic(const Var& x, const Var& w, const Var& bias) {
       });
 }
 
+// ---- linear with a low-rank (LoRA) term ------------------------------------------
+//   y = x W + b + s (xa A^T) B^T,   xa = x or dropout(x) (the adapter's input)
+// Fused: the low-rank product is added into y's buffer by the GEMM (beta = 1)
+// instead of living as two more (N, OUT) activations, and backward keeps only
+// u = s xa A^T (N, r):
+//   dx  += dy W^T            dW += x^T dy          db += colsum(dy)
+//   g    = s dy B  (N, r)    dxa += g A            dA += g^T xa      dB += dy^T u
+Var linear_lora_f32(const Var& x, const Var& xa, const Var& w, const Var& bias, const Var& a,
+                    const Var& b, float s) {
+  const Tensor Xa = xa.value().contiguous();  // (N, IN)
+  const Tensor A = a.value().contiguous();    // (r, IN)
+  const Tensor B = b.value().contiguous();    // (OUT, r)
+  const int64_t IN = A.size(1), R = A.size(0), OUT = B.size(0), N = Xa.numel() / IN;
+  const Var y = linear_f32(x, w, bias);  // (N, OUT): x W + b, with its own backward
+  Tensor U = Tensor::uninitialized({N, R}, DType::F32);
+  gemm_f32(false, true, N, R, IN, Xa.data_f32(), A.data_f32(), 0.0f, U.data_f32());  // xa A^T
+  float* u = U.data_f32();
+  for (int64_t i = 0; i < N * R; ++i) u[i] *= s;
+  Tensor Y = y.value();  // the low-rank term is added in place: y's backward does not read y
+  gemm_f32(false, true, N, OUT, R, u, B.data_f32(), 1.0f, Y.data_f32());  // += u B^T
+  return make_op_result(
+      Y, {y, xa, a, b}, "linear_lora", [Xa, A, B, U, s, N, IN, R, OUT](Node& self) {
+        const float* dy = self.grad.data_f32();                // (N, OUT)
+        Tensor G = Tensor::uninitialized({N, R}, DType::F32);  // g = s dy B
+        gemm_f32(false, false, N, R, OUT, dy, B.data_f32(), 0.0f, G.data_f32());
+        float* g = G.data_f32();
+        for (int64_t i = 0; i < N * R; ++i) g[i] *= s;
+        if (const GradOut dxa = grad_output(self.parents[1]); dxa.grad)  // (N, IN) += g A
+          gemm_f32(false, false, N, IN, R, g, A.data_f32(), dxa.fresh ? 0.0f : 1.0f,
+                   dxa.grad->data_f32());
+        if (const GradOut dA = grad_output(self.parents[2]); dA.grad)  // (r, IN) += g^T xa
+          gemm_at_b_chunked(R, IN, N, g, Xa.data_f32(), dA.fresh ? 0.0f : 1.0f,
+                            dA.grad->data_f32());
+        if (const GradOut dB = grad_output(self.parents[3]); dB.grad)  // (OUT, r) += dy^T u
+          gemm_at_b_chunked(OUT, R, N, dy, U.data_f32(), dB.fresh ? 0.0f : 1.0f,
+                            dB.grad->data_f32());
+        accumulate_grad_owned(self.parents[0], std::move(self.grad));  // x W + b gets dy as is
+      });
+}
+
 }  // namespace
 
 Var linear(const Var& x, const Var& w, const Var& bias) {
@@ -215,6 +255,28 @@ Var linear(const Var& x, const Var& w, const Var& bias) {
   ProfileScope prof(OpClass::Matmul, false);
   if (x.value().dtype() == DType::F32) return linear_f32(x, w, bias);
   return linear_generic(x, w, bias);
+}
+
+Var linear_lora(const Var& x, const Var& xa, const Var& w, const Var& bias, const Var& a,
+                const Var& b, double scale) {
+  check_defined(xa, "linear_lora");
+  check_defined(a, "linear_lora");
+  check_defined(b, "linear_lora");
+  check_linear_shapes(x.value(), w.value(), bias);
+  const int64_t IN = w.value().size(0), OUT = w.value().size(1);
+  if (xa.value().shape() != x.value().shape() || a.value().dim() != 2 || b.value().dim() != 2 ||
+      a.value().size(1) != IN || b.value().size(0) != OUT || b.value().size(1) != a.value().size(0))
+    throw ShapeError("linear_lora: A " + shape_str(a.value().shape()) + " and B " +
+                     shape_str(b.value().shape()) + " do not fit weight " +
+                     shape_str(w.value().shape()));
+  for (const Var* v : {&xa, &a, &b}) check_same_dtype(x.value(), v->value(), "linear_lora");
+  if (x.value().dtype() == DType::F32) {
+    ProfileScope prof(OpClass::Matmul, false);
+    return linear_lora_f32(x, xa, w, bias, a, b, static_cast<float>(scale));
+  }
+  // f64 (gradcheck): the unfused composition of the same formula.
+  return add(linear(x, w, bias),
+             matmul(mul_scalar(matmul(xa, a, false, true), scale), b, false, true));
 }
 
 }  // namespace cpurich::ag

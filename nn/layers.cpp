@@ -14,8 +14,9 @@ Linear::Linear(int64_t in, int64_t out, double std, const ParamInit& init, bool 
 }
 
 Var Linear::forward(const Var& x, bool training) const {
-  const Var y = ag::linear(x, weight, bias);
-  return lora ? ag::add(y, lora->forward(x, training)) : y;
+  if (!lora) return ag::linear(x, weight, bias);
+  // y = x W + b + s (xa A^T) B^T in one op (xa = x, or x after the adapter's dropout).
+  return ag::linear_lora(x, lora->input(x, training), weight, bias, lora->A, lora->B, lora->scale);
 }
 
 void Linear::visit_parameters(const std::string& prefix, const ParameterVisitor& visit) {

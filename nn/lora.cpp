@@ -42,6 +42,11 @@ Var LoraAdapter::forward(const Var& x, bool training) {
   return ag::matmul(xas, B, false, true);              // (..., r) @ B^T (r, out) -> (..., out)
 }
 
+Var LoraAdapter::input(const Var& x, bool training) {
+  const DropoutContext drop{dropout, &dropout_rng_, training};
+  return drop(x);
+}
+
 Tensor LoraAdapter::delta() const {
   // (A^T B^T) (in, out) = (B A)^T: A (r, in) read transposed, B (out, r) read transposed.
   return mul_scalar(matmul(A.value(), B.value(), true, true), scale);

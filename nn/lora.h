@@ -58,8 +58,12 @@ class LoraAdapter {
   /// A ~ U(-1/sqrt(in), 1/sqrt(in)) (r, in) drawn from init_rng, B = 0 (out, r).
   LoraAdapter(int64_t in, int64_t out, const LoraOptions& options, DType dtype, Rng& init_rng,
               uint64_t dropout_seed);
-  /// x (..., in) -> s * (dropout(x) A^T) B^T (..., out).
+  /// x (..., in) -> s * (dropout(x) A^T) B^T (..., out): the adapter alone,
+  /// as the formula reads (tests, teaching). Linear::forward runs the same
+  /// formula fused into its own GEMM (ag::linear_lora).
   Var forward(const Var& x, bool training);
+  /// The adapter's input: dropout(x) while training with dropout > 0, else x.
+  Var input(const Var& x, bool training);
   /// s * A^T B^T (in, out): the adapter as a weight update, no graph.
   Tensor delta() const;
 
