@@ -33,11 +33,11 @@ LoraAdapter::LoraAdapter(int64_t in, int64_t out, const LoraOptions& options, DT
 }
 
 Var LoraAdapter::forward(const Var& x, bool training) {
-  const DropoutContext drop{dropout, &dropout_rng_, training};
   // The scale multiplies the narrow (..., r) product, not the (..., out) one:
   // r << out, so that is one small tensor instead of a second full-width
   // activation kept for backward.
-  const Var xa = ag::matmul(drop(x), A, false, true);  // (..., in) @ A^T (in, r) -> (..., r)
+  const Var xa =
+      ag::matmul(input(x, training), A, false, true);  // (..., in) @ A^T (in, r) -> (..., r)
   const Var xas = ag::mul_scalar(xa, scale);           // (..., r)
   return ag::matmul(xas, B, false, true);              // (..., r) @ B^T (r, out) -> (..., out)
 }
