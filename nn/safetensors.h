@@ -20,6 +20,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "tensor/half.h"
 #include "tensor/tensor.h"
 
 namespace cpurich {
@@ -66,11 +67,5 @@ std::string serialize_safetensors(const std::map<std::string, Tensor>& tensors,
 /// Throws SafetensorsError naming the path.
 void write_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
-
-/// IEEE 754 binary16 (F16) bits -> the float with exactly the same value
-/// (every F16 value, including subnormals, infinities and NaNs, is an F32 value).
-float f16_to_f32(std::uint16_t bits);
-/// bfloat16 (BF16) bits -> float: BF16 is the top 16 bits of an F32.
-float bf16_to_f32(std::uint16_t bits);
 
 }  // namespace cpurich

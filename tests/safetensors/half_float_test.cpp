@@ -101,3 +101,66 @@ TEST_CASE("f16_to_f32 agrees with the compiler's _Float16 conversion") {
   }
 }
 #endif
+
+// Narrowing F32 -> F16: checked against a rounding written in double, where
+// the two neighbouring F16 values and their midpoint are exact.
+namespace {
+
+/// Round-to-nearest-even F16 of v by search over the finite F16 values.
+std::uint16_t narrow_reference(float v) {
+  if (std::isnan(v)) return 0x7e00;
+  const std::uint16_t sign = std::signbit(v) ? 0x8000 : 0;
+  const double a = std::fabs(static_cast<double>(v));
+  if (a >= 65520.0) return static_cast<std::uint16_t>(sign | 0x7c00);
+  // The F16 magnitudes are increasing in their bit patterns 0x0000..0x7bff.
+  std::uint16_t lo = 0;
+  std::uint16_t hi = 0x7bff;
+  while (hi - lo > 1) {
+    const auto mid = static_cast<std::uint16_t>((lo + hi) / 2);
+    (static_cast<double>(cpurich::f16_to_f32(mid)) <= a ? lo : hi) = mid;
+  }
+  const double dl = a - cpurich::f16_to_f32(lo);
+  const double dh = static_cast<double>(cpurich::f16_to_f32(hi)) - a;
+  std::uint16_t pick = dl < dh ? lo : (dh < dl ? hi : ((lo & 1) == 0 ? lo : hi));
+  if (a == static_cast<double>(cpurich::f16_to_f32(hi))) pick = hi;
+  return static_cast<std::uint16_t>(sign | pick);
+}
+
+}  // namespace
+
+TEST_CASE("f32_to_f16 inverts f16_to_f32 on every finite F16 value") {
+  for (std::uint32_t b = 0; b < 65536; ++b) {
+    const auto bits = static_cast<std::uint16_t>(b);
+    if ((bits & 0x7c00) == 0x7c00 && (bits & 0x3ff) != 0) continue;  // NaN payloads
+    INFO("bits 0x" << std::hex << b);
+    CHECK(cpurich::f32_to_f16(cpurich::f16_to_f32(bits)) == bits);
+  }
+}
+
+TEST_CASE("f32_to_f16 rounds to nearest, ties to even") {
+  using cpurich::f32_to_f16;
+  // Midpoints between neighbours, in the normal and the subnormal range.
+  for (std::uint16_t bits : {std::uint16_t{0x3c00}, std::uint16_t{0x3c01}, std::uint16_t{0x0001},
+                             std::uint16_t{0x0002}, std::uint16_t{0x03ff}, std::uint16_t{0x7bfe}}) {
+    const double mid = 0.5 * (static_cast<double>(cpurich::f16_to_f32(bits)) +
+                              cpurich::f16_to_f32(static_cast<std::uint16_t>(bits + 1)));
+    const auto even = (bits & 1) == 0 ? bits : static_cast<std::uint16_t>(bits + 1);
+    INFO("between 0x" << std::hex << bits << " and its successor");
+    CHECK(f32_to_f16(static_cast<float>(mid)) == even);
+  }
+  CHECK(f32_to_f16(65519.0f) == 0x7bff);
+  CHECK(f32_to_f16(65520.0f) == 0x7c00);
+  CHECK(f32_to_f16(-1e9f) == 0xfc00);
+  CHECK(f32_to_f16(1e-9f) == 0x0000);
+  CHECK(f32_to_f16(-0.0f) == 0x8000);
+  CHECK((f32_to_f16(std::nanf("")) & 0x7e00) == 0x7e00);
+  // A sweep of floats across the whole F16 range against the search above.
+  std::uint32_t state = 12345;
+  for (int i = 0; i < 200000; ++i) {
+    state = state * 1664525u + 1013904223u;
+    const float v =
+        std::bit_cast<float>((state & 0x807fffffu) | ((102u + (state >> 8) % 43u) << 23));
+    INFO("value " << v);
+    REQUIRE(f32_to_f16(v) == narrow_reference(v));
+  }
+}
