@@ -48,7 +48,27 @@ int64_t linear_bytes(const PackedLinear& p) {
   return (p.in * p.out + static_cast<int64_t>(p.bias.size())) * 4;
 }
 
+// weights with every quantized matrix replaced by its dequantized f32 values
+// in the state dict's orientation (Conv1D (in, out); wte (V, C)).
+std::map<std::string, Tensor> with_dequantized(
+    const std::map<std::string, Tensor>& weights,
+    const std::map<std::string, QuantMatrix>& quantized) {
+  std::map<std::string, Tensor> all = weights;
+  for (const auto& [name, q] : quantized) {
+    std::vector<float> w(static_cast<size_t>(q.rows * q.cols));
+    dequantize_matrix(q, w);
+    Tensor t = Tensor::from_vector(w, {q.rows, q.cols});
+    const bool conv1d = name != "wte.weight" && name != "wpe.weight";
+    all.insert_or_assign(name, conv1d ? t.transpose(0, 1).contiguous() : t);
+  }
+  return all;
+}
+
 }  // namespace
+
+Decoder::Decoder(const GPTConfig& config, const std::map<std::string, Tensor>& weights,
+                 const std::map<std::string, QuantMatrix>& quantized)
+    : Decoder(config, quantized.empty() ? weights : with_dequantized(weights, quantized)) {}
 
 Decoder::Decoder(const GPTConfig& config, const std::map<std::string, Tensor>& weights)
     : config_(config) {
@@ -85,7 +105,8 @@ Decoder::Decoder(const GPTConfig& config, const std::map<std::string, Tensor>& w
   scores_.assign(static_cast<size_t>(config.n_head * P), 0.0f);
 }
 
-Decoder::Decoder(const GPT& model) : Decoder(model.config(), model.state_dict()) {}
+Decoder::Decoder(const GPT& model, const std::map<std::string, QuantMatrix>& quantized)
+    : Decoder(model.config(), model.state_dict(), quantized) {}
 
 void Decoder::reset() {
   truncate(0);

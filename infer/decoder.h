@@ -23,6 +23,7 @@
 #include "infer/kv_cache.h"
 #include "infer/matvec.h"
 #include "nn/config.h"
+#include "tensor/quant_formats.h"
 #include "tensor/tensor.h"
 
 namespace cpurich {
@@ -34,9 +35,15 @@ class Decoder {
  public:
   /// From a config and a state dict with Hugging Face GPT-2 names; throws
   /// std::invalid_argument naming any missing or mis-shaped tensor.
+  /// `quantized` holds the matrices of a quantized model under the same names
+  /// ("h.0.attn.c_attn.weight", "wte.weight"), each as (out, in) = the
+  /// transpose of the Conv1D weight (wte as stored, (V, C)); a name found
+  /// there is used instead of its f32 tensor in `weights`.
+  Decoder(const GPTConfig& config, const std::map<std::string, Tensor>& weights,
+          const std::map<std::string, QuantMatrix>& quantized);
   Decoder(const GPTConfig& config, const std::map<std::string, Tensor>& weights);
   /// From a model (copies its weights: later training does not affect us).
-  explicit Decoder(const GPT& model);
+  explicit Decoder(const GPT& model, const std::map<std::string, QuantMatrix>& quantized = {});
 
   const GPTConfig& config() const { return config_; }
   /// Tokens currently in the cache (the context the next token will see).
