@@ -112,10 +112,11 @@ GgufVocab gguf_vocab(const Tokenizer& tokenizer, int64_t n_vocab) {
                       " are unused placeholders (the model's vocabulary is larger than the "
                       "tokenizer's)");
   if (v.eos < 0 && n_vocab > kDefaultGpt2SpecialId)
-    v.notes.push_back(
-        "no end-of-text token: llama.cpp then takes id 11 ('" + v.tokens[kDefaultGpt2SpecialId] +
-        "') as bos/eos and stops generating when the model writes it; run llama.cpp with "
-        "--ignore-eos");
+    v.notes.push_back("no end-of-text token: llama.cpp then takes id 11 ('" +
+                      v.tokens[kDefaultGpt2SpecialId] +
+                      "') as end of generation and stops when the model writes it, while "
+                      "--ignore-eos forbids that token instead (a loop over llama_decode that "
+                      "ignores end-of-generation avoids both)");
   std::set<std::string> seen;
   for (const std::string& t : v.tokens)
     if (!seen.insert(t).second)
