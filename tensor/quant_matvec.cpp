@@ -262,8 +262,7 @@ void quantize_activations(const float* x, int64_t ldx, int64_t t0, int64_t t1,
     return;
   }
   if (C % kQBlock != 0) {  // int8 rows of odd length: x as is
-    for (int64_t t = t0; t < t1; ++t)
-      std::copy(x + t * ldx, x + t * ldx + C, a.xp.begin() + t * C);
+    for (int64_t t = t0; t < t1; ++t) std::copy(x + t * ldx, x + t * ldx + C, a.xp.begin() + t * C);
     return;
   }
   const int64_t nb = C / kQBlock;

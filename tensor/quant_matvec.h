@@ -63,8 +63,7 @@ struct QuantActivations {
 /// Rows [t0, t1) only (threads may split the rows; a must be sized first by
 /// quant_activations_resize).
 void quant_activations_resize(QuantFormat format, int64_t T, int64_t cols, QuantActivations& a);
-void quantize_activations(const float* x, int64_t ldx, int64_t t0, int64_t t1,
-                          QuantActivations& a);
+void quantize_activations(const float* x, int64_t ldx, int64_t t0, int64_t t1, QuantActivations& a);
 
 /// The reference: y (T, rows) = x (T, cols) @ W^T, W (rows, cols): each row
 /// of W dequantized (dequantize_matrix_row), then a plain f32 dot, c = 0..cols-1.

@@ -90,7 +90,8 @@ static inline void int_row(const QuantMatrix& w, const QuantActivations& a, int6
     if constexpr (F != QuantFormat::Q4_1) wabs = _mm256_abs_epi8(wq);
     for (int i = 0; i < NT; ++i) {
       const int64_t t = t0 + i;
-      __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q.data() + t * C + b * kQBlock));
+      __m256i xq =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q.data() + t * C + b * kQBlock));
       if constexpr (F != QuantFormat::Q4_1) xq = _mm256_sign_epi8(xq, wq);
       const __m256i lanes = Isa::dot_u8s8(wabs, xq);
       const float s = d * a.d[static_cast<size_t>(t * nb + b)];
