@@ -276,7 +276,10 @@ void quantize_activations(const float* x, int64_t ldx, int64_t t0, int64_t t1,
       int8_t* q = a.q.data() + t * C + b * kQBlock;
       int32_t sum = 0;
       for (int j = 0; j < kQBlock; ++j) {
-        q[j] = static_cast<int8_t>(std::nearbyint(xb[j] * id));  // |x id| <= 127
+        // Round to nearest-even by adding and removing 1.5 * 2^23 (exact
+        // for |v| <= 127; std::nearbyint is a library call on baseline x86-64).
+        const float v = xb[j] * id;
+        q[j] = static_cast<int8_t>((v + 12582912.0f) - 12582912.0f);
         sum += q[j];
       }
       a.d[static_cast<size_t>(t * nb + b)] = d;

@@ -172,7 +172,7 @@ TEST_CASE("quant activations: q8 blocks of 32 with d = max|x|/127 and s = d sum 
   quantize_activations(x.data(), 64, 0, 1, a);
   CHECK(a.d[0] == 2.54f / 127.0f);
   CHECK(a.q[0] == -127);
-  CHECK(a.q[1] == static_cast<int8_t>(std::nearbyint(1.0f * (1.0f / a.d[0]))));
+  CHECK(a.q[1] == static_cast<int8_t>(std::nearbyint(1.0f * (1.0f / a.d[0]))));  // 50.0 -> 50
   CHECK(a.d[1] == 0.5f / 127.0f);
   CHECK(a.q[40] == 127);
   CHECK(a.s[0] == a.d[0] * static_cast<float>(a.q[0] + a.q[1]));
