@@ -99,7 +99,7 @@ void int_row_portable(const QuantMatrix& w, const QuantActivations& a, int64_t r
                       int64_t nt, float* y, int64_t ldy) {
   const int64_t nb = w.cols / kQBlock;
   const uint8_t* row = w.row(r);
-  float acc[4][8] = {};
+  float acc[4][2][8] = {};  // [row][block parity][lane]
   float sm[4] = {};
   IntBlock blk;
   for (int64_t b = 0; b < nb; ++b) {
@@ -111,7 +111,7 @@ void int_row_portable(const QuantMatrix& w, const QuantActivations& a, int64_t r
       for (int l = 0; l < 8; ++l) {
         int32_t lane = 0;
         for (int k = 0; k < 4; ++k) lane += int32_t{blk.q[4 * l + k]} * int32_t{xq[4 * l + k]};
-        acc[i][l] = std::fma(s, static_cast<float>(lane), acc[i][l]);
+        acc[i][b % 2][l] = std::fma(s, static_cast<float>(lane), acc[i][b % 2][l]);
       }
       if (w.format == QuantFormat::Q4_1) sm[i] += blk.m * a.s[static_cast<size_t>(t * nb + b)];
     }
@@ -119,7 +119,9 @@ void int_row_portable(const QuantMatrix& w, const QuantActivations& a, int64_t r
   float dw = 1.0f;
   if (w.format == QuantFormat::Int8) std::memcpy(&dw, row, 4);
   for (int64_t i = 0; i < nt; ++i) {
-    float v = fold8(acc[i]);
+    float lanes[8];
+    for (int l = 0; l < 8; ++l) lanes[l] = acc[i][0][l] + acc[i][1][l];
+    float v = fold8(lanes);
     if (w.format == QuantFormat::Q4_1) v += sm[i];
     if (w.format == QuantFormat::Int8) v *= dw;
     y[(t0 + i) * ldy + r] = v;

@@ -17,9 +17,12 @@
 //
 // Determinism: every output y[t, r] is computed by one call, summed in a fixed
 // order that does not depend on T, on the row range or on the thread: per
-// block, 8 int32 lanes (lane l holds the products of elements 4l..4l+3), then
-// acc[l] = fma(d_w * d_x, float(lane[l]), acc[l]) over blocks in order, then
-// the lanes folded 4-2-1 (nf4: 16 float lanes, block sums, folded 8-4-2-1).
+// block b, 8 int32 lanes (lane l holds the products of elements 4l..4l+3),
+// then acc[b % 2][l] = fma(d_w * d_x, float(lane[l]), acc[b % 2][l]) over
+// blocks in order (two accumulators: even and odd blocks, which is what one
+// 512-bit register holding two blocks computes), then lanes
+// acc[0][l] + acc[1][l] folded 4-2-1 (nf4: 16 float lanes, block sums,
+// folded 8-4-2-1).
 // All three paths (AVX-512 VNNI, AVX2, portable) follow this exact recipe, so
 // they agree bit for bit, and decode (T = 1) equals any row of a prefill.
 //

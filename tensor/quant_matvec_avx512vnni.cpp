@@ -1,7 +1,9 @@
 // quant_matvec_avx512vnni.cpp: the AVX-512 VNNI path of quant_matmul_rows.
 //
-// What it teaches: the integer formats use vpdpbusd in its 256-bit form (one
-// block of 32 int8 per instruction, quant_matvec_x86.h); nf4 uses a whole
+// What it teaches: the integer formats use vpdpbusd in its 512-bit form: two
+// blocks of 32 int8 per instruction (block b in the low 8 lanes, b+1 in the
+// high 8, which is why quant_matvec.h keeps even and odd blocks in separate
+// accumulators), their two scales in one register; nf4 uses a whole
 // 512-bit register as the table of 16 NormalFloat levels: 16 nibbles widened
 // to int32 index it with one vpermps (_mm512_permutexvar_ps), and the levels
 // meet the f32 activations in an FMA. The lanes and their order are the ones
@@ -16,12 +18,128 @@
 namespace cpurich::detail {
 namespace {
 
-struct Vnni {
-  // 8 int32 lanes: lane l = sum_{k<4} u[4l+k] * s[4l+k] (u unsigned, s signed).
-  static __m256i dot_u8s8(__m256i u, __m256i s) {
-    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+// The weights of blocks b and b+1 of a row as one register of 64 int8 (block
+// b in the low half), signed (Q4_1: its unsigned nibbles), and their scales.
+template <QuantFormat F>
+inline __m512i load_pair(const uint8_t* row, int64_t b, float* d, float* m) {
+  auto join = [](__m256i lo, __m256i hi) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+  };
+  if constexpr (F == QuantFormat::Int8) {
+    d[0] = d[1] = 1.0f;
+    return _mm512_loadu_si512(row + 4 + b * kQBlock);
+  } else if constexpr (F == QuantFormat::Q8_0) {
+    const uint8_t* p = row + b * 34;
+    prefetch_ahead(p);
+    d[0] = f16_at(p);
+    d[1] = f16_at(p + 34);
+    return join(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2)),
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 36)));
+  } else if constexpr (F == QuantFormat::Q4_0) {
+    const uint8_t* p = row + b * 18;
+    prefetch_ahead(p);
+    d[0] = f16_at(p);
+    d[1] = f16_at(p + 18);
+    return _mm512_sub_epi8(join(unpack_nibbles(p + 2), unpack_nibbles(p + 20)),
+                           _mm512_set1_epi8(8));
+  } else {
+    const uint8_t* p = row + b * 20;
+    prefetch_ahead(p);
+    d[0] = f16_at(p);
+    m[0] = f16_at(p + 2);
+    d[1] = f16_at(p + 20);
+    m[1] = f16_at(p + 22);
+    return join(unpack_nibbles(p + 4), unpack_nibbles(p + 24));
+  }
+}
+
+// y[t0 + i, r] for i < NT, integer formats, two blocks per vpdpbusd: the low
+// 8 lanes of acc accumulate the even blocks, the high 8 the odd ones (the
+// order quant_matvec.h fixes). An odd last block goes through the low half
+// alone (a masked FMA leaves the high lanes as they are).
+template <QuantFormat F, int NT>
+struct IntRow512 {
+  static void run(int64_t r, int64_t t0, const QuantMatrix& w, const QuantActivations& a, float* y,
+                  int64_t ldy) {
+    const int64_t C = w.cols, nb = C / kQBlock;
+    const uint8_t* row = w.row(r);
+    __m512 acc[NT];
+    float sm[NT];
+    for (int i = 0; i < NT; ++i) {
+      acc[i] = _mm512_setzero_ps();
+      sm[i] = 0.0f;
+    }
+    for (int64_t b = 0; b < nb; b += 2) {
+      const bool pair = b + 1 < nb;
+      float d[2] = {1.0f, 1.0f}, m[2] = {0.0f, 0.0f};
+      __m512i wq;
+      if (pair) {
+        wq = load_pair<F>(row, b, d, m);
+      } else {  // the last, even block: the low half only, zeros above
+        __m256i one;
+        if constexpr (F == QuantFormat::Int8) {
+          one = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 4 + b * kQBlock));
+        } else if constexpr (F == QuantFormat::Q8_0) {
+          d[0] = f16_at(row + b * 34);
+          one = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + b * 34 + 2));
+        } else if constexpr (F == QuantFormat::Q4_0) {
+          d[0] = f16_at(row + b * 18);
+          one = _mm256_sub_epi8(unpack_nibbles(row + b * 18 + 2), _mm256_set1_epi8(8));
+        } else {
+          d[0] = f16_at(row + b * 20);
+          m[0] = f16_at(row + b * 20 + 2);
+          one = unpack_nibbles(row + b * 20 + 4);
+        }
+        wq = _mm512_zextsi256_si512(one);
+      }
+      __m512i wabs = wq;
+      if constexpr (F != QuantFormat::Q4_1) wabs = _mm512_abs_epi8(wq);
+      const __mmask16 lanes_used = pair ? __mmask16(0xFFFF) : __mmask16(0x00FF);
+      for (int i = 0; i < NT; ++i) {
+        const int64_t t = t0 + i;
+        const int8_t* xb = a.q.data() + t * C + b * kQBlock;
+        __m512i xq =
+            pair ? _mm512_loadu_si512(xb)
+                 : _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb)));
+        if constexpr (F != QuantFormat::Q4_1) {  // x * sign(w), as vpsignb does
+          const __mmask64 neg = _mm512_movepi8_mask(wq);
+          const __mmask64 zero = _mm512_testn_epi8_mask(wq, wq);
+          xq = _mm512_mask_sub_epi8(xq, neg, _mm512_setzero_si512(), xq);
+          xq = _mm512_mask_mov_epi8(xq, zero, _mm512_setzero_si512());
+        }
+        const __m512i lanes = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wabs, xq);
+        const float* dx = a.d.data() + t * nb + b;
+        const float s0 = d[0] * dx[0];
+        const float s1 = pair ? d[1] * dx[1] : 0.0f;
+        const __m512 sv =
+            _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(s0)), _mm256_set1_ps(s1), 1);
+        acc[i] = _mm512_mask3_fmadd_ps(sv, _mm512_cvtepi32_ps(lanes), acc[i], lanes_used);
+        if constexpr (F == QuantFormat::Q4_1) {
+          const float* sx = a.s.data() + t * nb + b;
+          sm[i] += m[0] * sx[0];
+          if (pair) sm[i] += m[1] * sx[1];
+        }
+      }
+    }
+    float dw = 1.0f;
+    if constexpr (F == QuantFormat::Int8) std::memcpy(&dw, row, 4);
+    for (int i = 0; i < NT; ++i) {
+      float v = fold8_ps(
+          _mm256_add_ps(_mm512_castps512_ps256(acc[i]), _mm512_extractf32x8_ps(acc[i], 1)));
+      if constexpr (F == QuantFormat::Q4_1) v += sm[i];
+      if constexpr (F == QuantFormat::Int8) v *= dw;
+      y[(t0 + i) * ldy + r] = v;
+    }
   }
 };
+template <int NT>
+using Int8Row = IntRow512<QuantFormat::Int8, NT>;
+template <int NT>
+using Q8Row = IntRow512<QuantFormat::Q8_0, NT>;
+template <int NT>
+using Q40Row = IntRow512<QuantFormat::Q4_0, NT>;
+template <int NT>
+using Q41Row = IntRow512<QuantFormat::Q4_1, NT>;
 
 // Folds 16 lanes 8-4-2-1.
 float fold16_ps(__m512 v) {
@@ -71,7 +189,18 @@ void quant_rows_avx512(const QuantMatrix& w, const QuantActivations& a, float* y
                        int64_t r0, int64_t r1) {
   if (w.format == QuantFormat::NF4)
     return for_tiles<NF4Row>(r0, r1, a.rows, w, nf4_scales(w), a, y, ldy);
-  int_format_rows<Vnni>(w, a, y, ldy, r0, r1);
+  switch (w.format) {
+    case QuantFormat::Int8:
+      return for_tiles<Int8Row>(r0, r1, a.rows, w, a, y, ldy);
+    case QuantFormat::Q8_0:
+      return for_tiles<Q8Row>(r0, r1, a.rows, w, a, y, ldy);
+    case QuantFormat::Q4_0:
+      return for_tiles<Q40Row>(r0, r1, a.rows, w, a, y, ldy);
+    case QuantFormat::Q4_1:
+      return for_tiles<Q41Row>(r0, r1, a.rows, w, a, y, ldy);
+    case QuantFormat::NF4:
+      return;
+  }
 }
 
 }  // namespace cpurich::detail

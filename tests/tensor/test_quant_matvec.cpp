@@ -111,9 +111,12 @@ void check_case(const Case& cs, int64_t T) {
 const Case kCases[] = {
     {.format = QuantFormat::Int8, .rows = 37, .cols = 96},
     {.format = QuantFormat::Int8, .rows = 13, .cols = 50},  // rows of odd length: f32 path
-    {.format = QuantFormat::Q8_0, .rows = 37, .cols = 96},
+    {.format = QuantFormat::Q8_0, .rows = 37, .cols = 96},  // 3 blocks: odd count
     {.format = QuantFormat::Q4_0, .rows = 37, .cols = 96},
     {.format = QuantFormat::Q4_1, .rows = 37, .cols = 96},
+    // An even number of blocks (no lone last block in the 512-bit path).
+    {.format = QuantFormat::Q4_0, .rows = 9, .cols = 256},
+    {.format = QuantFormat::Q8_0, .rows = 9, .cols = 256},
     {.format = QuantFormat::NF4, .rows = 37, .cols = 128},
 };
 
