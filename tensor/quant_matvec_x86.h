@@ -1,13 +1,14 @@
-// quant_matvec_x86.h: the integer-format kernels of quant_matvec.h written
-// once for AVX2 and AVX-512 VNNI (included only by quant_matvec_avx2.cpp and
-// quant_matvec_avx512vnni.cpp, each compiled with its own ISA flags).
+// quant_matvec_x86.h: x86 building blocks of quant_matvec.h's kernels, and
+// the 256-bit integer-format kernel (included only by quant_matvec_avx2.cpp
+// and quant_matvec_avx512vnni.cpp, each compiled with its own ISA flags).
 //
 // What it teaches: the per-block recipe of quant_matvec.h in 256-bit
 // registers. One block of 32 weights is one register of 32 int8; the ISA
 // supplies the dot product of two such registers into 8 int32 lanes (lane l
 // = elements 4l..4l+3):
 //   AVX2       maddubs (u8 x s8 pairs -> int16) then madd with ones (-> int32)
-//   AVX-512    vpdpbusd does both in one instruction (VNNI, 256-bit form)
+//   AVX-512    vpdpbusd does both in one instruction (VNNI; its file uses the
+//              512-bit form, two blocks at once, with the helpers here)
 // Both take an unsigned first operand, so signed weights go in as |w| and the
 // activations get w's sign (x * sign(w)): |w| * (x sign(w)) = w x.
 // Every function is static or a template on the ISA tag (a type local to the
