@@ -100,7 +100,7 @@ void int_row_portable(const QuantMatrix& w, const QuantActivations& a, int64_t r
   const int64_t nb = w.cols / kQBlock;
   const uint8_t* row = w.row(r);
   float acc[4][2][8] = {};  // [row][block parity][lane]
-  float sm[4] = {};
+  float sm[4][2] = {};      // q4_1's offset terms, even and odd blocks
   IntBlock blk;
   for (int64_t b = 0; b < nb; ++b) {
     decode_block(w, row, b, blk);
@@ -113,7 +113,8 @@ void int_row_portable(const QuantMatrix& w, const QuantActivations& a, int64_t r
         for (int k = 0; k < 4; ++k) lane += int32_t{blk.q[4 * l + k]} * int32_t{xq[4 * l + k]};
         acc[i][b % 2][l] = std::fma(s, static_cast<float>(lane), acc[i][b % 2][l]);
       }
-      if (w.format == QuantFormat::Q4_1) sm[i] += blk.m * a.s[static_cast<size_t>(t * nb + b)];
+      if (w.format == QuantFormat::Q4_1)
+        sm[i][b % 2] += blk.m * a.s[static_cast<size_t>(t * nb + b)];
     }
   }
   float dw = 1.0f;
@@ -122,7 +123,7 @@ void int_row_portable(const QuantMatrix& w, const QuantActivations& a, int64_t r
     float lanes[8];
     for (int l = 0; l < 8; ++l) lanes[l] = acc[i][0][l] + acc[i][1][l];
     float v = fold8(lanes);
-    if (w.format == QuantFormat::Q4_1) v += sm[i];
+    if (w.format == QuantFormat::Q4_1) v += sm[i][0] + sm[i][1];
     if (w.format == QuantFormat::Int8) v *= dw;
     y[(t0 + i) * ldy + r] = v;
   }

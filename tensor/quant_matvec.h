@@ -21,8 +21,9 @@
 // then acc[b % 2][l] = fma(d_w * d_x, float(lane[l]), acc[b % 2][l]) over
 // blocks in order (two accumulators: even and odd blocks, which is what one
 // 512-bit register holding two blocks computes), then lanes
-// acc[0][l] + acc[1][l] folded 4-2-1 (nf4: 16 float lanes, block sums,
-// folded 8-4-2-1).
+// acc[0][l] + acc[1][l] folded 4-2-1; q4_1 adds its offset terms m_w s_x
+// the same way, in two scalar sums (even, odd blocks) added last (nf4: 16
+// float lanes, block sums, folded 8-4-2-1).
 // All three paths (AVX-512 VNNI, AVX2, portable) follow this exact recipe, so
 // they agree bit for bit, and decode (T = 1) equals any row of a prefill.
 //

@@ -64,10 +64,10 @@ struct IntRow512 {
     const int64_t C = w.cols, nb = C / kQBlock;
     const uint8_t* row = w.row(r);
     __m512 acc[NT];
-    float sm[NT];
+    float sm[NT][2];  // q4_1's offset terms, even and odd blocks
     for (int i = 0; i < NT; ++i) {
       acc[i] = _mm512_setzero_ps();
-      sm[i] = 0.0f;
+      sm[i][0] = sm[i][1] = 0.0f;
     }
     for (int64_t b = 0; b < nb; b += 2) {
       const bool pair = b + 1 < nb;
@@ -116,8 +116,8 @@ struct IntRow512 {
         acc[i] = _mm512_mask3_fmadd_ps(sv, _mm512_cvtepi32_ps(lanes), acc[i], lanes_used);
         if constexpr (F == QuantFormat::Q4_1) {
           const float* sx = a.s.data() + t * nb + b;
-          sm[i] += m[0] * sx[0];
-          if (pair) sm[i] += m[1] * sx[1];
+          sm[i][0] += m[0] * sx[0];
+          if (pair) sm[i][1] += m[1] * sx[1];
         }
       }
     }
@@ -126,7 +126,7 @@ struct IntRow512 {
     for (int i = 0; i < NT; ++i) {
       float v = fold8_ps(
           _mm256_add_ps(_mm512_castps512_ps256(acc[i]), _mm512_extractf32x8_ps(acc[i], 1)));
-      if constexpr (F == QuantFormat::Q4_1) v += sm[i];
+      if constexpr (F == QuantFormat::Q4_1) v += sm[i][0] + sm[i][1];
       if constexpr (F == QuantFormat::Int8) v *= dw;
       y[(t0 + i) * ldy + r] = v;
     }

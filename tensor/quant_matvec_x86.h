@@ -60,10 +60,10 @@ static inline void int_row(const QuantMatrix& w, const QuantActivations& a, int6
   const int64_t C = w.cols, nb = C / kQBlock;
   const uint8_t* row = w.row(r);
   __m256 acc[NT][2];  // [row][block parity]
-  float sm[NT];
+  float sm[NT][2];    // q4_1's offset terms, even and odd blocks
   for (int i = 0; i < NT; ++i) {
     acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-    sm[i] = 0.0f;
+    sm[i][0] = sm[i][1] = 0.0f;
   }
   for (int64_t b = 0; b < nb; ++b) {
     __m256i wq;
@@ -97,14 +97,15 @@ static inline void int_row(const QuantMatrix& w, const QuantActivations& a, int6
       const __m256i lanes = Isa::dot_u8s8(wabs, xq);
       const float s = d * a.d[static_cast<size_t>(t * nb + b)];
       acc[i][b % 2] = _mm256_fmadd_ps(_mm256_set1_ps(s), _mm256_cvtepi32_ps(lanes), acc[i][b % 2]);
-      if constexpr (F == QuantFormat::Q4_1) sm[i] += m * a.s[static_cast<size_t>(t * nb + b)];
+      if constexpr (F == QuantFormat::Q4_1)
+        sm[i][b % 2] += m * a.s[static_cast<size_t>(t * nb + b)];
     }
   }
   float dw = 1.0f;
   if constexpr (F == QuantFormat::Int8) std::memcpy(&dw, row, 4);
   for (int i = 0; i < NT; ++i) {
     float v = fold8_ps(_mm256_add_ps(acc[i][0], acc[i][1]));
-    if constexpr (F == QuantFormat::Q4_1) v += sm[i];
+    if constexpr (F == QuantFormat::Q4_1) v += sm[i][0] + sm[i][1];
     if constexpr (F == QuantFormat::Int8) v *= dw;
     y[(t0 + i) * ldy + r] = v;
   }
