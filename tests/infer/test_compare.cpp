@@ -1,6 +1,7 @@
 // test_compare.cpp: infer/compare.h: the KL between next-token distributions
 // (checked against a hand-computed value and against prefills), and a model
 // compared with its own q8_0 / q4_0 copies: q8_0 is closer in every measure.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>

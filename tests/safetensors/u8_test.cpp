@@ -20,7 +20,8 @@ using cpurich::test::make_file;
 TEST_CASE("U8 tensors round-trip byte for byte next to F32 tensors", "[safetensors][u8]") {
   std::vector<std::uint8_t> blocks(37);
   for (std::size_t i = 0; i < blocks.size(); ++i) blocks[i] = static_cast<std::uint8_t>(i * 97 + 5);
-  const std::map<std::string, Tensor> f32 = {{"b", Tensor::from_vector({1.5f, -2.0f, 3.25f}, {3})}};
+  const std::map<std::string, Tensor> f32 = {
+      {"b", Tensor::from_vector(std::vector<float>{1.5f, -2.0f, 3.25f}, {3})}};
   const std::map<std::string, std::vector<std::uint8_t>> u8 = {{"a", blocks}, {"z", {255}}};
   const std::string file = cpurich::serialize_safetensors(f32, {{"k", "v"}}, u8);
   const auto parsed = cpurich::parse_safetensors(as_byte_span(file), "u8");
@@ -37,9 +38,10 @@ TEST_CASE("U8 tensors round-trip byte for byte next to F32 tensors", "[safetenso
 }
 
 TEST_CASE("U8 tensors keep the strict checks", "[safetensors][u8]") {
-  CHECK_THROWS_WITH(cpurich::serialize_safetensors({{"a", Tensor::from_vector({1.0f}, {1})}}, {},
-                                                   {{"a", {1, 2}}}),
-                    Contains("tensor 'a' is given both as f32 and as u8"));
+  CHECK_THROWS_WITH(
+      cpurich::serialize_safetensors({{"a", Tensor::from_vector(std::vector<float>{1.0f}, {1})}},
+                                     {}, {{"a", {1, 2}}}),
+      Contains("tensor 'a' is given both as f32 and as u8"));
   CHECK_THROWS_AS(cpurich::serialize_safetensors({}, {}, {{"__metadata__", {1}}}),
                   SafetensorsError);
   // 3 elements of U8 are 3 bytes, not 4.
