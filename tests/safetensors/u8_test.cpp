@@ -48,7 +48,7 @@ TEST_CASE("U8 tensors keep the strict checks", "[safetensors][u8]") {
   const std::string bad_span =
       make_file(R"({"a":{"dtype":"U8","shape":[3],"data_offsets":[0,4]}})", std::string(4, 'x'));
   CHECK_THAT(error_of(bad_span),
-             Contains("tensor 'a': data_offsets span 4 bytes but shape [3] of U8 needs 3 x 1"));
+             Contains("tensor 'a': data_offsets span 4 bytes but shape (3,) of U8 needs 3 x 1"));
   const std::string trailing =
       make_file(R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}})", std::string(3, 'x'));
   CHECK_THAT(error_of(trailing), Contains("1 trailing bytes after the last tensor"));
