@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   cpurich::cli::register_lora(app);
   cpurich::cli::register_qa_eval(app);
   cpurich::cli::register_export(app);
+  cpurich::cli::register_quantize(app);
+  cpurich::cli::register_compare(app);
   try {
     cpurich::init_threads_from_env();
     app.parse(argc, argv);

@@ -6,6 +6,7 @@
 
 #include "nn/gpt.h"
 #include "nn/lora_io.h"
+#include "nn/quant_io.h"
 
 namespace cpurich {
 
@@ -15,12 +16,17 @@ InferenceModel load_inference_model(const std::string& dir, const std::string& a
   InferenceModel m;
   m.tokenizer = load_tokenizer_from_dir(dir);
   {
-    GPT model = load_model(dir);  // freed at the end of this scope
+    // A quantized directory: the Decoder computes from its packed blocks.
+    std::map<std::string, QuantMatrix> quantized;
+    GPT model = load_model(dir, quantized);  // freed at the end of this scope
     if (!adapter_dir.empty()) {
       load_lora_adapter(model, adapter_dir);
       merge_lora(model);
+      // The merged weights W + BA are no longer the blocks' values: run the
+      // merged (dequantized base + adapter) F32 model.
+      quantized.clear();
     }
-    m.decoder = std::make_unique<Decoder>(model);
+    m.decoder = std::make_unique<Decoder>(model, quantized);
   }
   if (m.tokenizer->vocab_size() > m.decoder->config().vocab_size)
     throw std::invalid_argument(

@@ -23,9 +23,10 @@ struct InferenceModel {
   std::unique_ptr<Decoder> decoder;
 };
 
-/// Loads DIR/config.json, model.safetensors and the tokenizer; with an
-/// adapter directory (nn/lora_io.h), merges the adapter into the weights
-/// first, so generation runs at the base model's speed. Throws
+/// Loads DIR/config.json, model.safetensors and the tokenizer; a quantized
+/// directory (nn/quant_io.h) decodes from its packed matrices. With an
+/// adapter directory (nn/lora_io.h), merges the adapter into the (dequantized)
+/// weights first, so generation runs at the base model's F32 speed. Throws
 /// std::runtime_error if DIR does not exist or the adapter does not fit, and
 /// std::invalid_argument if the tokenizer has more ids than the model's vocabulary.
 InferenceModel load_inference_model(const std::string& dir, const std::string& adapter_dir = "");

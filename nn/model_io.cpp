@@ -16,6 +16,7 @@
 #include <string>
 
 #include "nn/gpt.h"
+#include "nn/quant_io.h"
 #include "nn/safetensors.h"
 #include "tensor/ops.h"
 #include "util/file_util.h"
@@ -87,12 +88,20 @@ void save_model(const GPT& model, const std::string& dir) {
 }
 
 GPT load_model(const std::string& dir) {
+  std::map<std::string, QuantMatrix> quantized;
+  return load_model(dir, quantized);
+}
+
+GPT load_model(const std::string& dir, std::map<std::string, QuantMatrix>& quantized) {
   if (!std::filesystem::is_directory(dir))
     throw std::runtime_error("model directory " + dir + " does not exist");
   const GPTConfig config = read_config(dir + "/config.json");
   const std::string weights_path = dir + "/model.safetensors";
-  std::map<std::string, Tensor> tensors =
-      normalise_names(read_safetensors(weights_path).tensors, weights_path);
+  SafetensorsFile file = read_safetensors(weights_path);
+  quantized = quantized_matrices_from_file(file, config, weights_path);
+  for (const auto& [name, q] : quantized)
+    file.tensors.emplace(name, dequantize_to_state_tensor(name, q));
+  std::map<std::string, Tensor> tensors = normalise_names(std::move(file.tensors), weights_path);
   GPT model = GPT::zeros(config);
   const std::string problem =
       state_dict_mismatch(model.named_parameters(), tensors, " from config.json");

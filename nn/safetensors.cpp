@@ -57,7 +57,7 @@ Tensor decode_tensor(const TensorEntry& entry, const std::byte* buffer) {
   } else if (entry.dtype == "F16") {
     for (int64_t i = 0; i < n; ++i)
       out[i] = f16_to_f32(static_cast<std::uint16_t>(load_le(in + 2 * i, 2)));
-  } else {  // "BF16": validate_header admits nothing else
+  } else {  // "BF16": U8 never reaches here, validate_header admits nothing else
     for (int64_t i = 0; i < n; ++i)
       out[i] = bf16_to_f32(static_cast<std::uint16_t>(load_le(in + 2 * i, 2)));
   }
@@ -85,7 +85,13 @@ SafetensorsFile parse_safetensors(std::span<const std::byte> bytes, const std::s
   SafetensorsFile file;
   file.metadata = header.metadata;
   for (const TensorEntry& entry : header.tensors) {
-    file.tensors.emplace(entry.name, decode_tensor(entry, buffer));
+    if (entry.dtype == "U8") {  // kept as bytes: they are not numbers on their own
+      const auto* begin = reinterpret_cast<const std::uint8_t*>(buffer + entry.begin);
+      file.bytes.emplace(entry.name,
+                         std::vector<std::uint8_t>(begin, begin + (entry.end - entry.begin)));
+    } else {
+      file.tensors.emplace(entry.name, decode_tensor(entry, buffer));
+    }
     file.stored_dtype.emplace(entry.name, entry.dtype);
   }
   return file;
@@ -107,20 +113,34 @@ SafetensorsFile read_safetensors(const std::string& path) {
 }
 
 std::string serialize_safetensors(const std::map<std::string, Tensor>& tensors,
-                                  const std::map<std::string, std::string>& metadata) {
+                                  const std::map<std::string, std::string>& metadata,
+                                  const std::map<std::string, std::vector<std::uint8_t>>& bytes) {
   nlohmann::json header = nlohmann::json::object();
   std::uint64_t offset = 0;
-  for (const auto& [name, tensor] : tensors) {  // std::map: sorted by name
+  auto check_name = [&](const std::string& name) {
     if (name.empty() || name == "__metadata__")
       fail("safetensors writer", "invalid tensor name '" + name + "'");
+  };
+  for (const auto& [name, tensor] : tensors) {  // std::map: sorted by name
+    check_name(name);
     if (tensor.dtype() != DType::F32)
       fail("safetensors writer", "tensor '" + name + "' is " + dtype_name(tensor.dtype()) +
                                      "; only f32 tensors are written");
-    const auto bytes = static_cast<std::uint64_t>(tensor.numel()) * 4;
+    const auto n_bytes = static_cast<std::uint64_t>(tensor.numel()) * 4;
     header[name] = {{"dtype", "F32"},
                     {"shape", tensor.shape()},
-                    {"data_offsets", nlohmann::json::array({offset, offset + bytes})}};
-    offset += bytes;
+                    {"data_offsets", nlohmann::json::array({offset, offset + n_bytes})}};
+    offset += n_bytes;
+  }
+  for (const auto& [name, data] : bytes) {  // after the F32 tensors in the buffer
+    check_name(name);
+    if (tensors.count(name))
+      fail("safetensors writer", "tensor '" + name + "' is given both as f32 and as u8");
+    const std::uint64_t n = data.size();
+    header[name] = {{"dtype", "U8"},
+                    {"shape", nlohmann::json::array({n})},
+                    {"data_offsets", nlohmann::json::array({offset, offset + n})}};
+    offset += n;
   }
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::string text;
@@ -140,14 +160,16 @@ std::string serialize_safetensors(const std::map<std::string, Tensor>& tensors,
     if (dense.numel() == 0) continue;
     for (const float v : dense.span_f32()) store_le(out, std::bit_cast<std::uint32_t>(v), 4);
   }
+  for (const auto& [name, data] : bytes) out.append(data.begin(), data.end());
   return out;
 }
 
 void write_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
-  const std::string bytes = serialize_safetensors(tensors, metadata);
+                       const std::map<std::string, std::string>& metadata,
+                       const std::map<std::string, std::vector<std::uint8_t>>& bytes) {
+  const std::string file = serialize_safetensors(tensors, metadata, bytes);
   try {
-    write_file_atomic(path, bytes);
+    write_file_atomic(path, file);
   } catch (const std::exception& e) {
     fail(path, std::string("cannot write safetensors file: ") + e.what());
   }

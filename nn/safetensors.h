@@ -19,6 +19,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "tensor/half.h"
 #include "tensor/tensor.h"
@@ -36,10 +37,14 @@ class SafetensorsError : public std::runtime_error {
 /// The contents of one safetensors file.
 struct SafetensorsFile {
   /// name -> values, always converted to contiguous F32 (shape as stored).
+  /// Every F32, F16 and BF16 tensor; U8 tensors are in `bytes` instead.
   std::map<std::string, Tensor> tensors;
+  /// name -> raw bytes of each U8 tensor (flattened, not converted: a
+  /// quantized matrix's blocks, see nn/quant_io.h).
+  std::map<std::string, std::vector<std::uint8_t>> bytes;
   /// The "__metadata__" map (empty if the file has none).
   std::map<std::string, std::string> metadata;
-  /// name -> dtype as stored in the file: "F32", "F16" or "BF16".
+  /// name -> dtype as stored in the file: "F32", "F16", "BF16" or "U8".
   std::map<std::string, std::string> stored_dtype;
 };
 
@@ -55,17 +60,21 @@ SafetensorsFile read_safetensors(const std::string& path);
 /// the source in error messages (a path, or a test case name).
 SafetensorsFile parse_safetensors(std::span<const std::byte> bytes, const std::string& what);
 
-/// The bytes of a safetensors file holding `tensors` as F32, sorted by name,
-/// with the header padded with spaces to a multiple of 8 bytes so the data
-/// buffer is 8-byte aligned. Tensors must be F32 (any strides); names must be
-/// non-empty and not "__metadata__". Throws SafetensorsError otherwise.
-std::string serialize_safetensors(const std::map<std::string, Tensor>& tensors,
-                                  const std::map<std::string, std::string>& metadata = {});
+/// The bytes of a safetensors file holding `tensors` as F32 and `bytes` as
+/// 1-D U8 tensors, sorted by name, with the header padded with spaces to a
+/// multiple of 8 bytes so the data buffer is 8-byte aligned. Tensors must be
+/// F32 (any strides); names must be non-empty, not "__metadata__" and not in
+/// both maps. Throws SafetensorsError otherwise.
+std::string serialize_safetensors(
+    const std::map<std::string, Tensor>& tensors,
+    const std::map<std::string, std::string>& metadata = {},
+    const std::map<std::string, std::vector<std::uint8_t>>& bytes = {});
 
 /// serialize_safetensors() written atomically to `path` (temp file + fsync +
 /// rename): on failure the previous file at `path` is left untouched.
 /// Throws SafetensorsError naming the path.
 void write_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
-                       const std::map<std::string, std::string>& metadata = {});
+                       const std::map<std::string, std::string>& metadata = {},
+                       const std::map<std::string, std::vector<std::uint8_t>>& bytes = {});
 
 }  // namespace cpurich

@@ -19,7 +19,7 @@ namespace cpurich::safetensors_detail {
 /// One validated header entry: where a tensor lives in the data buffer.
 struct TensorEntry {
   std::string name;
-  std::string dtype;    ///< "F32", "F16" or "BF16"
+  std::string dtype;    ///< "F32", "F16", "BF16" or "U8"
   Shape shape;          ///< every dim >= 0, product fits in int64
   std::uint64_t begin;  ///< byte offsets into the data buffer, begin <= end <= buffer size
   std::uint64_t end;

@@ -146,7 +146,8 @@ std::string parse_dtype(const json& j, const std::string& where) {
     fail(where, "dtype is not a string (it is " + std::string(j.type_name()) + ")");
   const auto dtype = j.get<std::string>();
   if (stored_dtype_size(dtype) == 0)
-    fail(where, "unsupported dtype '" + printable(dtype) + "' (cpurich reads F32, F16 and BF16)");
+    fail(where,
+         "unsupported dtype '" + printable(dtype) + "' (cpurich reads F32, F16, BF16 and U8)");
   return dtype;
 }
 
@@ -246,6 +247,7 @@ void check_coverage(std::vector<TensorEntry> entries, std::uint64_t buffer_bytes
 std::size_t stored_dtype_size(const std::string& dtype) {
   if (dtype == "F32") return 4;
   if (dtype == "F16" || dtype == "BF16") return 2;
+  if (dtype == "U8") return 1;  // raw bytes: quantized blocks (nn/quant_io.h)
   return 0;
 }
 

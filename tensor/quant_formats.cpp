@@ -87,6 +87,7 @@ QuantFormat parse_quant_format(std::string_view name) {
 
 // ---- q8_0 -------------------------------------------------------------------
 
+//! [q8_0_quantize]
 void quantize_row_q8_0_ref(const float* x, uint8_t* y, int64_t k) {
   check_row_length(k, kQBlock, "q8_0");
   for (int64_t i = 0; i < k / kQBlock; ++i, x += kQBlock, y += 34) {
@@ -100,6 +101,7 @@ void quantize_row_q8_0_ref(const float* x, uint8_t* y, int64_t k) {
     }
   }
 }
+//! [q8_0_quantize]
 
 void dequantize_row_q8_0(const uint8_t* y, float* x, int64_t k) {
   check_row_length(k, kQBlock, "q8_0");
@@ -112,6 +114,7 @@ void dequantize_row_q8_0(const uint8_t* y, float* x, int64_t k) {
 
 // ---- q4_0 -------------------------------------------------------------------
 
+//! [q4_0_quantize]
 void quantize_row_q4_0_ref(const float* x, uint8_t* y, int64_t k) {
   check_row_length(k, kQBlock, "q4_0");
   for (int64_t i = 0; i < k / kQBlock; ++i, x += kQBlock, y += 18) {
@@ -137,7 +140,9 @@ void quantize_row_q4_0_ref(const float* x, uint8_t* y, int64_t k) {
     }
   }
 }
+//! [q4_0_quantize]
 
+//! [q4_0_dequantize]
 void dequantize_row_q4_0(const uint8_t* y, float* x, int64_t k) {
   check_row_length(k, kQBlock, "q4_0");
   for (int64_t i = 0; i < k / kQBlock; ++i, x += kQBlock, y += 18) {
@@ -148,9 +153,11 @@ void dequantize_row_q4_0(const uint8_t* y, float* x, int64_t k) {
     }
   }
 }
+//! [q4_0_dequantize]
 
 // ---- q4_1 -------------------------------------------------------------------
 
+//! [q4_1_quantize]
 void quantize_row_q4_1_ref(const float* x, uint8_t* y, int64_t k) {
   check_row_length(k, kQBlock, "q4_1");
   for (int64_t i = 0; i < k / kQBlock; ++i, x += kQBlock, y += 20) {
@@ -173,6 +180,7 @@ void quantize_row_q4_1_ref(const float* x, uint8_t* y, int64_t k) {
     }
   }
 }
+//! [q4_1_quantize]
 
 void dequantize_row_q4_1(const uint8_t* y, float* x, int64_t k) {
   check_row_length(k, kQBlock, "q4_1");
@@ -188,6 +196,7 @@ void dequantize_row_q4_1(const uint8_t* y, float* x, int64_t k) {
 
 // ---- int8, one scale per row --------------------------------------------------
 
+//! [int8_quantize]
 void quantize_row_int8(const float* x, uint8_t* y, int64_t k) {
   check_row_length(k, 1, "int8");
   float amax = 0.0f;
@@ -199,6 +208,7 @@ void quantize_row_int8(const float* x, uint8_t* y, int64_t k) {
     y[4 + j] = static_cast<uint8_t>(static_cast<int8_t>(std::round(x[j] * id)));
   }
 }
+//! [int8_quantize]
 
 void dequantize_row_int8(const uint8_t* y, float* x, int64_t k) {
   check_row_length(k, 1, "int8");
@@ -262,6 +272,7 @@ namespace {
 
 /// NF4 of a whole matrix: blocks of 64 -> nibbles + absmax, then the
 /// absmaxes double-quantized.
+//! [nf4_quantize]
 void quantize_nf4(std::span<const float> w, QuantMatrix& q) {
   const int64_t blocks = q.rows * q.cols / kNF4Block;
   std::vector<float> absmax(static_cast<size_t>(blocks));
@@ -303,6 +314,7 @@ void quantize_nf4(std::span<const float> w, QuantMatrix& q) {
     }
   }
 }
+//! [nf4_quantize]
 
 void dequantize_nf4_row(const QuantMatrix& q, int64_t r, float* out) {
   const uint8_t* nib = q.row(r);
