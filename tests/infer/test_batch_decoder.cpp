@@ -92,7 +92,7 @@ const std::vector<std::vector<size_t>> kCuts = {
 TEST_CASE("batched base logits equal solo Decoder logits bit for bit") {
   const auto config = test::small_config(32, 20);
   const GPT model = test::random_model(config, 21);
-  BatchDecoder bd(model, {.max_slots = 4, .max_rows = 16});
+  BatchDecoder bd(model, {.max_slots = 4, .max_rows = 24});
   const auto got = batched_logits(bd, kSeqs, {-1, -1, -1}, kCuts);
   for (size_t s = 0; s < kSeqs.size(); ++s) {
     Decoder d(model);
@@ -109,7 +109,7 @@ TEST_CASE("batched logits with mixed adapters equal solo runs and the merged mod
   GPT a_model = adapted_model(config, 22, 1, all);
   GPT b_model = adapted_model(config, 22, 2, {"c_attn", "mlp.c_proj"});
   const GPT base = test::random_model(config, 22);
-  BatchDecoder bd(base, {.max_slots = 3, .max_rows = 16});
+  BatchDecoder bd(base, {.max_slots = 3, .max_rows = 24});
   const int32_t a = bd.add_adapter(take_lora_weights(a_model));
   const int32_t b = bd.add_adapter(take_lora_weights(b_model));
   CHECK(lora_modules(a_model).empty());  // taken: the models are plain bases again
@@ -158,7 +158,7 @@ TEST_CASE("batched logits do not depend on the thread count") {
   std::vector<std::vector<std::vector<Logits>>> runs;
   for (const int threads : {1, 2, 3}) {
     set_num_threads(threads);
-    BatchDecoder bd(base, {.max_slots = 3, .max_rows = 16});
+    BatchDecoder bd(base, {.max_slots = 3, .max_rows = 24});
     bd.set_parallel_threshold(0);
     GPT m = adapted_model(config, 23, 5, {"c_fc"});
     const int32_t a = bd.add_adapter(take_lora_weights(m));
