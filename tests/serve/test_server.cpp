@@ -8,6 +8,8 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -343,4 +345,42 @@ TEST_CASE("serve: a full queue answers 429, a draining server 503") {
   s.scheduler->drain(0);
   e = post(c, "/v1/completions", {{"prompt", "Hi"}}, 503);
   CHECK(e["error"]["code"] == "shutting_down");
+}
+
+TEST_CASE("serve: the chat page in headless Chromium sends a message and shows the reply") {
+  const std::string chromium = "/usr/bin/chromium";
+  if (!std::filesystem::exists(chromium)) {
+    WARN("chromium not installed, skipping the browser test (apt-get install chromium)");
+    return;
+  }
+  TestServer s;
+  const json req = {{"max_tokens", 128}, {"temperature", 0.5}, {"seed", 0}};
+  const std::string want = reference_text("### Human: Hello\n### Assistant:", req, false, true);
+  // --dump-dom prints the DOM once the page is idle; ?say= makes the page
+  // send "Hello" by itself (serve/web/index.html).
+  const std::string cmd = chromium +
+                          " --headless --no-sandbox --disable-gpu --virtual-time-budget=20000"
+                          " --dump-dom 'http://127.0.0.1:" +
+                          std::to_string(s.port) + "/?say=Hello&temperature=0.5' 2>/dev/null";
+  std::string dom;
+  {
+    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
+    REQUIRE(pipe);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, pipe.get())) > 0) dom.append(buf, n);
+  }
+  const std::string open = "<div class=\"assistant\" data-done=\"true\">";
+  const size_t at = dom.find(open);
+  INFO(dom);
+  REQUIRE(at != std::string::npos);
+  const size_t end = dom.find("</div>", at);
+  std::string text = dom.substr(at + open.size(), end - at - open.size());
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"&lt;", "<"}, {"&gt;", ">"}, {"&amp;", "&"}}) {
+    for (size_t p = text.find(from); p != std::string::npos; p = text.find(from, p + 1))
+      text.replace(p, from.size(), to);
+  }
+  CHECK(text == want);
+  CHECK(dom.find("You: Hello") != std::string::npos);
 }
