@@ -2,9 +2,9 @@
 // base model and any number of LoRA adapters, batched together
 // (serve/scheduler.h, serve/server.h). SIGTERM or SIGINT: stop accepting,
 // let running requests finish for --grace-seconds, cancel the rest, exit 0.
-#include <pthread.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -21,6 +21,16 @@
 namespace cpurich::cli {
 
 namespace {
+
+// SIGTERM / SIGINT may land on any thread (the compute pool's included), and a
+// handler may only do async-signal-safe things: it writes one byte to a pipe,
+// and a waiting thread does the shutdown. A handler can only reach a global.
+int g_signal_pipe[2] = {-1, -1};
+
+extern "C" void on_stop_signal(int) {
+  const char c = 1;
+  [[maybe_unused]] const auto n = write(g_signal_pipe[1], &c, 1);
+}
 
 struct ServeFlags {
   std::string model;
@@ -43,15 +53,6 @@ std::string dir_name(const std::string& dir) {
 }
 
 void run_serve(const ServeFlags& f) {
-  // Signals go to one waiting thread (sigwait), not to whichever thread they
-  // hit: block them here, before any thread exists, so every thread inherits
-  // the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
   apply_threads(f.threads);
   if (f.max_batch < 1 || f.max_tokens < 1 || f.prefill_chunk < 1 || f.max_queue < 0)
     throw std::invalid_argument(
@@ -90,16 +91,24 @@ void run_serve(const ServeFlags& f) {
   for (const ServedModel& m : models) std::fprintf(stderr, "  model \"%s\"\n", m.name.c_str());
   std::fflush(stderr);
   const auto grace_ms = static_cast<int>(f.grace_seconds * 1000);
+  if (pipe(g_signal_pipe) != 0) throw std::runtime_error("cannot create the signal pipe");
+  struct sigaction action = {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
   std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
+    char c = 0;
+    while (read(g_signal_pipe[0], &c, 1) < 0 && errno == EINTR) {
+    }
     scheduler.drain(grace_ms);  // new requests now get 503; running ones end
     server.stop();
   });
   server.run();
-  kill(getpid(),
-       SIGTERM);  // wakes the waiter if run() ended on its own (it is blocked: no effect otherwise)
+  on_stop_signal(0);  // wakes the waiter if run() ended on its own
   waiter.join();
+  close(g_signal_pipe[0]);
+  close(g_signal_pipe[1]);
   std::fprintf(stderr, "cpurich serve: stopped\n");
 }
 
