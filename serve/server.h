@@ -34,8 +34,10 @@ struct ServedModel {
 /// Network and limits of a Server.
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;      ///< 0 = any free port (see Server::port)
-  std::string api_key;  ///< "" = no key; else "Authorization: Bearer KEY" on every API route
+  int port = 8080;  ///< 0 = any free port (see Server::port)
+  /// "" = none; else "Authorization: Bearer KEY" on every route but / (the
+  /// page holds no data; it asks for the key and sends it).
+  std::string api_key;
   int64_t max_body_bytes = 1 << 20;
   RequestLimits limits;
   int max_connections = 64;  ///< HTTP worker threads (a streaming client holds one)
