@@ -19,6 +19,7 @@ void register_qa_eval(CLI::App& app);    // cpurich qa-eval
 void register_export(CLI::App& app);     // cpurich export: GGUF for llama.cpp
 void register_quantize(CLI::App& app);   // cpurich quantize
 void register_compare(CLI::App& app);    // cpurich compare: fp32 vs quantized variants
+void register_serve(CLI::App& app);      // cpurich serve
 
 /// Adds --threads N to a subcommand; call apply_threads(n) when it runs.
 void add_threads_option(CLI::App& sub, int& threads);

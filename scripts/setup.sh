@@ -3,7 +3,7 @@
 # apt-get; otherwise it uses sudo if present; otherwise it prints the one
 # apt-get line to run and stops. Safe to run again: it only installs what is missing.
 set -euo pipefail
-packages=(g++ cmake ninja-build pkg-config libopenblas-dev catch2 nlohmann-json3-dev libcli11-dev
+packages=(g++ cmake ninja-build pkg-config libopenblas-dev catch2 nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
           doxygen graphviz clang-format-14 python3-matplotlib python3-numpy python3-scipy)
 missing=()
 for p in "${packages[@]}"; do
