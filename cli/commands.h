@@ -16,6 +16,7 @@ void register_chat(CLI::App& app);       // cpurich chat
 void register_finetune(CLI::App& app);   // cpurich finetune
 void register_lora(CLI::App& app);       // cpurich lora merge
 void register_qa_eval(CLI::App& app);    // cpurich qa-eval
+void register_sweep(CLI::App& app);      // cpurich sweep: scaling-law sweeps
 
 /// Adds --threads N to a subcommand; call apply_threads(n) when it runs.
 void add_threads_option(CLI::App& sub, int& threads);

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   cpurich::cli::register_finetune(app);
   cpurich::cli::register_lora(app);
   cpurich::cli::register_qa_eval(app);
+  cpurich::cli::register_sweep(app);
   try {
     cpurich::init_threads_from_env();
     app.parse(argc, argv);
