@@ -13,11 +13,13 @@ namespace cpurich {
 namespace {
 
 constexpr double kAspect = 32.0;  // C / L
-constexpr int64_t kHeadDim = 16;
+constexpr int64_t kHeadDim = 8;
 
 std::string run_id(const SweepShape& s, int64_t iters) {
-  return "L" + std::to_string(s.n_layer) + "-C" + std::to_string(s.n_embd) + "-I" +
-         std::to_string(iters);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "L%lld-C%lld-I%lld", static_cast<long long>(s.n_layer),
+                static_cast<long long>(s.n_embd), static_cast<long long>(iters));
+  return buf;
 }
 
 }  // namespace
@@ -27,7 +29,7 @@ SweepShape shape_for_params(double n) {
   const int64_t L = std::max<int64_t>(1, std::llround(std::cbrt(n / (12.0 * kAspect * kAspect))));
   const double c = std::sqrt(n / (12.0 * static_cast<double>(L)));
   const int64_t C =
-      std::max<int64_t>(kHeadDim, kHeadDim * std::llround(c / static_cast<double>(kHeadDim)));
+      std::max<int64_t>(2 * kHeadDim, kHeadDim * std::llround(c / static_cast<double>(kHeadDim)));
   return SweepShape{.n_layer = L, .n_head = C / kHeadDim, .n_embd = C};
 }
 

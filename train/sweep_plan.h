@@ -5,7 +5,7 @@
 // fixed rules, or the curve measures the rules instead of the scale. The rules:
 //
 //   shape:  aspect ratio C = 32 L:  L = max(1, round(cbrt(N / (12 * 32^2)))),
-//           C = 16 * round(sqrt(N / (12 L)) / 16) (>= 16), heads of 16 dims,
+//           C = 8 * round(sqrt(N / (12 L)) / 8) (>= 16), heads of 8 dims,
 //           since a block holds 12 C^2 + 13 C weights (Kaplan et al. find the
 //           loss nearly flat over a wide range of C / L, so one ratio suffices)
 //   lr:     peak = lr_ref * C_ref / C (capped at lr_max): wider layers sum more
