@@ -41,7 +41,7 @@ struct SweepArgs {
   std::string corpus, out, only;
   std::vector<std::string> collect;
   std::vector<double> sizes, tokens, flops, isoflop;
-  double params_min = 3e3, params_max = 1.6e5, tokens_per_param = 20.0;
+  double params_min = 3e3, params_max = 1.7e5, tokens_per_param = 20.0;
   int points = 7;
   SweepRecipe recipe;
   int threads = 0;

@@ -210,7 +210,12 @@ int main(int argc, char** argv) {
     }
 
     // 4. Predict a model 3x larger than the largest, then train it.
-    const double target = 3.0 * nn.back();
+    // The size rule rounds widths to multiples of 8: raise the target until
+    // the model it gives has at least 3x the largest model's parameters.
+    double target = 3.0 * nn.back();
+    while (static_cast<double>(params_total(shape_for_params(target), vocab, recipe.block_size)) <
+           3.0 * n.back())
+      target *= 1.05;
     const SweepShape big = shape_for_params(target);
     const double n_big = static_cast<double>(params_total(big, vocab, recipe.block_size));
     const double predicted = f.predict(n_big);
