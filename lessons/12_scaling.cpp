@@ -20,6 +20,8 @@
 // Run: build/release/lessons/12_scaling [--quick] [--out DIR]
 //   full (default, ~10-20 min on 2 cores, resumable): OUT = runs/12_scaling
 //   --quick (ctest): tiny models, a few seconds; checks the pipeline, not the law
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -156,8 +158,11 @@ int main(int argc, char** argv) {
   try {
     init_threads_from_env();
     if (quick) {
-      out = (fs::temp_directory_path() / "cpurich_12_scaling_quick").string();
-      fs::remove_all(out);  // quick mode always trains: nothing to resume
+      // a fresh folder per process: quick mode always trains, and parallel
+      // test runs never share it
+      out = (fs::temp_directory_path() / ("cpurich_12_scaling_quick_" + std::to_string(getpid())))
+                .string();
+      fs::remove_all(out);
     }
     // 1. The corpus and the recipe. Quick mode: a smaller world and 2 tokens per parameter.
     const world::World w = world::generate_world(world::WorldOptions{.people = quick ? 100 : 500});
@@ -280,6 +285,7 @@ int main(int argc, char** argv) {
       ok = ok && within && good_fit;
     }
     std::printf("\n");
+    if (quick) fs::remove_all(out);
     return ok ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "12_scaling: error: %s\n", e.what());
