@@ -149,7 +149,7 @@ TEST_CASE("held-out loss: fixed windows, standard error of their mean", "[sweep]
                   std::invalid_argument);
 }
 
-TEST_CASE("cpurich sweep: killed mid-run, resumed; --plan + --collect equals one sweep",
+TEST_CASE("cpurich sweep: a killed micro-sweep resumes and --plan with --collect equals one sweep",
           "[sweep][cli]") {
   if (!fs::exists(kCli)) {
     WARN("cpurich not built, skipping: " << kCli);
