@@ -20,6 +20,7 @@ void register_export(CLI::App& app);     // cpurich export: GGUF for llama.cpp
 void register_quantize(CLI::App& app);   // cpurich quantize
 void register_compare(CLI::App& app);    // cpurich compare: fp32 vs quantized variants
 void register_serve(CLI::App& app);      // cpurich serve
+void register_sweep(CLI::App& app);      // cpurich sweep: scaling-law sweeps
 
 /// Adds --threads N to a subcommand; call apply_threads(n) when it runs.
 void add_threads_option(CLI::App& sub, int& threads);

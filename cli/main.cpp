@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   cpurich::cli::register_quantize(app);
   cpurich::cli::register_compare(app);
   cpurich::cli::register_serve(app);
+  cpurich::cli::register_sweep(app);
   try {
     cpurich::init_threads_from_env();
     app.parse(argc, argv);
