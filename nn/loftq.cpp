@@ -178,6 +178,7 @@ LoftqInit loftq_init(std::span<const float> w, int64_t out, int64_t in, int64_t 
   std::vector<double> err(n);
   LoftqInit r;
   TruncatedSvd svd;
+  //! [loftq_loop]
   for (int64_t t = 0; t < iters; ++t) {
     r.q = quantize_matrix(QuantFormat::NF4, residual, out, in);
     dequantize_matrix(r.q, deq);
@@ -191,6 +192,7 @@ LoftqInit loftq_init(std::span<const float> w, int64_t out, int64_t in, int64_t 
         residual[o * in + c] = static_cast<float>(w[o * in + c] - lr);
       }
   }
+  //! [loftq_loop]
   r.a.resize(static_cast<size_t>(rank * in));
   r.b.resize(static_cast<size_t>(out * rank));
   for (int64_t j = 0; j < rank; ++j) {

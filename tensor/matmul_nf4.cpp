@@ -57,6 +57,7 @@ void nf4_matmul_xwt_naive(const QuantMatrix& q, const float* x, int64_t n, float
 void nf4_matmul_xwt(const QuantMatrix& q, const float* x, int64_t n, float beta, float* y) {
   check_nf4(q, "nf4_matmul_xwt");
   const int64_t out = q.rows, in = q.cols;
+  //! [nf4_panels]
   std::vector<float> panel(static_cast<size_t>(std::min(out, kNF4PanelRows) * in));
   for (int64_t r0 = 0; r0 < out; r0 += kNF4PanelRows) {
     const int64_t r1 = std::min(out, r0 + kNF4PanelRows);
@@ -75,6 +76,7 @@ void nf4_matmul_xwt(const QuantMatrix& q, const float* x, int64_t n, float beta,
                   .c = y + r0,
                   .ldc = out});
   }
+  //! [nf4_panels]
 }
 
 void nf4_matmul_dyw_naive(const QuantMatrix& q, const float* dy, int64_t n, float beta,
