@@ -282,7 +282,7 @@ Var linear_nf4_lora_f32(const Var& x, const Var& xa, std::shared_ptr<const Quant
   return make_op_result(
       Y, std::move(parents), "linear_nf4_lora",
       [q = std::move(q), Xa, A, B, U, s, N, IN, R, OUT](Node& self) {
-        const float* dy = self.grad.data_f32();  // (N, OUT)
+        const float* dy = self.grad.data_f32();                        // (N, OUT)
         if (const GradOut dx = grad_output(self.parents[0]); dx.grad)  // (N, IN) += dy Q
           nf4_matmul_dyw(*q, dy, N, dx.fresh ? 0.0f : 1.0f, dx.grad->data_f32());
         Tensor G = Tensor::uninitialized({N, R}, DType::F32);  // g = s dy B
@@ -346,9 +346,9 @@ Var linear_nf4_lora(const Var& x, const Var& xa, std::shared_ptr<const QuantMatr
     throw std::invalid_argument("linear_nf4_lora: the base weight must be an NF4 matrix");
   const int64_t IN = w_nf4->cols, OUT = w_nf4->rows;
   const Tensor& X = x.value();
-  if (X.dim() < 1 || X.size(-1) != IN || xa.value().shape() != X.shape() ||
-      a.value().dim() != 2 || b.value().dim() != 2 || a.value().size(1) != IN ||
-      b.value().size(0) != OUT || b.value().size(1) != a.value().size(0) ||
+  if (X.dim() < 1 || X.size(-1) != IN || xa.value().shape() != X.shape() || a.value().dim() != 2 ||
+      b.value().dim() != 2 || a.value().size(1) != IN || b.value().size(0) != OUT ||
+      b.value().size(1) != a.value().size(0) ||
       (bias.defined() && (bias.value().dim() != 1 || bias.value().size(0) != OUT)))
     throw ShapeError("linear_nf4_lora: x " + shape_str(X.shape()) + ", A " +
                      shape_str(a.value().shape()) + ", B " + shape_str(b.value().shape()) +

@@ -154,15 +154,10 @@ void run_finetune(FinetuneArgs a) {
                                         .loftq_iters = a.o.qlora.loftq_iters});
   }
   if (a.json) {
-    nlohmann::json j{{"method", a.method},
-                                       {"iters", a.o.iters},
-                                       {"trainable_params", trainable},
-                                       {"total_params", total},
-                                       {"loss_before", loss_before},
-                                       {"loss_after", loss_after},
-                                       {"seconds", train_s},
-                                       {"truncated", s.truncated},
-                                       {"dropped", s.dropped}};
+    nlohmann::json j{
+        {"method", a.method},    {"iters", a.o.iters},         {"trainable_params", trainable},
+        {"total_params", total}, {"loss_before", loss_before}, {"loss_after", loss_after},
+        {"seconds", train_s},    {"truncated", s.truncated},   {"dropped", s.dropped}};
     if (a.o.method == FinetuneMethod::QLora) {
       j["init_error"] = ft.qlora_stats().init_error;
       j["weight_norm"] = ft.qlora_stats().weight_norm;

@@ -13,8 +13,8 @@
 
 namespace cpurich {
 
-class LoraAdapter;        // nn/lora.h
-struct QuantMatrix;       // tensor/quant_formats.h
+class LoraAdapter;   // nn/lora.h
+struct QuantMatrix;  // tensor/quant_formats.h
 
 /// y = x @ weight + bias, with weight stored (in, out) like Hugging Face
 /// GPT-2's Conv1D (so HF checkpoints load without transposing).

@@ -84,7 +84,8 @@ void jacobi_eigen(std::vector<double> c, int64_t k, std::vector<double>& values,
         if (apq == 0.0) continue;
         // tan of the angle that zeroes c[p][q]: theta = (c_qq - c_pp) / (2 c_pq).
         const double theta = (c[q * k + q] - c[p * k + p]) / (2.0 * apq);
-        const double t = (theta >= 0 ? 1.0 : -1.0) / (std::fabs(theta) + std::sqrt(theta * theta + 1.0));
+        const double t =
+            (theta >= 0 ? 1.0 : -1.0) / (std::fabs(theta) + std::sqrt(theta * theta + 1.0));
         const double cs = 1.0 / std::sqrt(t * t + 1.0), sn = t * cs;
         for (int64_t i = 0; i < k; ++i) {  // c = c J (columns p, q)
           const double cip = c[i * k + p], ciq = c[i * k + q];
@@ -120,12 +121,11 @@ void jacobi_eigen(std::vector<double> c, int64_t k, std::vector<double>& values,
 
 TruncatedSvd truncated_svd(std::span<const double> m, int64_t rows, int64_t cols, int64_t rank,
                            uint64_t seed, int power_iters) {
-  if (rank < 1 || rank > std::min(rows, cols) ||
-      static_cast<int64_t>(m.size()) != rows * cols)
+  if (rank < 1 || rank > std::min(rows, cols) || static_cast<int64_t>(m.size()) != rows * cols)
     throw std::invalid_argument("truncated_svd: rank " + std::to_string(rank) + " for a (" +
                                 std::to_string(rows) + ", " + std::to_string(cols) + ") matrix");
   const int64_t k = std::min(rank + 8, std::min(rows, cols));  // 8 oversampling columns
-  std::vector<double> omega(static_cast<size_t>(cols * k));  // (cols, k)
+  std::vector<double> omega(static_cast<size_t>(cols * k));    // (cols, k)
   uint64_t state = seed;
   for (double& v : omega) v = gaussian(state);
   std::vector<double> y, z;
@@ -198,7 +198,8 @@ LoftqInit loftq_init(std::span<const float> w, int64_t out, int64_t in, int64_t 
   for (int64_t j = 0; j < rank; ++j) {
     const double f = std::sqrt(svd.s[j] / scale);  // sqrt(S) / sqrt(s) on each side
     for (int64_t c = 0; c < in; ++c) r.a[j * in + c] = static_cast<float>(f * svd.vt[j * in + c]);
-    for (int64_t o = 0; o < out; ++o) r.b[o * rank + j] = static_cast<float>(f * svd.u[o * rank + j]);
+    for (int64_t o = 0; o < out; ++o)
+      r.b[o * rank + j] = static_cast<float>(f * svd.u[o * rank + j]);
   }
   return r;
 }
@@ -212,8 +213,7 @@ double qlora_init_error(std::span<const float> w, const QuantMatrix& q, std::spa
     dequantize_matrix_row(q, o, row);
     for (int64_t c = 0; c < in; ++c) {
       double ba = 0.0;
-      for (int64_t j = 0; j < rank; ++j)
-        ba += static_cast<double>(b[o * rank + j]) * a[j * in + c];
+      for (int64_t j = 0; j < rank; ++j) ba += static_cast<double>(b[o * rank + j]) * a[j * in + c];
       const double e = static_cast<double>(w[o * in + c]) - row[c] - scale * ba;
       sq += e * e;
     }

@@ -122,19 +122,19 @@ void save_lora_adapter(GPT& model, const LoraOptions& options, const std::string
   const std::string checksum =
       provenance.base_checksum.empty() ? base_checksum(model) : provenance.base_checksum;
   nlohmann::json config = {{"peft_type", "LORA"},
-                                 {"task_type", "CAUSAL_LM"},
-                                 {"r", options.rank},
-                                 {"lora_alpha", options.alpha},
-                                 {"lora_dropout", options.dropout},
-                                 {"use_rslora", options.rslora},
-                                 {"target_modules", options.targets},
-                                 {"fan_in_fan_out", true},
-                                 {"bias", "none"},
-                                 {"inference_mode", true},
-                                 {"init_lora_weights", true},
-                                 {"modules_to_save", nullptr},
-                                 {"base_model_name_or_path", base_name},
-                                 {"cpurich", {{"base_checksum", checksum}, {"modules", modules}}}};
+                           {"task_type", "CAUSAL_LM"},
+                           {"r", options.rank},
+                           {"lora_alpha", options.alpha},
+                           {"lora_dropout", options.dropout},
+                           {"use_rslora", options.rslora},
+                           {"target_modules", options.targets},
+                           {"fan_in_fan_out", true},
+                           {"bias", "none"},
+                           {"inference_mode", true},
+                           {"init_lora_weights", true},
+                           {"modules_to_save", nullptr},
+                           {"base_model_name_or_path", base_name},
+                           {"cpurich", {{"base_checksum", checksum}, {"modules", modules}}}};
   if (provenance.trained_against != "f32")
     config["cpurich"]["trained_against"] = provenance.trained_against;
   if (provenance.loftq_iters > 0) {

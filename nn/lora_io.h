@@ -44,7 +44,7 @@ std::string peft_tensor_name(const std::string& module, char which);
 /// "cpurich": {"trained_against": "nf4"} and, for LoftQ, PEFT's
 /// "init_lora_weights": "loftq" with "loftq_config": {"loftq_bits": 4, "loftq_iter": N}.
 struct AdapterProvenance {
-  std::string base_checksum;  ///< empty: base_checksum(model)
+  std::string base_checksum;            ///< empty: base_checksum(model)
   std::string trained_against = "f32";  ///< "f32" or "nf4"
   int64_t loftq_iters = 0;              ///< > 0: LoftQ init
 };

@@ -37,8 +37,8 @@ NamedParameters add_qlora(GPT& model, const LoraOptions& options, const QLoraOpt
     LoraAdapter& ad = *lin->lora;
     QuantMatrix q;
     if (qoptions.loftq_iters > 0) {
-      LoftqInit init =
-          loftq_init(wt, out, in, r, ad.scale, qoptions.loftq_iters, hash64(options.seed, 1000 + k));
+      LoftqInit init = loftq_init(wt, out, in, r, ad.scale, qoptions.loftq_iters,
+                                  hash64(options.seed, 1000 + k));
       q = std::move(init.q);
       ad.A = Var(Tensor::from_vector(init.a, {r, in}), true);
       ad.B = Var(Tensor::from_vector(init.b, {out, r}), true);

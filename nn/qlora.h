@@ -36,10 +36,10 @@ struct QLoraOptions {
 
 /// What add_qlora did, summed over the adapted layers.
 struct QLoraStats {
-  double init_error = 0.0;    ///< ||W - (dequant(Q) + s B A)||_F over all adapted W
-  double weight_norm = 0.0;   ///< ||W||_F over the same weights
-  int64_t base_weights = 0;   ///< weights now held as NF4
-  int64_t base_bytes = 0;     ///< their NF4 bytes (codes, absmaxes, scales)
+  double init_error = 0.0;   ///< ||W - (dequant(Q) + s B A)||_F over all adapted W
+  double weight_norm = 0.0;  ///< ||W||_F over the same weights
+  int64_t base_weights = 0;  ///< weights now held as NF4
+  int64_t base_bytes = 0;    ///< their NF4 bytes (codes, absmaxes, scales)
 };
 
 /// add_lora, then every adapted Linear's W is quantized to NF4 and its f32

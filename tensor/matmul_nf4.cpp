@@ -79,8 +79,7 @@ void nf4_matmul_xwt(const QuantMatrix& q, const float* x, int64_t n, float beta,
   //! [nf4_panels]
 }
 
-void nf4_matmul_dyw_naive(const QuantMatrix& q, const float* dy, int64_t n, float beta,
-                          float* dx) {
+void nf4_matmul_dyw_naive(const QuantMatrix& q, const float* dy, int64_t n, float beta, float* dx) {
   check_nf4(q, "nf4_matmul_dyw_naive");
   const int64_t out = q.rows, in = q.cols;
   const std::vector<float> w = decode_all(q);

@@ -38,10 +38,10 @@ FinetuneMethod finetune_method_from_name(const std::string& name);
 /// Every knob of a fine-tuning run.
 struct FinetuneOptions {
   FinetuneMethod method = FinetuneMethod::Lora;
-  LoraOptions lora{};   ///< used by methods lora and qlora
+  LoraOptions lora{};    ///< used by methods lora and qlora
   QLoraOptions qlora{};  ///< used by method qlora
-  int64_t iters = 200;  ///< optimizer steps
-  double lr = 0.0;      ///< peak rate; 0 = the method's default (1e-4 full, 1e-3 lora)
+  int64_t iters = 200;   ///< optimizer steps
+  double lr = 0.0;       ///< peak rate; 0 = the method's default (1e-4 full, 1e-3 lora)
   double warmup_fraction = 0.05;
   double min_lr_ratio = 0.1;  ///< the cosine ends at lr * this
   int64_t batch = 8;          ///< examples per step

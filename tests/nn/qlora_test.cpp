@@ -31,8 +31,8 @@ double max_abs(const Tensor& t) {
 std::shared_ptr<const QuantMatrix> random_nf4(int64_t out, int64_t in, uint64_t seed) {
   Rng rng(seed);
   const Tensor w = rng.normal({out, in}, 0.0, 0.5, DType::F32);
-  return std::make_shared<const QuantMatrix>(quantize_matrix(
-      QuantFormat::NF4, {w.data_f32(), static_cast<size_t>(w.numel())}, out, in));
+  return std::make_shared<const QuantMatrix>(
+      quantize_matrix(QuantFormat::NF4, {w.data_f32(), static_cast<size_t>(w.numel())}, out, in));
 }
 
 GPTConfig qlora_config() {  // n_embd a multiple of NF4's block of 64
@@ -194,7 +194,8 @@ TEST_CASE("LoftQ lowers the init error below plain QLoRA's", "[nn][loftq]") {
   const Tensor w = rng.normal({out, in}, 0.0, 0.05, DType::F32);
   const std::span<const float> ws(w.data_f32(), static_cast<size_t>(w.numel()));
   const QuantMatrix plain = quantize_matrix(QuantFormat::NF4, ws, out, in);
-  const std::vector<float> a0(static_cast<size_t>(r * in), 0.0f), b0(static_cast<size_t>(out * r), 0.0f);
+  const std::vector<float> a0(static_cast<size_t>(r * in), 0.0f),
+      b0(static_cast<size_t>(out * r), 0.0f);
   const double e_plain = qlora_init_error(ws, plain, a0, b0, r, s);
   const LoftqInit l1 = loftq_init(ws, out, in, r, s, 1, 5);
   const double e1 = qlora_init_error(ws, l1.q, l1.a, l1.b, r, s);

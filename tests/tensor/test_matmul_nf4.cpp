@@ -90,7 +90,8 @@ TEST_CASE("nf4 dy W: tiled vs naive within the f32 dot-product bound", "[nf4][ma
 
 TEST_CASE("nf4 GEMMs: bit-identical across thread counts, weight bytes untouched",
           "[nf4][matmul][threads]") {
-  const int64_t out = 512, in = 384, n = 200;  // big enough for the GEMM and the decode to go parallel
+  const int64_t out = 512, in = 384,
+                n = 200;  // big enough for the GEMM and the decode to go parallel
   const std::vector<float> w = randn(out * in, 0.05f, 7);
   const QuantMatrix q = quantize_matrix(QuantFormat::NF4, w, out, in);
   const std::vector<uint8_t> bytes = q.data;

@@ -154,7 +154,8 @@ TEST_CASE("QLoRA fine-tuning lowers the loss; the NF4 base bytes never change",
   const test::AlphabetTokenizer tok(kAlphabet);
   const SftData data = build_sft_data(tiny_pairs(), tok, 48);
   GPT model = test::wide_embedding_gpt(qlora_model(tok.vocab_size()), 3);
-  std::map<std::string, Tensor> frozen_before;  // the f32 tensors that stay: biases, norms, embeddings
+  std::map<std::string, Tensor>
+      frozen_before;  // the f32 tensors that stay: biases, norms, embeddings
   for (const auto& [name, t] : model.state_dict())
     if (!name.ends_with("c_attn.weight") && !name.ends_with("c_proj.weight") &&
         !name.ends_with("c_fc.weight"))

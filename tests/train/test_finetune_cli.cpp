@@ -170,8 +170,12 @@ TEST_CASE("cpurich finetune --method qlora (plain and LoftQ) writes an adapter t
   write_file_atomic(qa, std::string(kQa));
   const CharTokenizer tok = CharTokenizer::train(
       "### Human: Assistant:\nabcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ?.");
-  const GPTConfig c{  // n_embd a multiple of NF4's block of 64
-      .n_layer = 1, .n_head = 2, .n_embd = 64, .n_positions = 64, .vocab_size = tok.vocab_size()};
+  const GPTConfig c{// n_embd a multiple of NF4's block of 64
+                    .n_layer = 1,
+                    .n_head = 2,
+                    .n_embd = 64,
+                    .n_positions = 64,
+                    .vocab_size = tok.vocab_size()};
   save_model(test::wide_embedding_gpt(c, 11), base);
   save_tokenizer(tok, base + "/tokenizer.json");
   const std::string base_weights = read_file(base + "/model.safetensors");
