@@ -1,7 +1,7 @@
-// test_finetune.cpp: the fine-tuning loop: LoRA and full fine-tuning lower
-// the masked loss on a tiny Q/A set, LoRA leaves the base bytes unchanged and
-// trains only the adapters, the same seed gives the same losses at 1 and 2
-// threads, and bad options are refused.
+// test_finetune.cpp: the fine-tuning loop: LoRA, QLoRA and full fine-tuning
+// lower the masked loss on a tiny Q/A set, LoRA and QLoRA leave the base
+// bytes (f32, or NF4) unchanged and train only the adapters, the same seed
+// gives the same losses at 1 and 2 threads, and bad options are refused.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <map>
@@ -9,6 +9,7 @@
 #include "nn/gpt.h"
 #include "nn/lora.h"
 #include "tensor/ops.h"
+#include "tensor/quant_formats.h"
 #include "tensor/threads.h"
 #include "train/finetune.h"
 #include "train/sft_data.h"
