@@ -16,7 +16,10 @@
 //
 //   bench_finetune [--config tiny|small] [--method full|lora|qlora] [--rank R]
 //                  [--iters N] [--warmup N] [--threads T] [--json]
-// prints {"config","method","threads","tokens_per_s","trainable_params","peak_rss_mb"}.
+// prints {"config","method","threads","tokens_per_s","trainable_params","peak_rss_mb",
+// "linear_base_mb"}; linear_base_mb is what the Linear weights hold after
+// setup (f32, or NF4 for qlora). Peak RSS includes the f32 model that qlora
+// quantizes at setup (it is built in f32 first, as a loaded model is).
 #include "train/finetune.h"
 
 #include <sys/resource.h>
@@ -94,6 +97,9 @@ int main(int argc, char** argv) {
                       .iters = warmup + (iters > 0 ? iters : (config == "tiny" ? 20 : 4)),
                       .batch = tc.batch_size};
     FineTuner ft(model, data, o);
+    int64_t base_bytes = ft.qlora_stats().base_bytes;  // NF4 bytes (qlora)
+    for (const auto& [name, lin] : model.linear_modules())
+      if (lin->weight.defined()) base_bytes += 4 * lin->weight.value().numel();
     for (int64_t i = 0; i < warmup; ++i) ft.step();
     double seconds = 0.0;
     int64_t tokens = 0;
@@ -107,7 +113,8 @@ int main(int argc, char** argv) {
                               {"threads", num_threads()},
                               {"tokens_per_s", static_cast<double>(tokens) / seconds},
                               {"trainable_params", ft.trainable_parameters()},
-                              {"peak_rss_mb", peak_rss_mb()}};
+                              {"peak_rss_mb", peak_rss_mb()},
+                              {"linear_base_mb", static_cast<double>(base_bytes) / 1e6}};
     if (json)
       std::printf("%s\n", j.dump().c_str());
     else

@@ -116,7 +116,14 @@ TEST_CASE("fine-tuning options are validated", "[finetune][errors]") {
   CHECK_THROWS_WITH(FineTuner(model, data, {.iters = 0}), Contains("iters"));
   CHECK_THROWS_WITH(FineTuner(model, data, {.batch = 0}), Contains("batch"));
   CHECK_THROWS_WITH(FineTuner(model, data, {.lora = {.rank = 0}}), Contains("rank"));
-  CHECK_THROWS_WITH(finetune_method_from_name("qlora"), Contains("unknown fine-tuning method"));
+  CHECK(finetune_method_from_name("qlora") == FinetuneMethod::QLora);
+  CHECK_THROWS_WITH(finetune_method_from_name("dora"), Contains("unknown fine-tuning method"));
+  // tiny_model's n_embd 32 is not a whole NF4 block of 64.
+  CHECK_THROWS_WITH(FineTuner(model, data, {.method = FinetuneMethod::QLora}),
+                    Contains("multiple of NF4's block"));
+  CHECK_THROWS_WITH(
+      FineTuner(model, data, {.method = FinetuneMethod::QLora, .qlora = {.loftq_iters = -1}}),
+      Contains("loftq"));
   const SftData wide = build_sft_data(tiny_pairs(), tok, 64);
   CHECK_THROWS_WITH(FineTuner(model, wide, {}), Contains("n_positions"));
 }
