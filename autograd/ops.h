@@ -6,9 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 
 #include "autograd/var.h"
+#include "tensor/quant_formats.h"
 #include "tensor/rng.h"
 
 namespace cpurich::ag {
@@ -24,6 +26,15 @@ Var linear(const Var& x, const Var& w, const Var& bias);
 /// input (x, or x after dropout). Fused in f32: no (..., OUT) temporaries.
 Var linear_lora(const Var& x, const Var& xa, const Var& w, const Var& bias, const Var& a,
                 const Var& b, double scale);
+/// linear_lora with the frozen base held only as NF4: w_nf4 (OUT, IN) is
+/// W^T quantized (QLoRA). x (..., IN) -> (..., OUT) =
+///   x dequant(w_nf4)^T + bias + scale * (xa a^T) b^T.
+/// W is decoded panel by panel inside the GEMMs (tensor/matmul_nf4.h), in the
+/// forward and in dx = dy W^T; it gets no gradient. Gradients flow to x, xa,
+/// bias (if it requires one), a and b. f64 (gradcheck) composes the same
+/// formula from a decoded copy of W.
+Var linear_nf4_lora(const Var& x, const Var& xa, std::shared_ptr<const QuantMatrix> w_nf4,
+                    const Var& bias, const Var& a, const Var& b, double scale);
 
 // ---- elementwise, NumPy broadcasting ------------------------------------------
 Var add(const Var& a, const Var& b);

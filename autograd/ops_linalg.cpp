@@ -14,6 +14,7 @@
 #include "autograd/ops.h"
 #include "autograd/ops_internal.h"
 #include "tensor/matmul.h"
+#include "tensor/matmul_nf4.h"
 #include "tensor/ops.h"
 #include "tensor/parallel.h"
 
@@ -244,6 +245,65 @@ Var linear_lora_f32(const Var& x, const Var& xa, const Var& w, const Var& bias, 
       });
 }
 
+// ---- linear on an NF4 base with a LoRA term (QLoRA) -------------------------------
+//   y = x W + b + s (xa A^T) B^T,   W (IN, OUT) = dequant(Q)^T, Q (OUT, IN) NF4
+// The base term is the NF4 GEMM (panels of Q decoded into one small buffer,
+// tensor/matmul_nf4.h); W is frozen, so backward needs only its input
+// gradient, dx += dy Q (the same panels), never x^T dy. The adapter's terms
+// are those of linear_lora_f32, with u = s xa A^T (N, r) kept for dB.
+Var linear_nf4_lora_f32(const Var& x, const Var& xa, std::shared_ptr<const QuantMatrix> q,
+                        const Var& bias, const Var& a, const Var& b, float s) {
+  const Tensor X = x.value().contiguous();    // (N, IN)
+  const Tensor Xa = xa.value().contiguous();  // (N, IN)
+  const Tensor A = a.value().contiguous();    // (r, IN)
+  const Tensor B = b.value().contiguous();    // (OUT, r)
+  const int64_t IN = q->cols, OUT = q->rows, R = A.size(0), N = X.numel() / IN;
+  Shape out_shape = X.shape();
+  out_shape.back() = OUT;
+  Tensor Y = Tensor::uninitialized(out_shape, DType::F32);  // (N, OUT)
+  float* y = Y.data_f32();
+  float beta = 0.0f;
+  if (bias.defined()) {  // every row starts at b; the NF4 GEMM adds x W on top
+    const Tensor bv = bias.value().contiguous();
+    const float* bp = bv.data_f32();
+    parallel_for_if(N * OUT > kParallelMin, 0, N, [&](int64_t i) {
+      for (int64_t j = 0; j < OUT; ++j) y[i * OUT + j] = bp[j];
+    });
+    beta = 1.0f;
+  }
+  nf4_matmul_xwt(*q, X.data_f32(), N, beta, y);  // (N, OUT) (+)= x Q^T
+  Tensor U = Tensor::uninitialized({N, R}, DType::F32);
+  gemm_f32(false, true, N, R, IN, Xa.data_f32(), A.data_f32(), 0.0f, U.data_f32());  // xa A^T
+  float* u = U.data_f32();
+  for (int64_t i = 0; i < N * R; ++i) u[i] *= s;
+  gemm_f32(false, true, N, OUT, R, u, B.data_f32(), 1.0f, y);  // += u B^T
+  std::vector<Var> parents{x, xa, a, b};
+  if (bias.defined()) parents.push_back(bias);
+  return make_op_result(
+      Y, std::move(parents), "linear_nf4_lora",
+      [q = std::move(q), Xa, A, B, U, s, N, IN, R, OUT](Node& self) {
+        const float* dy = self.grad.data_f32();                        // (N, OUT)
+        if (const GradOut dx = grad_output(self.parents[0]); dx.grad)  // (N, IN) += dy Q
+          nf4_matmul_dyw(*q, dy, N, dx.fresh ? 0.0f : 1.0f, dx.grad->data_f32());
+        Tensor G = Tensor::uninitialized({N, R}, DType::F32);  // g = s dy B
+        gemm_f32(false, false, N, R, OUT, dy, B.data_f32(), 0.0f, G.data_f32());
+        float* g = G.data_f32();
+        for (int64_t i = 0; i < N * R; ++i) g[i] *= s;
+        if (const GradOut dxa = grad_output(self.parents[1]); dxa.grad)  // (N, IN) += g A
+          gemm_f32(false, false, N, IN, R, g, A.data_f32(), dxa.fresh ? 0.0f : 1.0f,
+                   dxa.grad->data_f32());
+        if (const GradOut dA = grad_output(self.parents[2]); dA.grad)  // (r, IN) += g^T xa
+          gemm_at_b_chunked(R, IN, N, g, Xa.data_f32(), dA.fresh ? 0.0f : 1.0f,
+                            dA.grad->data_f32());
+        if (const GradOut dB = grad_output(self.parents[3]); dB.grad)  // (OUT, r) += dy^T u
+          gemm_at_b_chunked(OUT, R, N, dy, U.data_f32(), dB.fresh ? 0.0f : 1.0f,
+                            dB.grad->data_f32());
+        if (self.parents.size() > 4)
+          if (Tensor* db = grad_accumulator(self.parents[4]))
+            bias_grad_f32(dy, N, OUT, db->data_f32());
+      });
+}
+
 }  // namespace
 
 Var linear(const Var& x, const Var& w, const Var& bias) {
@@ -277,6 +337,35 @@ Var linear_lora(const Var& x, const Var& xa, const Var& w, const Var& bias, cons
   // f64 (gradcheck): the unfused composition of the same formula.
   return add(linear(x, w, bias),
              matmul(mul_scalar(matmul(xa, a, false, true), scale), b, false, true));
+}
+
+Var linear_nf4_lora(const Var& x, const Var& xa, std::shared_ptr<const QuantMatrix> w_nf4,
+                    const Var& bias, const Var& a, const Var& b, double scale) {
+  for (const Var* v : {&x, &xa, &a, &b}) check_defined(*v, "linear_nf4_lora");
+  if (!w_nf4 || w_nf4->format != QuantFormat::NF4)
+    throw std::invalid_argument("linear_nf4_lora: the base weight must be an NF4 matrix");
+  const int64_t IN = w_nf4->cols, OUT = w_nf4->rows;
+  const Tensor& X = x.value();
+  if (X.dim() < 1 || X.size(-1) != IN || xa.value().shape() != X.shape() || a.value().dim() != 2 ||
+      b.value().dim() != 2 || a.value().size(1) != IN || b.value().size(0) != OUT ||
+      b.value().size(1) != a.value().size(0) ||
+      (bias.defined() && (bias.value().dim() != 1 || bias.value().size(0) != OUT)))
+    throw ShapeError("linear_nf4_lora: x " + shape_str(X.shape()) + ", A " +
+                     shape_str(a.value().shape()) + ", B " + shape_str(b.value().shape()) +
+                     " do not fit the NF4 weight (" + std::to_string(OUT) + ", " +
+                     std::to_string(IN) + ")");
+  for (const Var* v : {&xa, &a, &b}) check_same_dtype(X, v->value(), "linear_nf4_lora");
+  if (bias.defined()) check_same_dtype(X, bias.value(), "linear_nf4_lora");
+  if (X.dtype() == DType::F32) {
+    ProfileScope prof(OpClass::Matmul, false);
+    return linear_nf4_lora_f32(x, xa, std::move(w_nf4), bias, a, b, static_cast<float>(scale));
+  }
+  // f64 (gradcheck): W decoded whole into a constant, then linear_lora's formula.
+  std::vector<float> wt(static_cast<size_t>(OUT * IN));  // (OUT, IN)
+  dequantize_matrix(*w_nf4, wt);
+  const Var w(Tensor::from_vector(wt, {OUT, IN}).to(X.dtype()).transpose(0, 1).contiguous(),
+              false);  // (IN, OUT)
+  return linear_lora(x, xa, w, bias, a, b, scale);
 }
 
 }  // namespace cpurich::ag

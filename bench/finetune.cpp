@@ -1,6 +1,6 @@
 // bench/finetune.cpp: fine-tuning throughput (tokens/s), trainable parameters
-// and peak memory of full fine-tuning and LoRA on the `tiny` and `small`
-// model shapes.
+// and peak memory of full fine-tuning, LoRA and QLoRA on the `tiny` and
+// `small` model shapes.
 //
 // What it measures: whole FineTuner steps (forward with the loss mask,
 // backward, clipping, AdamW over the trainable tensors only) after a few
@@ -8,12 +8,18 @@
 // prompt, half answer), so no padding is computed and full and LoRA see the
 // same shapes. LoRA's backward skips dW for the frozen base (it still needs
 // dX through it), and its optimizer touches only the adapters: the ratio of the
-// two tokens/s is what freezing the base buys. Peak memory is the process's
+// two tokens/s is what freezing the base buys. QLoRA runs LoRA's step on an
+// NF4 base decoded panel by panel inside the GEMMs (tensor/matmul_nf4.h):
+// lora's and qlora's tokens/s compare the decoding's cost, their peak RSS
+// the memory the f32 base took. Peak memory is the process's
 // peak resident set (getrusage), so run one method per process to compare it:
 //
-//   bench_finetune [--config tiny|small] [--method full|lora] [--rank R]
+//   bench_finetune [--config tiny|small] [--method full|lora|qlora] [--rank R]
 //                  [--iters N] [--warmup N] [--threads T] [--json]
-// prints {"config","method","threads","tokens_per_s","trainable_params","peak_rss_mb"}.
+// prints {"config","method","threads","tokens_per_s","trainable_params","peak_rss_mb",
+// "linear_base_mb"}; linear_base_mb is what the Linear weights hold after
+// setup (f32, or NF4 for qlora). Peak RSS includes the f32 model that qlora
+// quantizes at setup (it is built in f32 first, as a loaded model is).
 #include "train/finetune.h"
 
 #include <sys/resource.h>
@@ -64,9 +70,10 @@ int main(int argc, char** argv) {
   int64_t rank = 8, iters = 0, warmup = 2;
   int threads = 0;
   bool json = false;
-  CLI::App app{"Fine-tuning throughput of full fine-tuning and LoRA"};
+  CLI::App app{"Fine-tuning throughput of full fine-tuning, LoRA and QLoRA"};
   app.add_option("--config", config, "tiny or small")->check(CLI::IsMember({"tiny", "small"}));
-  app.add_option("--method", method, "full or lora")->check(CLI::IsMember({"full", "lora"}));
+  app.add_option("--method", method, "full, lora or qlora")
+      ->check(CLI::IsMember({"full", "lora", "qlora"}));
   app.add_option("--rank", rank, "LoRA rank")->check(CLI::Range(1, 4096));
   app.add_option("--iters", iters, "Timed steps (default 20 tiny, 4 small)")
       ->check(CLI::Range(1, 100000));
@@ -90,6 +97,9 @@ int main(int argc, char** argv) {
                       .iters = warmup + (iters > 0 ? iters : (config == "tiny" ? 20 : 4)),
                       .batch = tc.batch_size};
     FineTuner ft(model, data, o);
+    int64_t base_bytes = ft.qlora_stats().base_bytes;  // NF4 bytes (qlora)
+    for (const auto& [name, lin] : model.linear_modules())
+      if (lin->weight.defined()) base_bytes += 4 * lin->weight.value().numel();
     for (int64_t i = 0; i < warmup; ++i) ft.step();
     double seconds = 0.0;
     int64_t tokens = 0;
@@ -103,7 +113,8 @@ int main(int argc, char** argv) {
                               {"threads", num_threads()},
                               {"tokens_per_s", static_cast<double>(tokens) / seconds},
                               {"trainable_params", ft.trainable_parameters()},
-                              {"peak_rss_mb", peak_rss_mb()}};
+                              {"peak_rss_mb", peak_rss_mb()},
+                              {"linear_base_mb", static_cast<double>(base_bytes) / 1e6}};
     if (json)
       std::printf("%s\n", j.dump().c_str());
     else

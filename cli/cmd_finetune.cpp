@@ -1,11 +1,14 @@
 // cmd_finetune.cpp: `cpurich finetune` (train/finetune.h) and `cpurich lora merge`.
 //
-//   cpurich finetune --model DIR --data FILE|WORLD_DIR --out DIR [--method full|lora]
+//   cpurich finetune --model DIR --data FILE|WORLD_DIR --out DIR [--method full|lora|qlora]
 //                    [--rank --alpha --dropout --targets --rslora --lr --iters --batch --seed ...]
+//                    [--init plain|loftq --loftq-iters N]   (qlora)
 //   cpurich lora merge --model DIR --adapter DIR --out DIR
 //
 // full writes a model directory (config.json, model.safetensors,
-// tokenizer.json); lora writes a PEFT adapter directory (nn/lora_io.h).
+// tokenizer.json); lora and qlora write a PEFT adapter directory
+// (nn/lora_io.h); a qlora adapter applies to the f32 base and records that it
+// was trained against the NF4 one.
 // Both append one JSON line per logged step to OUT/finetune_log.jsonl and
 // report the masked loss over the whole data set before and after.
 #include <chrono>
@@ -32,7 +35,7 @@ namespace cpurich::cli {
 namespace {
 
 struct FinetuneArgs {
-  std::string model, data, out, method = "lora";
+  std::string model, data, out, method = "lora", init = "plain";
   FinetuneOptions o;
   int64_t log_every = 10;
   bool json = false;
@@ -66,6 +69,11 @@ void run_finetune(FinetuneArgs a) {
   apply_threads(a.threads);
   namespace fs = std::filesystem;
   a.o.method = finetune_method_from_name(a.method);
+  if (a.o.method != FinetuneMethod::QLora && (a.init != "plain" || a.o.qlora.loftq_iters > 0))
+    throw std::runtime_error("--init and --loftq-iters apply to --method qlora only");
+  if (a.init == "loftq" && a.o.qlora.loftq_iters == 0) a.o.qlora.loftq_iters = 1;
+  if (a.init == "plain" && a.o.qlora.loftq_iters > 0)
+    throw std::runtime_error("--loftq-iters needs --init loftq");
   a.o.validate();
   refuse_same_dir(a.model, a.out);
   if (fs::exists(fs::path(a.out) / "finetune_log.jsonl"))
@@ -82,7 +90,23 @@ void run_finetune(FinetuneArgs a) {
                static_cast<long long>(s.truncated), static_cast<long long>(data.block_size),
                static_cast<long long>(s.dropped), static_cast<long long>(s.max_tokens));
   const int64_t total = model.num_parameters();
+  // A qlora adapter is checked against the f32 base, which quantizing releases.
+  const std::string checksum =
+      a.o.method == FinetuneMethod::QLora ? base_checksum(model) : std::string();
   FineTuner ft(model, data, a.o);
+  if (a.o.method == FinetuneMethod::QLora) {
+    const QLoraStats& q = ft.qlora_stats();
+    std::fprintf(stderr,
+                 "qlora: %lld base weights as NF4 in %.2f MB (%.3f bits/weight; f32: %.2f MB); "
+                 "init %s: ||W - (nf4(W) + s BA)|| / ||W|| = %.5f\n",
+                 static_cast<long long>(q.base_weights), static_cast<double>(q.base_bytes) / 1e6,
+                 8.0 * static_cast<double>(q.base_bytes) / static_cast<double>(q.base_weights),
+                 4.0 * static_cast<double>(q.base_weights) / 1e6,
+                 a.o.qlora.loftq_iters > 0
+                     ? ("loftq x" + std::to_string(a.o.qlora.loftq_iters)).c_str()
+                     : "plain",
+                 q.init_error / q.weight_norm);
+  }
   const int64_t trainable = ft.trainable_parameters();
   std::fprintf(stderr,
                "method %s: %lld trainable parameters of %lld (%.3f%%); %lld iters, batch %lld, "
@@ -123,20 +147,23 @@ void run_finetune(FinetuneArgs a) {
     save_tokenizer(*tok, (fs::path(a.out) / "tokenizer.json").string());
   } else {
     LoraOptions lo = a.o.lora;
-    save_lora_adapter(model, lo, fs::absolute(a.model).string(), a.out);
+    const bool q = a.o.method == FinetuneMethod::QLora;
+    save_lora_adapter(model, lo, fs::absolute(a.model).string(), a.out,
+                      AdapterProvenance{.base_checksum = checksum,
+                                        .trained_against = q ? "nf4" : "f32",
+                                        .loftq_iters = a.o.qlora.loftq_iters});
   }
   if (a.json) {
-    std::printf("%s\n", nlohmann::json{{"method", a.method},
-                                       {"iters", a.o.iters},
-                                       {"trainable_params", trainable},
-                                       {"total_params", total},
-                                       {"loss_before", loss_before},
-                                       {"loss_after", loss_after},
-                                       {"seconds", train_s},
-                                       {"truncated", s.truncated},
-                                       {"dropped", s.dropped}}
-                            .dump()
-                            .c_str());
+    nlohmann::json j{
+        {"method", a.method},    {"iters", a.o.iters},         {"trainable_params", trainable},
+        {"total_params", total}, {"loss_before", loss_before}, {"loss_after", loss_after},
+        {"seconds", train_s},    {"truncated", s.truncated},   {"dropped", s.dropped}};
+    if (a.o.method == FinetuneMethod::QLora) {
+      j["init_error"] = ft.qlora_stats().init_error;
+      j["weight_norm"] = ft.qlora_stats().weight_norm;
+      j["base_nf4_bytes"] = ft.qlora_stats().base_bytes;
+    }
+    std::printf("%s\n", j.dump().c_str());
   }
   std::fprintf(
       stderr, "done: masked loss over the data %.4f -> %.4f in %lld steps (%.1f s); %s %s\n",
@@ -171,12 +198,20 @@ void register_finetune(CLI::App& app) {
       "completion}, chat text, or a `cpurich data world` directory: its train group). Only the\n"
       "answer tokens are graded. --method full trains every weight and writes a model\n"
       "directory; --method lora trains low-rank adapters on a frozen base and writes a PEFT\n"
-      "adapter directory (adapter_config.json + adapter_model.safetensors).");
+      "adapter directory (adapter_config.json + adapter_model.safetensors); --method qlora\n"
+      "does the same on a base held as NF4 (4.127 bits/weight), the adapter then applying to\n"
+      "the f32 base as a QLoRA adapter does.");
   sub->add_option("--model", a->model, "Base model directory")->required();
   sub->add_option("--data", a->data, "Q/A file or world directory")->required();
   sub->add_option("--out", a->out, "Output directory")->required();
-  sub->add_option("--method", a->method, "full or lora (default lora)")
-      ->check(CLI::IsMember({"full", "lora"}));
+  sub->add_option("--method", a->method, "full, lora or qlora (default lora)")
+      ->check(CLI::IsMember({"full", "lora", "qlora"}));
+  sub->add_option("--init", a->init,
+                  "qlora adapter init: plain (B = 0) or loftq (fit the NF4 error; default plain)")
+      ->check(CLI::IsMember({"plain", "loftq"}));
+  sub->add_option("--loftq-iters", a->o.qlora.loftq_iters,
+                  "LoftQ alternations of quantize / rank-r SVD (default 1 with --init loftq)")
+      ->check(CLI::Range(int64_t{1}, int64_t{100}));
   sub->add_option("--rank", a->o.lora.rank, "LoRA rank r (default 8)")
       ->check(CLI::Range(int64_t{1}, int64_t{4096}));
   sub->add_option("--alpha", a->o.lora.alpha, "LoRA alpha: scale alpha / r (default 16)");

@@ -3,6 +3,8 @@
 // parameters and names them.
 #include "nn/layers.h"
 
+#include <stdexcept>
+
 #include "autograd/ops.h"
 #include "nn/lora.h"
 
@@ -14,13 +16,18 @@ Linear::Linear(int64_t in, int64_t out, double std, const ParamInit& init, bool 
 }
 
 Var Linear::forward(const Var& x, bool training) const {
+  if (weight_nf4) {  // QLoRA: the base exists only as NF4, decoded panel by panel
+    if (!lora) throw std::logic_error("Linear: an NF4 base needs its adapter");
+    return ag::linear_nf4_lora(x, lora->input(x, training), weight_nf4, bias, lora->A, lora->B,
+                               lora->scale);
+  }
   if (!lora) return ag::linear(x, weight, bias);
   // y = x W + b + s (xa A^T) B^T in one op (xa = x, or x after the adapter's dropout).
   return ag::linear_lora(x, lora->input(x, training), weight, bias, lora->A, lora->B, lora->scale);
 }
 
 void Linear::visit_parameters(const std::string& prefix, const ParameterVisitor& visit) {
-  visit(prefix + "weight", weight);
+  if (weight.defined()) visit(prefix + "weight", weight);
   if (bias.defined()) visit(prefix + "bias", bias);
 }
 

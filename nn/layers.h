@@ -13,7 +13,8 @@
 
 namespace cpurich {
 
-class LoraAdapter;  // nn/lora.h
+class LoraAdapter;   // nn/lora.h
+struct QuantMatrix;  // tensor/quant_formats.h
 
 /// y = x @ weight + bias, with weight stored (in, out) like Hugging Face
 /// GPT-2's Conv1D (so HF checkpoints load without transposing).
@@ -22,15 +23,19 @@ class Linear : public Module {
   /// weight ~ N(0, std^2) (in, out), bias = 0 (out) unless !has_bias.
   Linear(int64_t in, int64_t out, double std, const ParamInit& init, bool has_bias = true);
   /// x (..., in) -> (..., out), plus the LoRA adapter's term when one is
-  /// attached (`training` switches the adapter's dropout on).
+  /// attached (`training` switches the adapter's dropout on). With an NF4
+  /// base (QLoRA, nn/qlora.h) the product runs on weight_nf4 instead.
   Var forward(const Var& x, bool training = false) const;
   /// Base parameters only: an adapter's are listed by nn/lora.h, so the
   /// state dict (and model.safetensors) never changes when one is attached.
+  /// A weight released for an NF4 base is not visited.
   void visit_parameters(const std::string& prefix, const ParameterVisitor& visit) override;
 
-  Var weight;                         ///< (in, out)
+  Var weight;                         ///< (in, out); undefined once an NF4 base replaces it
   Var bias;                           ///< (out), undefined when the layer has no bias
   std::shared_ptr<LoraAdapter> lora;  ///< optional low-rank update (nn/lora.h)
+  /// QLoRA's frozen base: W^T (out, in) as NF4, read-only (nn/qlora.h).
+  std::shared_ptr<const QuantMatrix> weight_nf4;
 };
 
 /// A lookup table: row i of weight is the vector for token (or position) i.

@@ -112,6 +112,9 @@ std::vector<std::string> lora_modules(GPT& model) {
 void merge_lora(GPT& model) {
   for (const auto& [name, lin] : model.linear_modules()) {
     if (!lin->lora) continue;
+    if (lin->weight_nf4)
+      throw std::invalid_argument("lora: " + name +
+                                  " has an NF4 base (QLoRA); merge the adapter into the f32 base");
     const bool trainable = lin->weight.requires_grad();
     lin->weight = Var(add(lin->weight.value(), lin->lora->delta().to(model.dtype())), trainable);
     lin->lora.reset();

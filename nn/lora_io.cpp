@@ -110,7 +110,7 @@ std::string peft_tensor_name(const std::string& module, char which) {
 }
 
 void save_lora_adapter(GPT& model, const LoraOptions& options, const std::string& base_name,
-                       const std::string& dir) {
+                       const std::string& dir, const AdapterProvenance& provenance) {
   const std::vector<std::string> modules = lora_modules(model);
   if (modules.empty()) throw std::runtime_error("save_lora_adapter: the model has no adapter");
   std::map<std::string, Tensor> tensors;
@@ -119,21 +119,28 @@ void save_lora_adapter(GPT& model, const LoraOptions& options, const std::string
     tensors[peft_tensor_name(name, 'A')] = lin->lora->A.value().to(DType::F32);
     tensors[peft_tensor_name(name, 'B')] = lin->lora->B.value().to(DType::F32);
   }
-  const std::string checksum = base_checksum(model);
-  const nlohmann::json config = {{"peft_type", "LORA"},
-                                 {"task_type", "CAUSAL_LM"},
-                                 {"r", options.rank},
-                                 {"lora_alpha", options.alpha},
-                                 {"lora_dropout", options.dropout},
-                                 {"use_rslora", options.rslora},
-                                 {"target_modules", options.targets},
-                                 {"fan_in_fan_out", true},
-                                 {"bias", "none"},
-                                 {"inference_mode", true},
-                                 {"init_lora_weights", true},
-                                 {"modules_to_save", nullptr},
-                                 {"base_model_name_or_path", base_name},
-                                 {"cpurich", {{"base_checksum", checksum}, {"modules", modules}}}};
+  const std::string checksum =
+      provenance.base_checksum.empty() ? base_checksum(model) : provenance.base_checksum;
+  nlohmann::json config = {{"peft_type", "LORA"},
+                           {"task_type", "CAUSAL_LM"},
+                           {"r", options.rank},
+                           {"lora_alpha", options.alpha},
+                           {"lora_dropout", options.dropout},
+                           {"use_rslora", options.rslora},
+                           {"target_modules", options.targets},
+                           {"fan_in_fan_out", true},
+                           {"bias", "none"},
+                           {"inference_mode", true},
+                           {"init_lora_weights", true},
+                           {"modules_to_save", nullptr},
+                           {"base_model_name_or_path", base_name},
+                           {"cpurich", {{"base_checksum", checksum}, {"modules", modules}}}};
+  if (provenance.trained_against != "f32")
+    config["cpurich"]["trained_against"] = provenance.trained_against;
+  if (provenance.loftq_iters > 0) {
+    config["init_lora_weights"] = "loftq";
+    config["loftq_config"] = {{"loftq_bits", 4}, {"loftq_iter", provenance.loftq_iters}};
+  }
   std::filesystem::create_directories(dir);
   write_safetensors(dir + "/" + kWeightsFile, tensors,
                     {{"format", "pt"}, {"cpurich_base_checksum", checksum}});

@@ -23,6 +23,7 @@
 // Pipeline position: fine-tuning -> [adapter directory] -> merge / eval / sample / chat.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "nn/gpt.h"
@@ -36,11 +37,23 @@ std::string base_checksum(const GPT& model);
 /// PEFT's name of an adapter tensor: "base_model.model.transformer.<module>.lora_<A|B>.weight".
 std::string peft_tensor_name(const std::string& module, char which);
 
+/// Where an adapter was trained, when its model no longer holds the f32 base.
+/// A QLoRA adapter (nn/qlora.h) was trained against an NF4 base; it still
+/// applies to the f32 base it was quantized from, whose checksum it records
+/// (computed before quantizing). The config then also carries
+/// "cpurich": {"trained_against": "nf4"} and, for LoftQ, PEFT's
+/// "init_lora_weights": "loftq" with "loftq_config": {"loftq_bits": 4, "loftq_iter": N}.
+struct AdapterProvenance {
+  std::string base_checksum;            ///< empty: base_checksum(model)
+  std::string trained_against = "f32";  ///< "f32" or "nf4"
+  int64_t loftq_iters = 0;              ///< > 0: LoftQ init
+};
+
 /// Writes DIR/adapter_config.json and DIR/adapter_model.safetensors (each
 /// atomically; DIR is created) from the adapters attached to `model`.
 /// base_name goes to base_model_name_or_path. Throws if there is none.
 void save_lora_adapter(GPT& model, const LoraOptions& options, const std::string& base_name,
-                       const std::string& dir);
+                       const std::string& dir, const AdapterProvenance& provenance = {});
 
 /// Reads an adapter directory, checks it against `model` (checksum, target
 /// modules, every tensor present with its shape and finite, nothing extra)

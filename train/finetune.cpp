@@ -15,10 +15,11 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-NamedParameters trainable(GPT& model, const FinetuneOptions& o) {
+NamedParameters trainable(GPT& model, const FinetuneOptions& o, QLoraStats& stats) {
   if (o.method == FinetuneMethod::Full) return model.named_parameters();
   LoraOptions lo = o.lora;
   lo.seed = o.seed;
+  if (o.method == FinetuneMethod::QLora) return add_qlora(model, lo, o.qlora, &stats);
   return add_lora(model, lo);
 }
 
@@ -45,7 +46,8 @@ LrSchedule make_schedule(const FinetuneOptions& o) {
 FinetuneMethod finetune_method_from_name(const std::string& name) {
   if (name == "full") return FinetuneMethod::Full;
   if (name == "lora") return FinetuneMethod::Lora;
-  throw std::invalid_argument("unknown fine-tuning method '" + name + "' (full or lora)");
+  if (name == "qlora") return FinetuneMethod::QLora;
+  throw std::invalid_argument("unknown fine-tuning method '" + name + "' (full, lora or qlora)");
 }
 
 void FinetuneOptions::validate() const {
@@ -58,7 +60,8 @@ void FinetuneOptions::validate() const {
     throw std::invalid_argument("finetune: min_lr_ratio must be in [0, 1]");
   if (!(grad_clip >= 0.0)) throw std::invalid_argument("finetune: grad_clip must be >= 0");
   if (!(weight_decay >= 0.0)) throw std::invalid_argument("finetune: weight_decay must be >= 0");
-  if (method == FinetuneMethod::Lora) lora.validate();
+  if (method != FinetuneMethod::Full) lora.validate();
+  if (qlora.loftq_iters < 0) throw std::invalid_argument("finetune: loftq iterations must be >= 0");
 }
 
 double FinetuneOptions::peak_lr() const {
@@ -70,7 +73,7 @@ FineTuner::FineTuner(GPT& model, const SftData& data, const FinetuneOptions& opt
     : model_(model),
       data_(data),
       options_(checked(options, data, model)),
-      params_(trainable(model, options_)),
+      params_(trainable(model, options_, qlora_stats_)),
       optimizer_(params_, AdamWOptions{.weight_decay = options_.weight_decay}),
       sampler_(static_cast<int64_t>(data.examples.size()), hash64(options_.seed, 1)),
       schedule_(make_schedule(options_)) {}

@@ -6,6 +6,8 @@
 //         moves the model without erasing what it learnt.
 //   lora  the base is frozen and only the adapters train (nn/lora.h); they
 //         start at zero, so a larger rate (1e-3) is safe and usual.
+//   qlora lora on a base held as NF4 (nn/qlora.h): same step and rate, an
+//         eighth of the base's memory; optionally LoftQ's adapter init.
 // One step: draw B examples (each once per epoch, sft_data.h), pad them,
 // forward with dropout on, mean cross-entropy over the answer tokens only,
 // backward, clip the global gradient norm, AdamW. The rate warms up over the
@@ -21,23 +23,25 @@
 
 #include "nn/gpt.h"
 #include "nn/lora.h"
+#include "nn/qlora.h"
 #include "train/adamw.h"
 #include "train/schedule.h"
 #include "train/sft_data.h"
 
 namespace cpurich {
 
-/// Full fine-tuning or LoRA.
-enum class FinetuneMethod { Full, Lora };
-/// "full" or "lora"; throws std::invalid_argument otherwise.
+/// Full fine-tuning, LoRA, or LoRA on an NF4 base.
+enum class FinetuneMethod { Full, Lora, QLora };
+/// "full", "lora" or "qlora"; throws std::invalid_argument otherwise.
 FinetuneMethod finetune_method_from_name(const std::string& name);
 
 /// Every knob of a fine-tuning run.
 struct FinetuneOptions {
   FinetuneMethod method = FinetuneMethod::Lora;
-  LoraOptions lora{};   ///< used by method lora
-  int64_t iters = 200;  ///< optimizer steps
-  double lr = 0.0;      ///< peak rate; 0 = the method's default (1e-4 full, 1e-3 lora)
+  LoraOptions lora{};    ///< used by methods lora and qlora
+  QLoraOptions qlora{};  ///< used by method qlora
+  int64_t iters = 200;   ///< optimizer steps
+  double lr = 0.0;       ///< peak rate; 0 = the method's default (1e-4 full, 1e-3 lora)
   double warmup_fraction = 0.05;
   double min_lr_ratio = 0.1;  ///< the cosine ends at lr * this
   int64_t batch = 8;          ///< examples per step
@@ -76,11 +80,14 @@ class FineTuner {
   int64_t trainable_parameters() const;
   const FinetuneOptions& options() const { return options_; }
   const LrSchedule& schedule() const { return schedule_; }
+  /// What quantizing the base did (method qlora; zeros otherwise).
+  const QLoraStats& qlora_stats() const { return qlora_stats_; }
 
  private:
   GPT& model_;
   const SftData& data_;
   FinetuneOptions options_;
+  QLoraStats qlora_stats_;
   NamedParameters params_;
   AdamW optimizer_;
   SftSampler sampler_;

@@ -156,3 +156,67 @@ TEST_CASE("cpurich finetune --method full writes a model directory that learnt",
             err) == 1);
   CHECK_THAT(read_file(err), Contains("already holds a fine-tuning run"));
 }
+
+TEST_CASE("cpurich finetune --method qlora (plain and LoftQ) writes an adapter the f32 base loads",
+          "[finetune][cli][qlora]") {
+  if (!std::filesystem::exists(kCli)) {
+    WARN("cpurich not built, skipping: " << kCli);
+    return;
+  }
+  TempDir dir("ft_cli_qlora");
+  const std::string base = dir.file("base"), qa = dir.file("qa.jsonl"), out = dir.file("out"),
+                    err = dir.file("err"), ad = dir.file("adapter"), ad2 = dir.file("adapter2"),
+                    merged = dir.file("merged");
+  write_file_atomic(qa, std::string(kQa));
+  const CharTokenizer tok = CharTokenizer::train(
+      "### Human: Assistant:\nabcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ?.");
+  const GPTConfig c{// n_embd a multiple of NF4's block of 64
+                    .n_layer = 1,
+                    .n_head = 2,
+                    .n_embd = 64,
+                    .n_positions = 64,
+                    .vocab_size = tok.vocab_size()};
+  save_model(test::wide_embedding_gpt(c, 11), base);
+  save_tokenizer(tok, base + "/tokenizer.json");
+  const std::string base_weights = read_file(base + "/model.safetensors");
+
+  REQUIRE(run("finetune --model " + base + " --data " + qa + " --out " + ad +
+                  " --method qlora --rank 4 --alpha 8 --iters 30 --batch 4 --lr 3e-3 --seed 2 "
+                  "--json --threads 1",
+              out, err) == 0);
+  const auto j = nlohmann::json::parse(read_file(out));
+  INFO(read_file(err));
+  CHECK(j.at("loss_after").get<double>() < 0.8 * j.at("loss_before").get<double>());
+  CHECK(j.at("trainable_params") == 4 * ((64 + 192) + (64 + 64) + (64 + 256) + (256 + 64)));
+  // 4.127 bits per weight: 64*(192+64+256) + 256*64 = 49152 weights.
+  CHECK(j.at("base_nf4_bytes").get<int64_t>() < 49152 * 4.2 / 8);
+  CHECK_THAT(read_file(err), Contains("base weights as NF4"));
+  const auto cfg = nlohmann::json::parse(read_file(ad + "/adapter_config.json"));
+  CHECK(cfg.at("cpurich").at("trained_against") == "nf4");
+  CHECK(read_file(base + "/model.safetensors") == base_weights);
+
+  // The adapter applies to the f32 base: merge and eval load it.
+  REQUIRE(run("lora merge --model " + base + " --adapter " + ad + " --out " + merged, out, err) ==
+          0);
+  write_file_atomic(dir.file("text.txt"),
+                    std::string("### Human: Where was Cy Du born?\n### Assistant: Port Amberly\n"));
+  REQUIRE(run("eval --model " + base + " --adapter " + ad + " --text " + dir.file("text.txt") +
+                  " --json",
+              out, err) == 0);
+  CHECK(std::isfinite(nlohmann::json::parse(read_file(out)).at("loss").get<double>()));
+
+  // LoftQ starts closer to the f32 base than plain QLoRA does.
+  REQUIRE(run("finetune --model " + base + " --data " + qa + " --out " + ad2 +
+                  " --method qlora --init loftq --loftq-iters 2 --rank 4 --alpha 8 --iters 2 "
+                  "--batch 4 --seed 2 --json --threads 1",
+              out, err) == 0);
+  const auto j2 = nlohmann::json::parse(read_file(out));
+  CHECK(j2.at("init_error").get<double>() < j.at("init_error").get<double>());
+  CHECK(j2.at("weight_norm").get<double>() == j.at("weight_norm").get<double>());
+  CHECK(nlohmann::json::parse(read_file(ad2 + "/adapter_config.json")).at("init_lora_weights") ==
+        "loftq");
+  CHECK(run("finetune --model " + base + " --data " + qa + " --out " + dir.file("o4") +
+                " --method lora --init loftq",
+            out, err) == 1);
+  CHECK_THAT(read_file(err), Contains("--method qlora only"));
+}
