@@ -16,6 +16,8 @@ void register_chat(CLI::App& app);       // cpurich chat
 void register_finetune(CLI::App& app);   // cpurich finetune
 void register_lora(CLI::App& app);       // cpurich lora merge
 void register_qa_eval(CLI::App& app);    // cpurich qa-eval
+void register_prune(CLI::App& app);      // cpurich prune
+void register_lowrank(CLI::App& app);    // cpurich lowrank
 
 /// Adds --threads N to a subcommand; call apply_threads(n) when it runs.
 void add_threads_option(CLI::App& sub, int& threads);
