@@ -14,7 +14,9 @@
 namespace cpurich::compress {
 
 namespace {
-float f16_round(float v) { return f16_to_f32(f32_to_f16(v)); }
+float f16_round(float v) {
+  return f16_to_f32(f32_to_f16(v));
+}
 void put_f16(uint8_t* p, float v) {
   const uint16_t h = f32_to_f16(v);
   std::memcpy(p, &h, 2);

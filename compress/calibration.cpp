@@ -84,7 +84,8 @@ const Linear& find_linear(const GPT& model, const std::string& name) {
 }
 
 std::vector<double> linear_weight_out_in(const GPT& model, const std::string& name) {
-  const Tensor w = find_linear(model, name).weight.value().to(DType::F64).contiguous();  // (in, out)
+  const Tensor w =
+      find_linear(model, name).weight.value().to(DType::F64).contiguous();  // (in, out)
   const int64_t in = w.shape()[0], out = w.shape()[1];
   const double* p = w.data_f64();
   std::vector<double> r(static_cast<size_t>(in * out));

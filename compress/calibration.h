@@ -26,9 +26,9 @@ namespace cpurich::compress {
 /// The inputs of one Linear, summarised.
 struct LinearStats {
   int64_t in = 0;
-  int64_t samples = 0;       ///< N: rows of X seen
-  std::vector<double> xtx;   ///< (in, in): sum over samples of x x^T
-  std::vector<double> sq;    ///< (in,): sum over samples of x_c^2
+  int64_t samples = 0;      ///< N: rows of X seen
+  std::vector<double> xtx;  ///< (in, in): sum over samples of x x^T
+  std::vector<double> sq;   ///< (in,): sum over samples of x_c^2
 
   explicit LinearStats(int64_t in_features = 0);
   /// Adds the rows of x (n, in).

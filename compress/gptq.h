@@ -30,10 +30,10 @@ namespace cpurich::compress {
 
 struct GptqOptions {
   QuantFormat format = QuantFormat::Q4_0;  ///< Q4_0 or Q4_1
-  double damp = 0.01;         ///< lambda = damp * mean diag(H)
-  int64_t block_size = 128;   ///< lazy-batch columns; a multiple of 32
-  bool act_order = false;     ///< columns by decreasing H[i,i] (forces static groups)
-  bool static_groups = false; ///< block scales from the original W, not the updated one
+  double damp = 0.01;                      ///< lambda = damp * mean diag(H)
+  int64_t block_size = 128;                ///< lazy-batch columns; a multiple of 32
+  bool act_order = false;                  ///< columns by decreasing H[i,i] (forces static groups)
+  bool static_groups = false;  ///< block scales from the original W, not the updated one
 };
 
 /// W (out, in) row-major, H (in, in) -> W quantized (out, in) in

@@ -17,14 +17,18 @@ namespace {
 
 constexpr int64_t B = kQBlock;
 
-float f16_round(float v) { return f16_to_f32(f32_to_f16(v)); }
+float f16_round(float v) {
+  return f16_to_f32(f32_to_f16(v));
+}
 
 void put_f16(uint8_t* p, float v) {
   const uint16_t h = f32_to_f16(v);
   std::memcpy(p, &h, 2);
 }
 
-int64_t block_bytes(QuantFormat f) { return quant_format_info(f).block_bytes; }
+int64_t block_bytes(QuantFormat f) {
+  return quant_format_info(f).block_bytes;
+}
 
 void dequantize_block(QuantFormat f, const uint8_t* y, float* x) {
   if (f == QuantFormat::Q8_0) dequantize_row_q8_0(y, x, B);
@@ -153,8 +157,8 @@ void quantize_block_weighted(QuantFormat f, const float* x, const double* imp, u
 }
 //! [imatrix_block]
 
-QuantMatrix imatrix_quantize(QuantFormat format, std::span<const float> w, int64_t out,
-                             int64_t in, std::span<const double> importance) {
+QuantMatrix imatrix_quantize(QuantFormat format, std::span<const float> w, int64_t out, int64_t in,
+                             std::span<const double> importance) {
   if (format != QuantFormat::Q8_0 && format != QuantFormat::Q4_0 && format != QuantFormat::Q4_1)
     throw std::invalid_argument("imatrix: format must be q8_0, q4_0 or q4_1, not " +
                                 std::string(quant_format_info(format).name));

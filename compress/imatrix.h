@@ -29,8 +29,8 @@ void quantize_block_weighted(QuantFormat format, const float* x, const double* i
 /// W (out, in) row-major f32, importance (in,) -> W quantized (out, in).
 /// Throws std::invalid_argument on another format, a bad shape or a
 /// negative / non-finite importance.
-QuantMatrix imatrix_quantize(QuantFormat format, std::span<const float> w, int64_t out,
-                             int64_t in, std::span<const double> importance);
+QuantMatrix imatrix_quantize(QuantFormat format, std::span<const float> w, int64_t out, int64_t in,
+                             std::span<const double> importance);
 
 /// sum over the matrix of imp_c (w - w^)^2: the error imatrix minimises.
 double weighted_error(const QuantMatrix& q, std::span<const float> w,

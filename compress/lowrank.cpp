@@ -21,8 +21,10 @@ Svd svd(std::span<const double> a, int64_t m, int64_t n) {
   std::vector<double> g(static_cast<size_t>(rows * cols));
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
-      if (tr) g[i * rows + j] = a[i * n + j];  // column i of A^T is row i of A
-      else g[j * rows + i] = a[i * n + j];
+      if (tr)
+        g[i * rows + j] = a[i * n + j];  // column i of A^T is row i of A
+      else
+        g[j * rows + i] = a[i * n + j];
     }
   std::vector<double> v(static_cast<size_t>(cols * cols), 0.0);  // column-major too
   for (int64_t j = 0; j < cols; ++j) v[j * cols + j] = 1.0;
@@ -71,12 +73,14 @@ Svd svd(std::span<const double> a, int64_t m, int64_t n) {
   }
   std::vector<int64_t> order(static_cast<size_t>(cols));
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return sig[x] > sig[y]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t x, int64_t y) { return sig[x] > sig[y]; });
   // G = A_tall V, so A_tall = Ul S V^T with Ul = G / sigma. If A was wide,
   // A = (A^T)^T = V S Ul^T: the roles of U and V swap.
   Svd out{.m = m, .n = n, .k = cols};
   out.s.resize(static_cast<size_t>(cols));
-  std::vector<double> ul(static_cast<size_t>(rows * cols), 0.0), vr(static_cast<size_t>(cols * cols));
+  std::vector<double> ul(static_cast<size_t>(rows * cols), 0.0),
+      vr(static_cast<size_t>(cols * cols));
   for (int64_t kk = 0; kk < cols; ++kk) {
     const int64_t j = order[kk];
     out.s[kk] = sig[j];

@@ -45,8 +45,7 @@ QuantizedWeights quantize_model_imatrix(const GPT& model, const Calibration& cal
     const auto [out, in] = shape_of(model, name);
     const std::vector<double> w = linear_weight_out_in(model, name);
     const std::vector<float> wf(w.begin(), w.end());
-    q[name + ".weight"] =
-        imatrix_quantize(format, wf, out, in, stats_of(cal, name).mean_square());
+    q[name + ".weight"] = imatrix_quantize(format, wf, out, in, stats_of(cal, name).mean_square());
   }
   return q;
 }

@@ -35,8 +35,8 @@ struct PruneOptions {
   double sparsity = 0.5;  ///< unstructured: fraction zeroed per row, in [0, 1)
   int64_t n = 0;          ///< n:m pattern: zero n of every m (0: unstructured)
   int64_t m = 0;
-  double damp = 0.01;         ///< SparseGPT's Hessian damping
-  int64_t block_size = 128;   ///< SparseGPT's mask / lazy-batch block
+  double damp = 0.01;        ///< SparseGPT's Hessian damping
+  int64_t block_size = 128;  ///< SparseGPT's mask / lazy-batch block
 };
 /// "2:4" -> n = 2, m = 4 into options; throws std::invalid_argument (one line)
 /// unless it reads N:M with 0 < N < M.

@@ -107,8 +107,10 @@ TEST_CASE("GPTQ beats round-to-nearest on correlated calibration inputs") {
     const double rtn = output_error(w, dequantized(quantize_matrix(f, wf, out, in)), out, in, x, n);
     for (bool act : {false, true}) {
       const GptqOptions o{.format = f, .block_size = 64, .act_order = act};
-      const double gptq = output_error(w, dequantized(gptq_quantize(w, out, in, h, o)), out, in, x, n);
-      INFO(quant_format_info(f).name << " act_order " << act << ": rtn " << rtn << " gptq " << gptq);
+      const double gptq =
+          output_error(w, dequantized(gptq_quantize(w, out, in, h, o)), out, in, x, n);
+      INFO(quant_format_info(f).name << " act_order " << act << ": rtn " << rtn << " gptq "
+                                     << gptq);
       CHECK(gptq < 0.8 * rtn);
     }
   }
