@@ -18,6 +18,7 @@ void register_lora(CLI::App& app);       // cpurich lora merge
 void register_qa_eval(CLI::App& app);    // cpurich qa-eval
 void register_prune(CLI::App& app);      // cpurich prune
 void register_lowrank(CLI::App& app);    // cpurich lowrank
+void register_export(CLI::App& app);     // cpurich export: GGUF for llama.cpp
 
 /// Adds --threads N to a subcommand; call apply_threads(n) when it runs.
 void add_threads_option(CLI::App& sub, int& threads);

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   cpurich::cli::register_qa_eval(app);
   cpurich::cli::register_prune(app);
   cpurich::cli::register_lowrank(app);
+  cpurich::cli::register_export(app);
   try {
     cpurich::init_threads_from_env();
     app.parse(argc, argv);

@@ -1,11 +1,10 @@
 // decoder.cpp: prefill + per-token decode on the model's weights (see decoder.h).
 //
 // Every matrix product is a parallel loop (tensor/parallel.h) over 64-column
-// panels and attention a parallel loop over heads; the end of each loop is a
-// step's sync point. Work items never share an output, so no float sum is
-// ever split across threads and the logits are bitwise the same for any
-// thread count. Below a size threshold (set_parallel_threshold) a step runs
-// on the caller's thread alone.
+// panels (f32) or 32-output chunks (quantized, tensor/quant_matvec.h) and attention a parallel loop
+// over heads; the end of each loop is a step's sync point. Work items never share an output, so no
+// float sum is ever split across threads and the logits are bitwise the same for any thread count.
+// Below a size threshold (set_parallel_threshold) a step runs on the caller's thread alone.
 #include "infer/decoder.h"
 
 #include <algorithm>
@@ -36,46 +35,67 @@ std::vector<float> take(const std::map<std::string, Tensor>& weights, const std:
   return {values.begin(), values.end()};
 }
 
-// A Linear layer: weight (in, out) and bias (out,), repacked into panels.
-PackedLinear take_linear(const std::map<std::string, Tensor>& weights, const std::string& prefix,
-                         int64_t in, int64_t out) {
-  const auto w = take(weights, prefix + ".weight", {in, out});
-  const auto b = take(weights, prefix + ".bias", {out});
-  return pack_linear(w.data(), b.data(), in, out);
+// A quantized matrix of the expected (out, in) shape, or nullptr when `name`
+// is not in `quantized`.
+const QuantMatrix* find_quantized(const std::map<std::string, QuantMatrix>& quantized,
+                                  const std::string& name, int64_t out, int64_t in) {
+  const auto it = quantized.find(name);
+  if (it == quantized.end()) return nullptr;
+  const QuantMatrix& q = it->second;
+  if (q.rows != out || q.cols != in)
+    throw std::invalid_argument("decoder: quantized '" + name + "' is (" + std::to_string(q.rows) +
+                                ", " + std::to_string(q.cols) + "), expected (" +
+                                std::to_string(out) + ", " + std::to_string(in) + ")");
+  validate_quant_matrix(q);
+  return &q;
 }
 
-int64_t linear_bytes(const PackedLinear& p) {
-  return (p.in * p.out + static_cast<int64_t>(p.bias.size())) * 4;
-}
-
-// weights with every quantized matrix replaced by its dequantized f32 values
-// in the state dict's orientation (Conv1D (in, out); wte (V, C)).
-std::map<std::string, Tensor> with_dequantized(
-    const std::map<std::string, Tensor>& weights,
-    const std::map<std::string, QuantMatrix>& quantized) {
-  std::map<std::string, Tensor> all = weights;
-  for (const auto& [name, q] : quantized) {
-    std::vector<float> w(static_cast<size_t>(q.rows * q.cols));
-    dequantize_matrix(q, w);
-    Tensor t = Tensor::from_vector(w, {q.rows, q.cols});
-    const bool conv1d = name != "wte.weight" && name != "wpe.weight";
-    all.insert_or_assign(name, conv1d ? t.transpose(0, 1).contiguous() : t);
-  }
-  return all;
-}
+// Output columns per work item of a quantized product: small enough to
+// split a 768-row matrix over threads, large enough that a hand-off (~1 us)
+// is small against the item's work.
+constexpr int64_t kQuantChunk = 32;
 
 }  // namespace
 
-Decoder::Decoder(const GPTConfig& config, const std::map<std::string, Tensor>& weights,
-                 const std::map<std::string, QuantMatrix>& quantized)
-    : Decoder(config, quantized.empty() ? weights : with_dequantized(weights, quantized)) {}
+int64_t Decoder::Linear::bytes() const {
+  if (quantized) return static_cast<int64_t>(q.w.data.size() + q.bias.size() * 4);
+  return (f32.in * f32.out + static_cast<int64_t>(f32.bias.size())) * 4;
+}
 
 Decoder::Decoder(const GPTConfig& config, const std::map<std::string, Tensor>& weights)
+    : Decoder(config, weights, {}) {}
+
+Decoder::Decoder(const GPTConfig& config, const std::map<std::string, Tensor>& weights,
+                 const std::map<std::string, QuantMatrix>& quantized)
     : config_(config) {
   config_.validate();
   const int64_t C = config.n_embd, V = config.vocab_size, P = config.n_positions;
-  wte_ = take(weights, "wte.weight", {V, C});
-  wpe_ = take(weights, "wpe.weight", {P, C});
+  // A Linear layer: (out, in) blocks if quantized, else the Conv1D weight
+  // (in, out) repacked into panels; the bias stays f32 either way.
+  auto take_linear = [&](const std::string& prefix, int64_t in, int64_t out) {
+    Linear lin;
+    const auto b = take(weights, prefix + ".bias", {out});
+    if (const QuantMatrix* q = find_quantized(quantized, prefix + ".weight", out, in)) {
+      lin.quantized = true;
+      lin.q = QuantLinear{.w = *q, .bias = b};
+    } else {
+      const auto w = take(weights, prefix + ".weight", {in, out});
+      lin.f32 = pack_linear(w.data(), b.data(), in, out);
+    }
+    return lin;
+  };
+  if (const QuantMatrix* q = find_quantized(quantized, "wte.weight", V, C)) {
+    wte_q_ = *q;
+    wte_quantized_ = true;
+  } else {
+    wte_ = take(weights, "wte.weight", {V, C});
+  }
+  if (const QuantMatrix* q = find_quantized(quantized, "wpe.weight", P, C)) {
+    wpe_.resize(static_cast<size_t>(P * C));  // a lookup table: decoded once
+    dequantize_matrix(*q, wpe_);
+  } else {
+    wpe_ = take(weights, "wpe.weight", {P, C});
+  }
   lnf_w_ = take(weights, "ln_f.weight", {C});
   lnf_b_ = take(weights, "ln_f.bias", {C});
   for (int64_t l = 0; l < config.n_layer; ++l) {
@@ -85,10 +105,10 @@ Decoder::Decoder(const GPTConfig& config, const std::map<std::string, Tensor>& w
     layer.ln1_b = take(weights, h + "ln_1.bias", {C});
     layer.ln2_w = take(weights, h + "ln_2.weight", {C});
     layer.ln2_b = take(weights, h + "ln_2.bias", {C});
-    layer.attn = take_linear(weights, h + "attn.c_attn", C, 3 * C);
-    layer.attn_proj = take_linear(weights, h + "attn.c_proj", C, C);
-    layer.fc = take_linear(weights, h + "mlp.c_fc", C, 4 * C);
-    layer.fc_proj = take_linear(weights, h + "mlp.c_proj", 4 * C, C);
+    layer.attn = take_linear(h + "attn.c_attn", C, 3 * C);
+    layer.attn_proj = take_linear(h + "attn.c_proj", C, C);
+    layer.fc = take_linear(h + "mlp.c_fc", C, 4 * C);
+    layer.fc_proj = take_linear(h + "mlp.c_proj", 4 * C, C);
     layers_.push_back(std::move(layer));
   }
   cache_ = KVCache(KVCacheShape{.n_layer = config.n_layer,
@@ -103,6 +123,13 @@ Decoder::Decoder(const GPTConfig& config, const std::map<std::string, Tensor>& w
   fc_.assign(static_cast<size_t>(P * 4 * C), 0.0f);
   logits_.assign(static_cast<size_t>(V), 0.0f);
   scores_.assign(static_cast<size_t>(config.n_head * P), 0.0f);
+  if (!quantized.empty()) {
+    // Activation buffers for the widest input (4C) and every row, so a step
+    // allocates nothing (the buffers only grow).
+    for (const auto& [name, q] : quantized) quant_activations_resize(q.format, P, 4 * C, acts_);
+    tmp_.assign(static_cast<size_t>(P * C), 0.0f);
+    wte_row_.assign(static_cast<size_t>(C), 0.0f);
+  }
 }
 
 Decoder::Decoder(const GPT& model, const std::map<std::string, QuantMatrix>& quantized)
@@ -154,9 +181,10 @@ std::span<const float> Decoder::sync(std::span<const int32_t> ids) {
 int64_t Decoder::weight_bytes_per_token() const {
   const int64_t C = config_.n_embd;
   int64_t bytes = (config_.vocab_size * C + C + 4 * C) * 4;  // head (wte), wpe row, ln_f
+  if (wte_quantized_)
+    bytes += static_cast<int64_t>(wte_q_.data.size()) - config_.vocab_size * C * 4;
   for (const Layer& l : layers_)
-    bytes += linear_bytes(l.attn) + linear_bytes(l.attn_proj) + linear_bytes(l.fc) +
-             linear_bytes(l.fc_proj) + 4 * C * 4;
+    bytes += l.attn.bytes() + l.attn_proj.bytes() + l.fc.bytes() + l.fc_proj.bytes() + 4 * C * 4;
   return bytes;
 }
 
@@ -166,6 +194,10 @@ void Decoder::forward_rows(const int32_t* ids, int64_t T) {
   const int64_t C = config_.n_embd, V = config_.vocab_size, pos0 = length();
   for (int64_t t = 0; t < T; ++t) {  // x[t] = wte[id] + wpe[pos]
     const float* te = wte_.data() + ids[t] * C;
+    if (wte_quantized_) {
+      dequantize_matrix_row(wte_q_, ids[t], wte_row_);
+      te = wte_row_.data();
+    }
     const float* pe = wpe_.data() + (pos0 + t) * C;
     for (int64_t c = 0; c < C; ++c) x_[t * C + c] = te[c] + pe[c];
   }
@@ -173,6 +205,14 @@ void Decoder::forward_rows(const int32_t* ids, int64_t T) {
   // Only the last row's logits are needed: ln_f on that row, then the head
   // split over the vocabulary.
   const float* h = norm_rows(x_.data() + (T - 1) * C, 1, lnf_w_.data(), lnf_b_.data());
+  if (wte_quantized_) {  // logits (V,) = h (C,) @ wte^T, wte (V, C) = (out, in)
+    prepare(wte_q_.format, h, 1, C);
+    parallel_for_if(parallel_, 0, (V + kQuantChunk - 1) / kQuantChunk, [&](int64_t blk) {
+      const int64_t v0 = blk * kQuantChunk;
+      quant_matmul_rows(wte_q_, acts_, logits_.data(), V, v0, std::min(V, v0 + kQuantChunk));
+    });
+    return;
+  }
   parallel_for_if(parallel_, 0, (V + 31) / 32, [&](int64_t blk) {
     // logits[v] = h (C,) . wte[v, :] for v in [blk*32, blk*32 + 32)
     kernels::vecmat_t(h, wte_.data() + blk * 32 * C, C, C, std::min<int64_t>(32, V - blk * 32),
@@ -190,6 +230,29 @@ const float* Decoder::norm_rows(const float* x, int64_t T, const float* w, const
   return xn_.data();
 }
 
+void Decoder::prepare(QuantFormat format, const float* x, int64_t T, int64_t C) {
+  quant_activations_resize(format, T, C, acts_);
+  parallel_for_if(parallel_ && T > 1, 0, T,
+                  [&](int64_t t) { quantize_activations(x, C, t, t + 1, acts_); });
+}
+
+// Each work item owns whole output columns (64 f32 ones, or kQuantChunk
+// quantized ones) for all T rows: no sum is ever split.
+void Decoder::linear(const Linear& L, const float* x, int64_t T, float* y, Epilogue ep) {
+  if (!L.quantized) {
+    parallel_for_if(parallel_, 0, L.f32.num_panels(), [&](int64_t p) {
+      linear_panels(L.f32, x, L.f32.in, T, y, L.f32.out, p, p + 1, ep);
+    });
+    return;
+  }
+  const int64_t N = L.q.out();
+  prepare(L.q.w.format, x, T, L.q.in());
+  parallel_for_if(parallel_, 0, (N + kQuantChunk - 1) / kQuantChunk, [&](int64_t c) {
+    const int64_t n0 = c * kQuantChunk;
+    quant_linear_cols(L.q, acts_, y, N, tmp_.data(), n0, std::min(N, n0 + kQuantChunk), ep);
+  });
+}
+
 // One pre-LN block on rows x_[0..T): x += attn(ln_1(x)); x += mlp(ln_2(x)).
 // Five parallel loops per layer in a decode step: each needs whole rows of
 // the one before, and the end of a loop is where the caller waits for them.
@@ -197,9 +260,7 @@ void Decoder::layer_forward(int64_t l, int64_t T, int64_t pos0) {
   const Layer& L = layers_[static_cast<size_t>(l)];
   const int64_t C = config_.n_embd, H = config_.n_head, d = C / H, P = config_.n_positions;
   const float* xn = norm_rows(x_.data(), T, L.ln1_w.data(), L.ln1_b.data());
-  parallel_for_if(parallel_, 0, L.attn.num_panels(), [&](int64_t p) {  // qkv (T,3C) = xn @ c_attn
-    linear_panels(L.attn, xn, C, T, qkv_.data(), 3 * C, p, p + 1, Epilogue::Store);
-  });
+  linear(L.attn, xn, T, qkv_.data(), Epilogue::Store);  // qkv (T,3C) = xn @ c_attn
   // One work item per head, over all T rows in order: row t's key and value
   // go into the cache, then row t attends to positions 0..pos0+t, which are
   // all this head's and written by this same item.
@@ -212,16 +273,10 @@ void Decoder::layer_forward(int64_t l, int64_t T, int64_t pos0) {
              &att_[t * C + hd * d]);
     }
   });
-  parallel_for_if(parallel_, 0, L.attn_proj.num_panels(), [&](int64_t p) {  // x += att @ c_proj
-    linear_panels(L.attn_proj, att_.data(), C, T, x_.data(), C, p, p + 1, Epilogue::Accumulate);
-  });
+  linear(L.attn_proj, att_.data(), T, x_.data(), Epilogue::Accumulate);  // x += att @ c_proj
   xn = norm_rows(x_.data(), T, L.ln2_w.data(), L.ln2_b.data());
-  parallel_for_if(parallel_, 0, L.fc.num_panels(), [&](int64_t p) {  // fc (T,4C) = gelu(xn @ c_fc)
-    linear_panels(L.fc, xn, C, T, fc_.data(), 4 * C, p, p + 1, Epilogue::Gelu);
-  });
-  parallel_for_if(parallel_, 0, L.fc_proj.num_panels(), [&](int64_t p) {  // x += fc @ mlp.c_proj
-    linear_panels(L.fc_proj, fc_.data(), 4 * C, T, x_.data(), C, p, p + 1, Epilogue::Accumulate);
-  });
+  linear(L.fc, xn, T, fc_.data(), Epilogue::Gelu);                    // fc (T,4C) = gelu(xn @ c_fc)
+  linear(L.fc_proj, fc_.data(), T, x_.data(), Epilogue::Accumulate);  // x += fc @ mlp.c_proj
 }
 
 }  // namespace cpurich

@@ -7,7 +7,9 @@
 //            attending over the cached keys/values of all earlier tokens.
 // The math is exactly nn/gpt.h's (pre-LayerNorm blocks, GELU tanh form,
 // logits = ln_f(x) @ wte^T), computed directly on the model's weight tensors
-// (Hugging Face names, see nn/gpt.h). There is no graph to record, and every
+// (Hugging Face names, see nn/gpt.h). Matrices given quantized stay packed and
+// run through tensor/quant_matvec.h (QuantLinear); biases, LayerNorms and wpe
+// stay f32. There is no graph to record, and every
 // buffer (activations, cache, logits) is allocated once in the constructor, so
 // a decoding step allocates nothing.
 //
@@ -82,16 +84,32 @@ class Decoder {
   int64_t cache_bytes() const { return cache_.bytes(); }
 
  private:
+  /// One Linear layer, f32 panels or quantized blocks.
+  struct Linear {
+    PackedLinear f32;
+    QuantLinear q;
+    bool quantized = false;
+    int64_t bytes() const;
+  };
   struct Layer {
     std::vector<float> ln1_w, ln1_b, ln2_w, ln2_b;
-    PackedLinear attn, attn_proj, fc, fc_proj;
+    Linear attn, attn_proj, fc, fc_proj;
   };
   void forward_rows(const int32_t* ids, int64_t T);
+  // y (T,N) = epilogue(x (T,C) @ W + b), in parallel over output columns.
+  void linear(const Linear& L, const float* x, int64_t T, float* y, Epilogue ep);
+  // Prepares x (T,C) for a quantized matrix of `format` into acts_.
+  void prepare(QuantFormat format, const float* x, int64_t T, int64_t C);
   const float* norm_rows(const float* x, int64_t T, const float* w, const float* b);
   void layer_forward(int64_t l, int64_t T, int64_t pos0);
 
   GPTConfig config_;
   std::vector<float> wte_, wpe_, lnf_w_, lnf_b_;  // (V,C), (P,C), (C,), (C,)
+  QuantMatrix wte_q_;                             // (V,C) when wte is quantized
+  bool wte_quantized_ = false;
+  std::vector<float> wte_row_;  // (C,) one dequantized embedding row
+  QuantActivations acts_;       // the input of the current quantized product
+  std::vector<float> tmp_;      // (P,C) raw products before a residual add
   std::vector<Layer> layers_;
   KVCache cache_;
   std::vector<int32_t> tokens_;  // reserved to n_positions

@@ -142,4 +142,13 @@ void linear_panels(const PackedLinear& layer, const float* x, int64_t ldx, int64
   }
 }
 
+void quant_linear_cols(const QuantLinear& layer, const QuantActivations& xa, float* y, int64_t ldy,
+                       float* tmp, int64_t n0, int64_t n1, Epilogue ep) {
+  float* out = ep == Epilogue::Accumulate ? tmp : y;
+  quant_matmul_rows(layer.w, xa, out, ldy, n0, n1);
+  const float* bias = layer.bias.empty() ? nullptr : layer.bias.data();
+  for (int64_t t = 0; t < xa.rows; ++t)
+    store_row(out + t * ldy + n0, bias ? bias + n0 : nullptr, y + t * ldy + n0, n1 - n0, ep);
+}
+
 }  // namespace cpurich

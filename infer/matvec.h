@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "tensor/quant_matvec.h"
+
 namespace cpurich {
 
 /// What happens to acc = x @ W + b before it is written to y.
@@ -57,5 +59,23 @@ PackedLinear pack_linear(const float* w, const float* bias, int64_t C, int64_t N
 /// disjoint panel ranges; each output is then owned by exactly one call.
 void linear_panels(const PackedLinear& layer, const float* x, int64_t ldx, int64_t rows, float* y,
                    int64_t ldy, int64_t p0, int64_t p1, Epilogue ep);
+
+/// A Linear layer kept quantized: W (N, C) = (out, in) as packed blocks
+/// (tensor/quant_formats.h, row r = output r) and an f32 bias (N,). Nothing
+/// is expanded to f32: tensor/quant_matvec.h computes from the bytes.
+struct QuantLinear {
+  QuantMatrix w;
+  std::vector<float> bias;  ///< (N,), empty when there is none
+  int64_t in() const { return w.cols; }
+  int64_t out() const { return w.rows; }
+};
+
+/// Output columns [n0, n1) of y (T,N) = epilogue(x @ W^T + bias), x given as
+/// activations xa (T,C) prepared for layer.w (quantize_activations); y has
+/// row stride ldy. For Epilogue::Accumulate the raw products go to tmp (T,N)
+/// (stride ldy) first, since y already holds the residual; otherwise tmp is
+/// unused. Threads call it with disjoint [n0, n1).
+void quant_linear_cols(const QuantLinear& layer, const QuantActivations& xa, float* y, int64_t ldy,
+                       float* tmp, int64_t n0, int64_t n1, Epilogue ep);
 
 }  // namespace cpurich

@@ -22,4 +22,20 @@ bool cpu_has_avx2() {
 #endif
 }
 
+bool cpu_has_avx512_vnni() {
+#if defined(__x86_64__)
+  return __builtin_cpu_supports("avx512vnni");
+#else
+  return false;
+#endif
+}
+
+bool cpu_has_f16c() {
+#if defined(__x86_64__)
+  return __builtin_cpu_supports("f16c");
+#else
+  return false;
+#endif
+}
+
 }  // namespace cpurich

@@ -13,5 +13,9 @@ namespace cpurich {
 bool cpu_has_avx512();
 /// AVX2 and FMA are usable.
 bool cpu_has_avx2();
+/// AVX-512 VNNI (vpdpbusd: u8 x s8 dot products into int32 lanes) is usable.
+bool cpu_has_avx512_vnni();
+/// F16C (vcvtph2ps: f16 -> f32 in hardware) is usable.
+bool cpu_has_f16c();
 
 }  // namespace cpurich
