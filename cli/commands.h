@@ -16,6 +16,8 @@ void register_chat(CLI::App& app);       // cpurich chat
 void register_finetune(CLI::App& app);   // cpurich finetune
 void register_lora(CLI::App& app);       // cpurich lora merge
 void register_qa_eval(CLI::App& app);    // cpurich qa-eval
+void register_prune(CLI::App& app);      // cpurich prune
+void register_lowrank(CLI::App& app);    // cpurich lowrank
 void register_export(CLI::App& app);     // cpurich export: GGUF for llama.cpp
 void register_quantize(CLI::App& app);   // cpurich quantize
 void register_compare(CLI::App& app);    // cpurich compare: fp32 vs quantized variants

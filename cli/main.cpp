@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   cpurich::cli::register_finetune(app);
   cpurich::cli::register_lora(app);
   cpurich::cli::register_qa_eval(app);
+  cpurich::cli::register_prune(app);
+  cpurich::cli::register_lowrank(app);
   cpurich::cli::register_export(app);
   cpurich::cli::register_quantize(app);
   cpurich::cli::register_compare(app);
