@@ -93,6 +93,28 @@ TEST_CASE("cpurich quantize + compare on a tiny trained model", "[cli][quantize]
   REQUIRE(run("compare --model " + run_dir + " --text " + val + " " + q4, out, err) == 0);
   CHECK_THAT(read_file(out), Contains("q4_0") && Contains("KL mean") && Contains("predictions"));
 
+  // GPTQ and importance-weighted rounding read calibration text (here the
+  // training text) and must fit the model better than plain rounding in the
+  // same q4_0 layout: GPTQ compensates each rounding error with the columns
+  // not yet quantized, so its next-token distributions stay closer to fp32.
+  const std::string gq = dir.file("gptq"), iq = dir.file("imatrix");
+  REQUIRE(run("quantize --model " + run_dir + " --format gptq4 --calib " + text + " --out " + gq,
+              out, err) == 0);
+  REQUIRE(run("quantize --model " + run_dir + " --format q4_0 --imatrix --calib " + text +
+                  " --out " + iq,
+              out, err) == 0);
+  REQUIRE(run("compare --model " + run_dir + " --text " + val + " " + q4 + " " + gq + " " + iq +
+                  " --json",
+              out, err) == 0);
+  const auto jg = nlohmann::json::parse(read_file(out));
+  REQUIRE(jg.size() == 4);
+  CHECK(jg[2].at("format") == "q4_0");
+  CHECK(jg[2].at("kl_mean").get<double>() < jg[1].at("kl_mean").get<double>());
+  CHECK(jg[3].at("kl_mean").get<double>() > 0.0);
+  CHECK(run("quantize --model " + run_dir + " --format gptq4 --out " + dir.file("bad"), out, err) ==
+        1);
+  CHECK_THAT(read_file(err), Contains("need --calib FILE"));
+
   CHECK(run("quantize --model " + run_dir + " --format q3_k --out " + dir.file("bad"), out, err) ==
         1);
   CHECK_THAT(read_file(err), Contains("cpurich: error: unknown quantization format 'q3_k'"));
