@@ -2,9 +2,14 @@
 # Installs the Debian packages cpurich needs on a fresh machine. As root it runs
 # apt-get; otherwise it uses sudo if present; otherwise it prints the one
 # apt-get line to run and stops. Safe to run again: it only installs what is missing.
+#   scripts/setup.sh            what building, the tests and the lessons need
+#   scripts/setup.sh --browser  also Chromium, for the test that drives the chat
+#                               page of `cpurich serve` headless (CI uses it;
+#                               without it that one test reports a skip)
 set -euo pipefail
 packages=(g++ cmake ninja-build pkg-config libopenblas-dev catch2 nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
           doxygen graphviz clang-format-14 python3-matplotlib python3-numpy python3-scipy)
+if [ "${1:-}" = "--browser" ]; then packages+=(chromium); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
