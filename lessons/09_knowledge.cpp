@@ -80,10 +80,7 @@ std::unique_ptr<Trainer> pretrain(const world::World& w, int64_t iters) {
   bpe.vocab_size = 512;
   auto tok = std::make_unique<BpeTokenizer>(train_bpe(w.corpus, bpe));
   const std::vector<int32_t> ids = tok->encode(w.corpus);
-  TrainConfig cfg = world_config();
-  cfg.n_layer = 2;
-  cfg.n_embd = 128;
-  cfg.batch_size = 8;
+  TrainConfig cfg = world_config();  // 2x4x128, block 128, batch 8
   cfg.max_iters = iters;
   cfg.warmup_iters = std::max<int64_t>(1, iters / 10);
   cfg.eval_every = iters;
@@ -99,7 +96,7 @@ std::unique_ptr<Trainer> pretrain(const world::World& w, int64_t iters) {
 
 int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
-  const int64_t iters = quick ? 20 : 600, ft_iters = quick ? 10 : 150;
+  const int64_t iters = quick ? 20 : 1000, ft_iters = quick ? 10 : 200;
   try {
     init_threads_from_env();
     const auto t0 = std::chrono::steady_clock::now();

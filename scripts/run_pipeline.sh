@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 run=${CPURICH_RUN_DIR:-runs/pipeline}
-iters=${CPURICH_ITERS:-3000}
+iters=${CPURICH_ITERS:-12000}
 ft_iters=${CPURICH_FT_ITERS:-300}
 threads=${CPURICH_THREADS:-2}
 scripts/setup.sh
@@ -39,7 +39,7 @@ rm -rf "$run/model" "$run/adapter"
 step "3/8 pretrain the world-preset GPT ($iters iterations, byte-level BPE tokenizer)"
 t0=$(date +%s)
 "$cpurich" pretrain --corpus "$run/world/corpus.txt" --out "$run/model" --config world \
-  --iters "$iters" --eval-every 1000 --threads "$threads"
+  --iters "$iters" --eval-every 2000 --threads "$threads"
 pretrain_s=$(($(date +%s) - t0))
 if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
   /usr/bin/python3 scripts/plot_loss.py "$run/model" || true

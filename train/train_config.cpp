@@ -85,11 +85,11 @@ TrainConfig small_config() {
 
 TrainConfig world_config() {
   TrainConfig c;
-  c.n_layer = 4;
+  c.n_layer = 2;
   c.n_head = 4;
-  c.n_embd = 192;
+  c.n_embd = 128;
   c.block_size = 128;  // a biography (~8 sentences) in BPE tokens, with the name in each
-  c.batch_size = 16;
+  c.batch_size = 8;
   c.val_fraction = 0.02;
   c.tokenizer = "bpe";
   c.vocab_size = 1024;
