@@ -27,7 +27,7 @@ WorldOptions small() {
 
 }  // namespace
 
-TEST_CASE("name_every_sentence puts the full name in every sentence; --pronouns does not") {
+TEST_CASE("name_every_sentence puts the full name in every sentence, --pronouns does not") {
   WorldOptions o = small();
   const World named = generate_world(o);
   for (const Biography& b : named.bios)
