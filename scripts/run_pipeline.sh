@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 run=${CPURICH_RUN_DIR:-runs/pipeline}
-iters=${CPURICH_ITERS:-12000}
+iters=${CPURICH_ITERS:-7000}
 ft_iters=${CPURICH_FT_ITERS:-300}
 threads=${CPURICH_THREADS:-2}
 scripts/setup.sh
@@ -28,11 +28,12 @@ for lesson in 01_tensors 02_matmul 03_autograd 04_gpt_forward 05_tokenizers; do
   [ -x "$bin/lessons/$lesson" ] && "$bin/lessons/$lesson" > "$run/lesson_$lesson.txt" && echo "  $lesson -> $run/lesson_$lesson.txt"
 done
 
-# 500 people: 300 train, 100 test, 100 unseen, plus 100 absent people whose
-# questions are answered "I don't know." in the fine-tuning set (docs/course/world.md).
+# 500 people: 300 train, 100 test, 100 unseen, plus 30 absent people whose
+# questions are answered "I don't know." in the fine-tuning set (docs/course/world.md;
+# more abstention examples make the model abstain on people it knows, docs/knowledge_runs.md).
 step "2/8 the built-in world corpus"
 rm -rf "$run/world"
-"$cpurich" data world --out "$run/world" --abstain-people 100
+"$cpurich" data world --out "$run/world" --abstain-people 30
 
 # A new run replaces the previous pipeline model (pretrain refuses to overwrite a run).
 rm -rf "$run/model" "$run/adapter"
@@ -93,7 +94,7 @@ report = {"qa": qa, "seconds_after_build": total, "pretrain_seconds": pre_s,
           "finetune_seconds": ft_s, "pretrain_iters": iters, "finetune_iters": ft_iters}
 json.dump(report, open(f"{run}/report.json", "w"), indent=2)
 lines = ["# cpurich pipeline report", "",
-         f"World: 500 people (300 train, 100 test, 100 unseen) + 100 abstention people; "
+         f"World: 500 people (300 train, 100 test, 100 unseen) + 30 abstention people; "
          f"pretrain {iters} steps ({pre_s} s), LoRA fine-tune {ft_iters} steps ({ft_s} s); "
          f"{total} s after the build.", "",
          "| model | train exact match | test exact match | unseen hallucination | over-abstention |",
