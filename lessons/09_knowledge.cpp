@@ -3,7 +3,7 @@
 //
 // What it teaches: knowledge storage and extraction (Allen-Zhu & Li, "Physics
 // of Language Models, Part 3.1") in four measurements on a small world
-// (train.world.h): train people (biographies read, questions fine-tuned on),
+// (train/world.h): train people (biographies read, questions fine-tuned on),
 // test people (biographies read, questions never seen), unseen people (never
 // read about). Each person's 8 facts are asked as questions and graded by
 // exact match of the greedy answer (infer/qa_eval.h).
