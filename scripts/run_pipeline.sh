@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 run=${CPURICH_RUN_DIR:-runs/pipeline}
-iters=${CPURICH_ITERS:-7000}
+iters=${CPURICH_ITERS:-12000}
 ft_iters=${CPURICH_FT_ITERS:-300}
 threads=${CPURICH_THREADS:-2}
 scripts/setup.sh
