@@ -24,10 +24,10 @@ void run_data_world(const DataWorldArgs& a) {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   world::write_world(w, a.out);
   std::printf(
-      "wrote %s/corpus.txt (%zu bytes, %zu biographies) and Q/A: %zu train, %zu test, %zu unseen "
-      "(generated in %.0f ms)\n",
+      "wrote %s/corpus.txt (%zu bytes, %zu biographies) and Q/A: %zu train, %zu test, %zu unseen, "
+      "%zu abstain (generated in %.0f ms)\n",
       a.out.c_str(), w.corpus.size(), w.bios.size(), w.qa_train.size(), w.qa_test.size(),
-      w.qa_unseen.size(), ms);
+      w.qa_unseen.size(), w.qa_abstain.size(), ms);
 }
 
 }  // namespace
@@ -48,6 +48,14 @@ void register_data(CLI::App& app) {
   sub->add_flag("--qa-in-corpus,!--no-qa-in-corpus", args->options.qa_in_corpus,
                 "Mix the train Q/A (chat format) into corpus.txt (default on; "
                 "--no-qa-in-corpus: biographies only)");
+  sub->add_flag("--name-every-sentence,!--pronouns", args->options.name_every_sentence,
+                "Full name in every biography sentence (default on; --pronouns: she/he after "
+                "the first sentence, the name 1 time in 4)");
+  sub->add_option("--abstain-people", args->options.abstain_people,
+                  "Extra people absent from the corpus whose Q/A, answered \"I don't know.\", are "
+                  "appended to qa_train.jsonl (group \"abstain\")")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   sub->callback([args] { run_data_world(*args); });
 }
 

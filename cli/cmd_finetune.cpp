@@ -53,14 +53,14 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// A world directory fine-tunes on its train group only (test and unseen are
-// what qa-eval asks about afterwards); a file is used whole.
+// A world directory fine-tunes on its train group (and its abstain examples)
+// only (test and unseen are what qa-eval asks about afterwards); a file is used whole.
 std::vector<QAPair> training_pairs(const std::string& path) {
   std::vector<QAPair> pairs = read_qa_source(path);
   if (!std::filesystem::is_directory(path)) return pairs;
   std::vector<QAPair> train;
   for (QAPair& p : pairs)
-    if (p.group == "train") train.push_back(std::move(p));
+    if (p.group == "train" || p.group == "abstain") train.push_back(std::move(p));
   if (train.empty()) throw std::runtime_error(path + ": no qa_train.jsonl to fine-tune on");
   return train;
 }

@@ -28,7 +28,7 @@ namespace cpurich::cli {
 namespace {
 
 struct PretrainArgs {
-  std::string corpus, out, config = "tiny", resume, tokenizer = "char";
+  std::string corpus, out, config = "tiny", resume, tokenizer;  // "": the config's
   TrainConfig o;  // override values, applied only for flags that were given
   int threads = 0;
   int64_t vocab = 0;
@@ -107,10 +107,10 @@ Trainer start_fresh(const PretrainArgs& a, const std::string& text, TrainerOptio
                              " to continue it, or choose another --out");
   TrainConfig cfg = named_config(a.config);
   apply_overrides(a, cfg);
-  cfg.tokenizer = a.tokenizer;
-  cfg.vocab_size = a.vocab;
+  if (!a.tokenizer.empty()) cfg.tokenizer = a.tokenizer;
+  if (a.vocab > 0) cfg.vocab_size = a.vocab;
   cfg.validate();
-  auto tok = train_tokenizer(a.tokenizer, a.vocab, text);
+  auto tok = train_tokenizer(cfg.tokenizer, cfg.vocab_size, text);
   fs::create_directories(a.out);
   auto cache = build_or_load_tokens(text, *tok, (fs::path(a.out) / "tokens.bin").string());
   std::fprintf(stderr, "corpus: %zu bytes -> %zu tokens (%s)\n", text.size(), cache.ids.size(),
@@ -163,9 +163,10 @@ void register_pretrain(CLI::App& app) {
   sub->add_option("--out", a->out, "Run directory: checkpoints, log.jsonl, the final model")
       ->required();
   sub->add_option("--config", a->config, "Named config the other flags override")
-      ->check(CLI::IsMember({"tiny", "small"}));
+      ->check(CLI::IsMember({"tiny", "small", "world"}));
   sub->add_option("--resume", a->resume, "Continue the run checkpointed in this directory");
-  sub->add_option("--tokenizer", a->tokenizer, "Tokenizer to train on the corpus")
+  sub->add_option("--tokenizer", a->tokenizer,
+                  "Tokenizer to train on the corpus (default: the config's, char except world)")
       ->check(CLI::IsMember({"char", "bpe"}));
   sub->add_option("--vocab", a->vocab, "BPE vocabulary size (default 512)")
       ->check(CLI::Range(257, 1 << 20));

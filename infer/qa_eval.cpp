@@ -24,6 +24,41 @@ std::string normalize_answer(std::string_view s) {
   return out;
 }
 
+bool is_abstention(std::string_view answer) {
+  return normalize_answer(answer) == normalize_answer(kAbstention);
+}
+
+bool unanswerable_group(std::string_view group) {
+  return group == "unseen" || group == "abstain";
+}
+
+void QaTally::add(std::string_view model_answer, std::string_view reference) {
+  const std::string got = normalize_answer(model_answer);
+  const bool ok = got == normalize_answer(reference);
+  const bool abstain = is_abstention(model_answer);
+  ++n;
+  correct += ok;
+  abstained += abstain;
+  asserted += !abstain && !got.empty();
+  made_up += !abstain && !got.empty() && !ok;
+}
+
+namespace {
+double share(int64_t k, int64_t n) {
+  return n > 0 ? static_cast<double>(k) / static_cast<double>(n) : 0.0;
+}
+}  // namespace
+
+double QaTally::accuracy() const {
+  return share(correct, n);
+}
+double QaTally::abstention_rate() const {
+  return share(abstained, n);
+}
+double QaTally::hallucination_rate(bool unanswerable) const {
+  return share(unanswerable ? asserted : made_up, n);
+}
+
 std::string greedy_answer(Decoder& decoder, const Tokenizer& tokenizer, std::string_view prompt,
                           int64_t max_new_tokens) {
   const auto ids = tokenizer.encode(prompt);

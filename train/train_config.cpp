@@ -83,10 +83,29 @@ TrainConfig small_config() {
   return c;
 }
 
+TrainConfig world_config() {
+  TrainConfig c;
+  c.n_layer = 2;
+  c.n_head = 4;
+  c.n_embd = 128;
+  c.block_size = 128;  // a biography (~8 sentences) in BPE tokens, with the name in each
+  c.batch_size = 8;
+  c.val_fraction = 0.02;
+  c.tokenizer = "bpe";
+  c.vocab_size = 1024;
+  c.max_iters = 3000;
+  c.learning_rate = 2e-3;
+  c.min_lr = 2e-4;
+  c.eval_every = 500;
+  c.eval_iters = 10;
+  return c;
+}
+
 TrainConfig named_config(const std::string& name) {
   if (name == "tiny") return tiny_config();
+  if (name == "world") return world_config();
   if (name == "small") return small_config();
-  throw std::invalid_argument("unknown config '" + name + "' (expected tiny or small)");
+  throw std::invalid_argument("unknown config '" + name + "' (expected tiny, small or world)");
 }
 
 nlohmann::json train_config_to_json(const TrainConfig& c) {

@@ -4,7 +4,9 @@
 // (model shape, batch, learning-rate schedule, optimizer constants, seed). We
 // keep them in one struct that is saved as JSON inside every checkpoint, so a
 // run can be resumed, audited or repeated exactly. Two named presets follow
-// nanoGPT's recipes: `tiny` (its CPU recipe) and `small` (shakespeare-char).
+// nanoGPT's recipes: `tiny` (its CPU recipe) and `small` (shakespeare-char);
+// a third, `world`, is the recipe for storing the world corpus's facts
+// (docs/course/world.md).
 //
 // Pipeline position: text -> tokens -> [training config] -> model -> samples.
 #pragma once
@@ -60,7 +62,12 @@ struct TrainConfig {
 TrainConfig tiny_config();
 /// nanoGPT's shakespeare-char: block 256, batch 64, 6x6x384, dropout 0.2, 5000 iters.
 TrainConfig small_config();
-/// "tiny" or "small"; throws std::invalid_argument on any other name.
+/// Knowledge storage on the world corpus: BPE (vocab 1024), block 128, 2 layers x
+/// 4 heads x 128 dims, batch 8, lr 2e-3, no dropout, 2% validation (every
+/// held-out biography is facts unread). Small and cheap per token: storing a
+/// fact costs exposures, so tokens per second is what counts.
+TrainConfig world_config();
+/// "tiny", "small" or "world"; throws std::invalid_argument on any other name.
 TrainConfig named_config(const std::string& name);
 
 /// Every field, by its struct name.

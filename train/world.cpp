@@ -2,7 +2,8 @@
 // unique names and their facts; split them into train / test / unseen; write
 // bios_per_person biographies for each train and test person (each fact with
 // a different template in each biography, sentences in a random order);
-// shuffle all biographies into one corpus; render one question per fact.
+// shuffle all biographies into one corpus (so a person's paraphrases land far
+// apart and never share a context window); render one question per fact.
 #include "train/world.h"
 
 #include <algorithm>
@@ -57,7 +58,7 @@ class Stream {
 
 // Independent streams per purpose, so e.g. changing bios_per_person does not
 // change who the people are.
-enum Purpose : uint64_t { kPeople = 1, kBios = 2, kCorpus = 3, kQuestions = 4 };
+enum Purpose : uint64_t { kPeople = 1, kBios = 2, kCorpus = 3, kQuestions = 4, kAbstain = 5 };
 
 std::string birth_date(Stream& rng) {
   static constexpr int kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -97,6 +98,10 @@ void check_options(const WorldOptions& o) {
   if (o.people < 1 || static_cast<std::size_t>(o.people) > max_people) {
     throw std::invalid_argument("world: people must be in [1, " + std::to_string(max_people) + "]");
   }
+  if (o.abstain_people < 0 || static_cast<std::size_t>(o.people + o.abstain_people) > max_people) {
+    throw std::invalid_argument("world: people + abstain people must be <= " +
+                                std::to_string(max_people));
+  }
   if (o.bios_per_person < 1 || o.bios_per_person > 100) {
     throw std::invalid_argument("world: bios per person must be in [1, 100]");
   }
@@ -108,9 +113,10 @@ void check_options(const WorldOptions& o) {
 
 // One biography: each fact with template (first_template[a] + k) mod T, so the
 // k-th biographies of a person all use different phrasings; random order; the
-// first sentence names the person, later ones use the name 1 time in 4.
+// first sentence names the person, later ones the full name too when
+// `every` (else 1 time in 4, she/he otherwise).
 Biography make_bio(int person_index, const Person& p, int k,
-                   const std::array<int, kNumAttributes>& first, Stream& rng) {
+                   const std::array<int, kNumAttributes>& first, bool every, Stream& rng) {
   std::vector<int> order(kNumAttributes);
   for (int a = 0; a < kNumAttributes; ++a) order[a] = a;
   rng.shuffle(order);
@@ -119,7 +125,8 @@ Biography make_bio(int person_index, const Person& p, int k,
   for (std::size_t i = 0; i < order.size(); ++i) {
     const int a = order[i];
     const int t = (first[a] + k) % num_sentence_templates(a);
-    const bool use_name = i == 0 || rng.below(4) == 0;
+    // The coin is drawn as before even when `every`: the option changes only the text.
+    const bool use_name = i == 0 || rng.below(4) == 0 || every;
     bio.sentences.push_back({a, t, render_sentence(p, a, t, use_name)});
   }
   return bio;
@@ -131,7 +138,8 @@ std::vector<QA> make_qa(const std::vector<Person>& people, Group g, Stream& rng)
     if (p.group != g) continue;
     for (int a = 0; a < kNumAttributes; ++a) {
       const int t = static_cast<int>(rng.below(num_question_templates(a)));
-      out.push_back({render_question(p, a, t), p.facts[a], p.name, a});
+      out.push_back(
+          {render_question(p, a, t), g == Group::Abstain ? kDontKnow : p.facts[a], p.name, a});
     }
   }
   return out;
@@ -148,7 +156,10 @@ const char* attribute_name(int attribute) {
 }
 
 const char* group_name(Group g) {
-  return g == Group::Train ? "train" : g == Group::Test ? "test" : "unseen";
+  return g == Group::Train    ? "train"
+         : g == Group::Test   ? "test"
+         : g == Group::Unseen ? "unseen"
+                              : "abstain";
 }
 
 std::string Biography::text() const {
@@ -168,7 +179,7 @@ World generate_world(const WorldOptions& o) {
   check_options(o);
   World w;
   Stream people_rng(o.seed, kPeople), bio_rng(o.seed, kBios), corpus_rng(o.seed, kCorpus),
-      qa_rng(o.seed, kQuestions);
+      qa_rng(o.seed, kQuestions), abstain_rng(o.seed, kAbstain);
   std::set<std::string> used;
   const auto n_test = static_cast<int>(std::lround(o.people * o.test_fraction));
   const auto n_unseen = static_cast<int>(std::lround(o.people * o.unseen_fraction));
@@ -179,17 +190,24 @@ World generate_world(const WorldOptions& o) {
                             : i < n_train + n_test ? Group::Test
                                                    : Group::Unseen;
   }
+  // Abstain people come after everyone else from the same name pool, so they
+  // are never anyone in the corpus and adding them changes no one else.
+  for (int i = 0; i < o.abstain_people; ++i) {
+    w.people.push_back(make_person(people_rng, used));
+    w.people.back().group = Group::Abstain;
+  }
   for (int i = 0; i < n_train + n_test; ++i) {
     std::array<int, kNumAttributes> first{};
     for (int a = 0; a < kNumAttributes; ++a)
       first[a] = static_cast<int>(bio_rng.below(num_sentence_templates(a)));
     for (int k = 0; k < o.bios_per_person; ++k)
-      w.bios.push_back(make_bio(i, w.people[i], k, first, bio_rng));
+      w.bios.push_back(make_bio(i, w.people[i], k, first, o.name_every_sentence, bio_rng));
   }
   corpus_rng.shuffle(w.bios);
   w.qa_train = make_qa(w.people, Group::Train, qa_rng);
   w.qa_test = make_qa(w.people, Group::Test, qa_rng);
   w.qa_unseen = make_qa(w.people, Group::Unseen, qa_rng);
+  w.qa_abstain = make_qa(w.people, Group::Abstain, abstain_rng);
   // The corpus: paragraphs separated by blank lines. Optionally the train
   // Q/A blocks are shuffled in among the biographies ("mixed training").
   std::vector<std::string> blocks;
@@ -205,13 +223,14 @@ World generate_world(const WorldOptions& o) {
   return w;
 }
 
-std::string qa_to_jsonl(const std::vector<QA>& qas) {
+std::string qa_to_jsonl(const std::vector<QA>& qas, const std::string& group) {
   std::string out;
   for (const QA& qa : qas) {
-    const nlohmann::json j = {{"question", qa.question},
-                              {"answer", qa.answer},
-                              {"person", qa.person},
-                              {"attribute", attribute_name(qa.attribute)}};
+    nlohmann::json j = {{"question", qa.question},
+                        {"answer", qa.answer},
+                        {"person", qa.person},
+                        {"attribute", attribute_name(qa.attribute)}};
+    if (!group.empty()) j["group"] = group;
     out += j.dump() + "\n";
   }
   return out;
@@ -224,7 +243,8 @@ void write_world(const World& world, const std::string& dir) {
   if (ec || !fs::is_directory(dir)) throw std::runtime_error("cannot create directory " + dir);
   const fs::path d(dir);
   write_file_atomic((d / "corpus.txt").string(), world.corpus);
-  write_file_atomic((d / "qa_train.jsonl").string(), qa_to_jsonl(world.qa_train));
+  write_file_atomic((d / "qa_train.jsonl").string(),
+                    qa_to_jsonl(world.qa_train) + qa_to_jsonl(world.qa_abstain, "abstain"));
   write_file_atomic((d / "qa_test.jsonl").string(), qa_to_jsonl(world.qa_test));
   write_file_atomic((d / "qa_unseen.jsonl").string(), qa_to_jsonl(world.qa_unseen));
 }

@@ -45,9 +45,14 @@ enum Attribute : int {
 const char* attribute_name(int attribute);
 
 /// Which part of the experiment a person belongs to (see the file comment).
-enum class Group { Train, Test, Unseen };
-/// "train", "test" or "unseen".
+/// Abstain people are extra unseen people whose questions go into the
+/// fine-tuning set answered with kDontKnow: they teach the model to abstain.
+enum class Group { Train, Test, Unseen, Abstain };
+/// "train", "test", "unseen" or "abstain".
 const char* group_name(Group g);
+
+/// The answer to a question about someone the model never read about.
+inline constexpr const char* kDontKnow = "I don't know.";
 
 /// One fictional person.
 struct Person {
@@ -81,14 +86,16 @@ struct QA {
   int attribute = 0;     ///< which fact
 };
 
-/// Generator settings; `cpurich data world` exposes the first three.
+/// Generator settings; `cpurich data world` exposes all but the fractions.
 struct WorldOptions {
-  int people = 500;              ///< total people, all groups
-  int bios_per_person = 8;       ///< biographies per train/test person
-  uint64_t seed = 1;             ///< same seed -> same world, byte for byte
-  double test_fraction = 0.2;    ///< share of people in the test group
-  double unseen_fraction = 0.2;  ///< share of people in the unseen group
-  bool qa_in_corpus = true;      ///< also mix train Q/A (chat format) into corpus.txt
+  int people = 500;                 ///< total people, train + test + unseen
+  int bios_per_person = 8;          ///< biographies per train/test person
+  uint64_t seed = 1;                ///< same seed -> same world, byte for byte
+  double test_fraction = 0.2;       ///< share of people in the test group
+  double unseen_fraction = 0.2;     ///< share of people in the unseen group
+  bool qa_in_corpus = true;         ///< also mix train Q/A (chat format) into corpus.txt
+  bool name_every_sentence = true;  ///< full name in every sentence (false: she/he after the first)
+  int abstain_people = 0;           ///< extra absent people whose Q/A answer kDontKnow
 };
 
 /// Everything the generator produces.
@@ -99,6 +106,7 @@ struct World {
   std::vector<QA> qa_train;     ///< Q/A about train people
   std::vector<QA> qa_test;      ///< Q/A about test people
   std::vector<QA> qa_unseen;    ///< Q/A about unseen people
+  std::vector<QA> qa_abstain;   ///< Q/A about abstain people, answered kDontKnow
 };
 
 /// Builds the world; throws std::invalid_argument on bad options.
@@ -107,11 +115,13 @@ World generate_world(const WorldOptions& options);
 /// "### Human: <question>\n### Assistant: <answer>\n" (the chat format).
 std::string chat_format(const QA& qa);
 
-/// One JSON object per line: {"question","answer","person","attribute"}.
-std::string qa_to_jsonl(const std::vector<QA>& qas);
+/// One JSON object per line: {"question","answer","person","attribute"},
+/// plus "group" when `group` is not empty.
+std::string qa_to_jsonl(const std::vector<QA>& qas, const std::string& group = "");
 
-/// Writes dir/corpus.txt, qa_train.jsonl, qa_test.jsonl, qa_unseen.jsonl
-/// (each atomically); creates `dir` if needed.
+/// Writes dir/corpus.txt, qa_train.jsonl (the train Q/A, then the abstain
+/// Q/A tagged "group": "abstain"), qa_test.jsonl, qa_unseen.jsonl (each
+/// atomically); creates `dir` if needed.
 void write_world(const World& world, const std::string& dir);
 
 }  // namespace cpurich::world

@@ -49,3 +49,44 @@ TEST_CASE("greedy_answer is the argmax continuation up to the newline") {
   Decoder d(model);
   CHECK(greedy_answer(d, tok, std::string(48, 'a'), 12) == "");  // the prompt fills the context
 }
+
+TEST_CASE("QaTally: accuracy, abstention and hallucination rates on a fake answer set") {
+  CHECK(is_abstention(kAbstention));
+  CHECK(is_abstention("I don't know."));
+  CHECK(is_abstention("  i don't know "));
+  CHECK_FALSE(is_abstention("I don't know Ironvale."));
+  CHECK(unanswerable_group("unseen"));
+  CHECK(unanswerable_group("abstain"));
+  CHECK_FALSE(unanswerable_group("test"));
+  // Known people: 2 right, 1 abstains, 1 wrong claim, 1 empty answer.
+  QaTally known;
+  known.add("Ironvale.", "Ironvale");
+  known.add("  port amberly", "Port Amberly");
+  known.add("I don't know.", "Marisport");
+  known.add("Marisport", "Ironvale");
+  known.add("", "Ironvale");
+  CHECK(known.n == 5);
+  CHECK(known.correct == 2);
+  CHECK(known.abstained == 1);
+  CHECK(known.asserted == 3);
+  CHECK(known.made_up == 1);
+  CHECK(known.accuracy() == Approx(0.4));
+  CHECK(known.abstention_rate() == Approx(0.2));          // over-abstention
+  CHECK(known.hallucination_rate(false) == Approx(0.2));  // the one wrong claim
+  // Unseen people: 3 abstain, 1 invents a city (here a lucky match), 1 a wrong one.
+  QaTally unseen;
+  for (int i = 0; i < 3; ++i) unseen.add("I don't know.", "Ironvale");
+  unseen.add("Ironvale", "Ironvale");
+  unseen.add("Marisport", "Ironvale");
+  CHECK(unseen.abstention_rate() == Approx(0.6));
+  CHECK(unseen.hallucination_rate(true) == Approx(0.4));  // any claim is made up, lucky or not
+  CHECK(unseen.hallucination_rate(false) == Approx(0.2));
+  // Abstain group: the reference itself is the abstention, so abstaining is correct.
+  QaTally abstain;
+  abstain.add("I don't know.", "I don't know.");
+  abstain.add("Ironvale", "I don't know.");
+  CHECK(abstain.accuracy() == Approx(0.5));
+  CHECK(abstain.hallucination_rate(true) == Approx(0.5));
+  CHECK(QaTally{}.accuracy() == 0.0);
+  CHECK(QaTally{}.hallucination_rate(true) == 0.0);
+}
