@@ -12,6 +12,7 @@
 #include "infer/decoder.h"
 #include "infer/generate.h"
 #include "nn/lora.h"
+#include "tensor/threads.h"
 #include "test_util.h"
 
 using namespace cpurich;
@@ -166,4 +167,28 @@ TEST_CASE("adapter names: unknown, reserved and repeated names fail in one line"
   CHECK_THROWS_WITH(ad.add_adapter("base", w), Contains("reserved"));
   CHECK_THROWS_WITH(ad.add_adapter("", w), Contains("reserved"));
   CHECK(ad.adapter_names() == std::vector<std::string>{"a", "b"});
+}
+
+TEST_CASE("sync rewinds to the shared prefix and matches a fresh decoder, any thread count") {
+  const auto config = test::small_config(64, 50);
+  const int before = num_threads();
+  std::vector<Logits> runs;
+  for (const int threads : {1, 2, 3}) {
+    set_num_threads(threads);
+    AdapterDecoder ad = two_adapters(config, 36);
+    ad.set_parallel_threshold(0);
+    ad.use("b");
+    ad.sync(kPrompt);
+    // Keep the first 6 tokens, replace the rest: the cache is truncated, not rebuilt.
+    std::vector<int32_t> edited(kPrompt.begin(), kPrompt.begin() + 6);
+    edited.insert(edited.end(), {1, 2, 3});
+    runs.push_back(copy(ad.sync(edited)));
+    CHECK(ad.length() == static_cast<int64_t>(edited.size()));
+    AdapterDecoder fresh = two_adapters(config, 36);
+    fresh.use("b");
+    CHECK(runs.back() == copy(fresh.sync(edited)));
+  }
+  set_num_threads(before);
+  CHECK(runs[0] == runs[1]);
+  CHECK(runs[0] == runs[2]);
 }
