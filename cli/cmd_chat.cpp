@@ -1,6 +1,7 @@
 // cmd_chat.cpp: `cpurich chat`: an interactive conversation (infer/chat.h).
 // Reads one line per turn from stdin (a terminal or a pipe), streams the
-// reply, and ends at end of input.
+// reply, and ends at end of input. With adapters kept apart
+// (--adapter NAME=DIR), a line "/use NAME" switches adapter mid-conversation.
 #include <unistd.h>
 
 #include <cstdio>
@@ -17,10 +18,26 @@ namespace cpurich::cli {
 
 namespace {
 
+// "/use NAME" (or "/use", "/use base": no adapter). The conversation is
+// kept; the adapter decoder empties its cache, so the next turn re-reads the
+// conversation under the new adapter.
+void switch_adapter(AdapterDecoder* adapters, std::string name) {
+  if (adapters == nullptr)
+    throw std::invalid_argument(
+        "/use needs adapters kept apart: start chat with --adapter NAME=DIR (repeatable)");
+  name.erase(0, name.find_first_not_of(' '));
+  name.erase(name.find_last_not_of(' ') + 1);
+  adapters->use(name);
+  if (adapters->active() == AdapterDecoder::kBase)
+    std::fprintf(stderr, "chat: now without adapter (the base model)\n");
+  else
+    std::fprintf(stderr, "chat: now using adapter '%s'\n", adapters->active().c_str());
+}
+
 void run_chat(const SamplingFlags& flags) {
   apply_threads(flags.threads);
   const GenerateOptions options = flags.to_options();
-  InferenceModel m = load_inference_model(flags.model, flags.adapter);
+  LoadedModel m = load_model_for(flags);
   ChatSession chat(*m.decoder, *m.tokenizer, options);
   const bool interactive = isatty(STDIN_FILENO) != 0;
   std::string line;
@@ -43,6 +60,10 @@ void run_chat(const SamplingFlags& flags) {
       std::fflush(stdout);
     };
     try {
+      if (line == "/use" || line.rfind("/use ", 0) == 0) {
+        switch_adapter(m.adapters, line.substr(4));
+        continue;
+      }
       const GenerateResult r = chat.turn(line, print);
       if (r.text.empty() || r.text.back() != '\n') std::fputs("\n", stdout);
       ++turns;
@@ -70,7 +91,10 @@ void register_chat(CLI::App& app) {
       "Talk to a model: each line you type becomes '### Human: <line>\\n### Assistant:' and the\n"
       "model answers until it writes '### Human:' or reaches --max-new-tokens (default 128).\n"
       "The conversation stays in the context (oldest tokens dropped when it is full). Reads\n"
-      "stdin line by line (works with a pipe: printf 'hi\\nbye\\n' | cpurich chat ...).");
+      "stdin line by line (works with a pipe: printf 'hi\\nbye\\n' | cpurich chat ...).\n"
+      "With --adapter NAME=DIR (repeatable) the adapters stay apart over one base: a line\n"
+      "'/use NAME' switches to another ('/use' or '/use base': none) and the next turn\n"
+      "re-reads the conversation under it.");
   add_sampling_flags(sub, *flags);
   sub->callback([flags] { run_chat(*flags); });
 }

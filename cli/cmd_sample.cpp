@@ -1,6 +1,7 @@
-// cmd_sample.cpp: `cpurich sample`: continue a prompt with a trained model,
-// streaming the text as it is generated (infer/generate.h), then report the
-// prefill and decode speed on stderr (or everything as one JSON object).
+// cmd_sample.cpp: `cpurich sample`: continue a prompt with a trained model
+// (and an adapter, merged or picked by --use among several), streaming the
+// text as it is generated (infer/generate.h), then report the prefill and
+// decode speed on stderr (or everything as one JSON object).
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -32,7 +33,7 @@ void run_sample(const SampleOptions& o) {
     throw std::invalid_argument("give exactly one of --prompt TEXT and --prompt-file FILE");
   const std::string text = from_file ? read_file(o.prompt_file) : o.prompt;
   if (text.empty()) throw std::invalid_argument("empty prompt: give some text to continue");
-  InferenceModel m = load_inference_model(o.flags.model, o.flags.adapter);
+  LoadedModel m = load_model_for(o.flags);
   options.sampler.validate(m.decoder->config().vocab_size);  // now top-k's bound is known
   const auto ids = encode_prompt(*m.tokenizer, text);
   TextCallback print;
@@ -45,12 +46,13 @@ void run_sample(const SampleOptions& o) {
   }
   const GenerateResult r = generate(*m.decoder, *m.tokenizer, ids, options, print);
   if (o.json) {
-    const nlohmann::json j = {{"text", r.text},
-                              {"prompt_tokens", r.prompt_tokens},
-                              {"new_tokens", r.tokens.size()},
-                              {"prefill_tok_s", r.prefill_tok_s()},
-                              {"decode_tok_s", r.decode_tok_s()},
-                              {"finish_reason", r.finish_reason}};
+    nlohmann::json j = {{"text", r.text},
+                        {"prompt_tokens", r.prompt_tokens},
+                        {"new_tokens", r.tokens.size()},
+                        {"prefill_tok_s", r.prefill_tok_s()},
+                        {"decode_tok_s", r.decode_tok_s()},
+                        {"finish_reason", r.finish_reason}};
+    if (m.adapters != nullptr) j["adapter"] = m.adapters->active();
     // Replace invalid UTF-8 (a BPE model cut mid-character) rather than throw.
     std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else {
@@ -79,7 +81,7 @@ void register_sample(CLI::App& app) {
       sub->add_option("--prompt-file", opts->prompt_file, "Read the prompt from FILE");
   sub->add_flag("--json", opts->json,
                 "Print one JSON object {text, prompt_tokens, new_tokens, prefill_tok_s, "
-                "decode_tok_s, finish_reason} instead of streaming");
+                "decode_tok_s, finish_reason[, adapter]} instead of streaming");
   sub->callback([opts] { run_sample(*opts); });
 }
 

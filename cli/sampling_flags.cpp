@@ -29,10 +29,38 @@ GenerateOptions SamplingFlags::to_options() const {
                          .context = context_policy_from_name(context)};
 }
 
+LoadedModel load_model_for(const SamplingFlags& flags) {
+  LoadedModel l;
+  const bool apart =
+      !flags.use.empty() || flags.adapters.size() > 1 ||
+      (flags.adapters.size() == 1 && flags.adapters[0].find('=') != std::string::npos);
+  if (!apart) {
+    l.merged = load_inference_model(flags.model, flags.adapters.empty() ? "" : flags.adapters[0]);
+    l.ref = std::make_unique<DecoderRef>(*l.merged.decoder);
+    l.decoder = l.ref.get();
+    l.tokenizer = l.merged.tokenizer.get();
+    return l;
+  }
+  std::vector<AdapterSpec> specs;
+  for (const std::string& a : flags.adapters) specs.push_back(parse_adapter_spec(a));
+  l.apart = load_adapter_model(flags.model, specs);
+  l.adapters = l.apart.decoder.get();
+  l.adapters->use(!flags.use.empty() ? flags.use
+                  : specs.empty()    ? std::string(AdapterDecoder::kBase)
+                                     : specs[0].name);
+  l.decoder = l.adapters;
+  l.tokenizer = l.apart.tokenizer.get();
+  return l;
+}
+
 void add_sampling_flags(CLI::App* sub, SamplingFlags& f) {
   sub->add_option("--model", f.model, "Model directory (config.json, model.safetensors, tokenizer)")
       ->required();
-  sub->add_option("--adapter", f.adapter, "LoRA adapter directory (PEFT layout), merged at load");
+  sub->add_option("--adapter", f.adapters,
+                  "LoRA adapter directory (PEFT layout): one DIR is merged at load; NAME=DIR "
+                  "(repeatable) keeps adapters apart over one base, chosen with --use");
+  sub->add_option("--use", f.use,
+                  "Adapter NAME to generate with (default: the first --adapter; 'base' = none)");
   sub->add_option("--max-new-tokens", f.max_new_tokens, "Tokens to generate at most (default 256)");
   sub->add_option("--temperature", f.temperature,
                   "Divide logits by T: <1 sharper, >1 flatter, 0 = greedy (default 1)");

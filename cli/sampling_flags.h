@@ -1,20 +1,26 @@
 // sampling_flags.h: the flags `cpurich sample` and `cpurich chat` share
-// (model directory, sampler knobs, stop strings, context policy, threads).
+// (model directory, adapters, sampler knobs, stop strings, context policy,
+// threads) and loading the model they name.
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "infer/generate.h"
+#include "infer/session.h"
 
 namespace cpurich::cli {
 
 /// Parsed values of the shared flags.
 struct SamplingFlags {
   std::string model;
-  std::string adapter;  ///< LoRA adapter directory merged at load ("" = none)
+  /// --adapter values: one plain DIR is merged at load; NAME=DIR (or several)
+  /// stay apart over the shared base and --use picks one.
+  std::vector<std::string> adapters;
+  std::string use;  ///< --use NAME: the adapter to start on ("" = the first; "base" = none)
   int64_t max_new_tokens = 256;
   double temperature = 1.0;
   int64_t top_k = -1;
@@ -31,7 +37,23 @@ struct SamplingFlags {
   GenerateOptions to_options() const;
 };
 
-/// Adds --model, --adapter, --max-new-tokens, --temperature, --top-k, --top-p, --min-p,
+/// The model the flags ask for, ready to generate.
+struct LoadedModel {
+  InferenceModel merged;  ///< no --adapter, or one plain DIR merged (no --use)
+  AdapterModel apart;     ///< otherwise: the base and its adapters, kept apart
+  std::unique_ptr<DecoderRef> ref;
+  TokenDecoder* decoder = nullptr;  ///< whichever of the two is loaded
+  const Tokenizer* tokenizer = nullptr;
+  AdapterDecoder* adapters = nullptr;  ///< null when merged: /use is not possible
+};
+
+/// Loads --model with its --adapter(s): merged as before when at most one
+/// plain DIR is given and no --use; otherwise kept apart (infer/adapter_decoder.h),
+/// starting on --use NAME, or the first adapter given. Throws as
+/// load_inference_model / load_adapter_model, and on an unknown --use name.
+LoadedModel load_model_for(const SamplingFlags& flags);
+
+/// Adds --model, --adapter, --use, --max-new-tokens, --temperature, --top-k, --top-p, --min-p,
 /// --repetition-penalty, --seed, --stop (repeatable), --context, --threads.
 /// flags.context must hold the default policy name before the call.
 void add_sampling_flags(CLI::App* sub, SamplingFlags& flags);

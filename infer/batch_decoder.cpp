@@ -167,6 +167,17 @@ void BatchDecoder::close(int64_t slot) {
   slots_[static_cast<size_t>(slot)].open = false;
 }
 
+void BatchDecoder::truncate(int64_t slot, int64_t n) {
+  if (slot < 0 || slot >= options_.max_slots || !slots_[static_cast<size_t>(slot)].open)
+    throw std::out_of_range("batch decoder: slot " + std::to_string(slot) + " is not open");
+  Slot& s = slots_[static_cast<size_t>(slot)];
+  if (n < 0 || n > static_cast<int64_t>(s.tokens.size()))
+    throw std::out_of_range("batch decoder: cannot truncate " + std::to_string(s.tokens.size()) +
+                            " cached tokens to " + std::to_string(n));
+  s.tokens.resize(static_cast<size_t>(n));
+  s.cache.set_length(n);
+}
+
 int64_t BatchDecoder::free_slots() const {
   return std::count_if(slots_.begin(), slots_.end(), [](const Slot& s) { return !s.open; });
 }

@@ -103,6 +103,10 @@ class BatchDecoder {
   int64_t open(int32_t adapter = -1);
   /// Frees a slot (its cache is forgotten).
   void close(int64_t slot);
+  /// Keeps only the first n tokens of an open slot's cache (0 <= n <=
+  /// length(slot)): a conversation rewinds to a shared prefix without
+  /// recomputing it. Throws std::out_of_range otherwise.
+  void truncate(int64_t slot, int64_t n);
   int64_t free_slots() const;
 
   /// Tokens in a slot's cache, and room left before n_positions.

@@ -8,8 +8,17 @@
 
 namespace cpurich {
 
+ChatSession::ChatSession(TokenDecoder& decoder, const Tokenizer& tokenizer, GenerateOptions options)
+    : decoder_(&decoder), tokenizer_(tokenizer), options_(std::move(options)) {
+  options_.sampler.validate(decoder.config().vocab_size);
+  options_.stop.push_back("### Human:");
+}
+
 ChatSession::ChatSession(Decoder& decoder, const Tokenizer& tokenizer, GenerateOptions options)
-    : decoder_(decoder), tokenizer_(tokenizer), options_(std::move(options)) {
+    : ref_(std::make_unique<DecoderRef>(decoder)),
+      decoder_(ref_.get()),
+      tokenizer_(tokenizer),
+      options_(std::move(options)) {
   options_.sampler.validate(decoder.config().vocab_size);
   options_.stop.push_back("### Human:");
 }
@@ -19,12 +28,12 @@ GenerateResult ChatSession::turn(std::string_view line, const TextCallback& on_t
   const auto ids = tokenizer_.encode("### Human: " + std::string(line) + "\n### Assistant:");
   history_.insert(history_.end(), ids.begin(), ids.end());
   // Leave room for the reply: drop the oldest tokens beyond P - reserve.
-  const int64_t P = decoder_.config().n_positions;
+  const int64_t P = decoder_->config().n_positions;
   const int64_t reserve = std::min(options_.max_new_tokens, P / 2);
   const auto excess = static_cast<int64_t>(history_.size()) - (P - reserve);
   if (excess > 0) history_.erase(history_.begin(), history_.begin() + excess);
 
-  GenerateResult result = generate(decoder_, tokenizer_, history_, options_, on_text);
+  GenerateResult result = generate(*decoder_, tokenizer_, history_, options_, on_text);
   // The reply joins the conversation as text "<reply>\n" (trailing spaces and
   // newlines trimmed, an incomplete UTF-8 tail dropped), re-encoded.
   std::string reply = result.text.substr(0, utf8_complete_prefix(result.text));

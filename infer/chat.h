@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,7 +27,11 @@ namespace cpurich {
 class ChatSession {
  public:
   /// options.stop gets "### Human:" added. Throws std::invalid_argument on
-  /// invalid sampler values.
+  /// invalid sampler values. The decoder outlives the session; a decoder
+  /// whose cache is emptied between turns (an adapter switch,
+  /// infer/adapter_decoder.h) just costs the next turn a full prefill.
+  ChatSession(TokenDecoder& decoder, const Tokenizer& tokenizer, GenerateOptions options);
+  /// The same on a plain Decoder (through DecoderRef).
   ChatSession(Decoder& decoder, const Tokenizer& tokenizer, GenerateOptions options);
 
   /// Adds the user's line, generates the reply (streamed through on_text),
@@ -40,7 +45,8 @@ class ChatSession {
   int64_t context_tokens() const { return static_cast<int64_t>(history_.size()); }
 
  private:
-  Decoder& decoder_;
+  std::unique_ptr<DecoderRef> ref_;  // set when built on a plain Decoder
+  TokenDecoder* decoder_;
   const Tokenizer& tokenizer_;
   GenerateOptions options_;
   std::vector<int32_t> history_;

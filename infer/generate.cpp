@@ -41,6 +41,13 @@ double GenerateResult::decode_tok_s() const {
 GenerateResult generate(Decoder& decoder, const Tokenizer& tokenizer,
                         std::span<const int32_t> prompt, const GenerateOptions& options,
                         const TextCallback& on_text) {
+  DecoderRef ref(decoder);
+  return generate(ref, tokenizer, prompt, options, on_text);
+}
+
+GenerateResult generate(TokenDecoder& decoder, const Tokenizer& tokenizer,
+                        std::span<const int32_t> prompt, const GenerateOptions& options,
+                        const TextCallback& on_text) {
   const int64_t P = decoder.config().n_positions;
   const int64_t keep =
       options.slide_keep > 0 ? std::min(options.slide_keep, P) : std::max<int64_t>(P / 2, 1);

@@ -24,6 +24,7 @@
 
 #include "infer/decoder.h"
 #include "infer/sampling.h"
+#include "infer/token_decoder.h"
 #include "tokenizer/tokenizer.h"
 
 namespace cpurich {
@@ -65,6 +66,10 @@ using TextCallback = std::function<void(std::string_view)>;
 /// Generates from prompt (>= 1 token). Reuses whatever prefix of the prompt
 /// the decoder already holds (Decoder::sync). Throws std::invalid_argument on
 /// invalid options, or (policy stop) on a prompt longer than the context.
+GenerateResult generate(TokenDecoder& decoder, const Tokenizer& tokenizer,
+                        std::span<const int32_t> prompt, const GenerateOptions& options,
+                        const TextCallback& on_text = {});
+/// The same on a plain Decoder (through DecoderRef).
 GenerateResult generate(Decoder& decoder, const Tokenizer& tokenizer,
                         std::span<const int32_t> prompt, const GenerateOptions& options,
                         const TextCallback& on_text = {});
