@@ -20,6 +20,7 @@
 // expose it.
 //
 // Pipeline position: pretrained model + Q/A -> [fine-tuning] -> answers.
+// Exercise: LoraOptions{.rank = 32}: how do the share and the answer loss move?
 // Run: build/release/lessons/08_finetune [--quick]
 #include <chrono>
 #include <cstdio>
@@ -70,8 +71,8 @@ double accuracy(GPT& model, const Tokenizer& tok, const std::vector<world::QA>& 
   n = std::min(n, qas.size());
   size_t right = 0;
   for (size_t i = 0; i < n; ++i)
-    right += normalize_answer(answer(model, tok, qas[i].question)) ==
-             normalize_answer(qas[i].answer);
+    right +=
+        normalize_answer(answer(model, tok, qas[i].question)) == normalize_answer(qas[i].answer);
   return static_cast<double>(right) / static_cast<double>(n);
 }
 
@@ -95,8 +96,8 @@ int main(int argc, char** argv) {
     const world::World w = world::generate_world(world::WorldOptions{.people = quick ? 40 : 200});
     auto tok_owned = std::make_unique<CharTokenizer>(CharTokenizer::train(w.corpus));
     const std::vector<int32_t> ids = tok_owned->encode(w.corpus);
-    std::printf("world: %zu people, %zu characters, %zu train Q/A, %zu test Q/A\n",
-                w.people.size(), w.corpus.size(), w.qa_train.size(), w.qa_test.size());
+    std::printf("world: %zu people, %zu characters, %zu train Q/A, %zu test Q/A\n", w.people.size(),
+                w.corpus.size(), w.qa_train.size(), w.qa_test.size());
 
     // 2. Pretrain briefly: 2 layers, 256 dims, 96-character context.
     TrainConfig cfg;
@@ -152,7 +153,8 @@ int main(int argc, char** argv) {
       // 4 (grad) + 8 (AdamW m, v) each. Full: every parameter trains.
       const int64_t frozen = m == FinetuneMethod::Full ? 0 : P - r.base_weights;
       const double bytes = static_cast<double>(m == FinetuneMethod::Full ? 0 : frozen * 4) +
-                           static_cast<double>(r.base_bytes) + 16.0 * static_cast<double>(r.trainable);
+                           static_cast<double>(r.base_bytes) +
+                           16.0 * static_cast<double>(r.trainable);
       r.mib = bytes / (1024.0 * 1024.0);
       r.loss_before = ft.dataset_loss();
       const auto t0 = std::chrono::steady_clock::now();
@@ -168,14 +170,13 @@ int main(int argc, char** argv) {
     std::printf("\n%lld steps of %lld examples each; accuracy on the first %zu train / test Q/A\n",
                 static_cast<long long>(iters), static_cast<long long>(FinetuneOptions{}.batch),
                 n_eval);
-    std::printf("%-14s %10s %7s %9s %7s %15s %6s %6s\n", "method", "trainable", "share",
-                "W+G+opt", "time", "answer loss", "train", "test");
+    std::printf("%-14s %10s %7s %9s %7s %15s %6s %6s\n", "method", "trainable", "share", "W+G+opt",
+                "time", "answer loss", "train", "test");
     for (const Row& r : rows)
       std::printf("%-14s %10lld %6.2f%% %6.2fMiB %6.1fs %6.3f -> %6.3f %5.0f%% %5.0f%%\n", r.name,
                   static_cast<long long>(r.trainable),
                   100.0 * static_cast<double>(r.trainable) / static_cast<double>(P), r.mib,
-                  r.seconds, r.loss_before, r.loss_after, 100.0 * r.train_acc,
-                  100.0 * r.test_acc);
+                  r.seconds, r.loss_before, r.loss_after, 100.0 * r.train_acc, 100.0 * r.test_acc);
 
     // 6. The claims.
     bool ok = true;

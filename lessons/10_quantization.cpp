@@ -14,6 +14,8 @@
 // library behind `cpurich compare`).
 //
 // Pipeline position: trained model -> [quantize] -> smaller model -> compare.
+// Exercise: make the outlier of step 2 ten times larger; which block sizes
+// still protect the ordinary weights?
 // Run: build/release/lessons/10_quantization [--quick]
 #include <cmath>
 #include <cstdio>
@@ -114,13 +116,14 @@ int main(int argc, char** argv) {
     const double err_clean = rms_error(clean, absmax_roundtrip(clean, 256, 7), outlier);
     const double err_row = rms_error(w, absmax_roundtrip(w, 256, 7), outlier);
     const double err_b32 = rms_error(w, absmax_roundtrip(w, 32, 7), outlier);
-    std::printf("\n2. one outlier (1.0 among N(0, 0.02)), 4-bit absmax, rms error of the others:\n");
+    std::printf(
+        "\n2. one outlier (1.0 among N(0, 0.02)), 4-bit absmax, rms error of the others:\n");
     std::printf("   no outlier, one scale per row   %.5f\n", err_clean);
-    std::printf("   outlier,    one scale per row   %.5f  (the step is 1/7: most weights round "
-                "to 0)\n",
-                err_row);
-    std::printf("   outlier,    one scale per 32    %.5f  (only its own block suffers)\n",
-                err_b32);
+    std::printf(
+        "   outlier,    one scale per row   %.5f  (the step is 1/7: most weights round "
+        "to 0)\n",
+        err_row);
+    std::printf("   outlier,    one scale per 32    %.5f  (only its own block suffers)\n", err_b32);
     ok &= err_b32 < err_row;
 
     // 3. Block size against error: 4096 weights ~ N(0, 0.02) with 1% outliers of 5x.
@@ -176,8 +179,8 @@ int main(int argc, char** argv) {
       n_weights += m.rows * m.cols;
     }
     Decoder reference(model);
-    std::printf("   %-6s %6s %9s %10s %10s %8s %10s %8s\n", "format", "bits", "x fp32",
-                "rel error", "loss", "dloss", "mean KL", "top-1");
+    std::printf("   %-6s %6s %9s %10s %10s %8s %10s %8s\n", "format", "bits", "x fp32", "rel error",
+                "loss", "dloss", "mean KL", "top-1");
     for (const QuantFormatInfo& f : quant_formats()) {
       const auto q = quantize_model(model, QuantizeOptions{.format = f.format});
       int64_t bytes = 0, qweights = 0;
@@ -199,9 +202,10 @@ int main(int argc, char** argv) {
       Decoder variant(model, q);
       const KLStats kl = next_token_kl(reference, variant, val, cfg.block_size, quick ? 256 : 1024);
       std::printf("   %-6s %6.2f %9.3f %10.4f %10.4f %7.2f%% %10.5f %7.1f%%\n",
-                  std::string(f.name).c_str(), 32.0 * ratio, ratio, std::sqrt(err2 / w_norm2),
-                  loss, 100.0 * dloss, kl.mean, 100.0 * kl.same_top1);
-      if (qweights != n_weights) std::printf("   (%s left some matrices in fp32)\n", std::string(f.name).c_str());
+                  std::string(f.name).c_str(), 32.0 * ratio, ratio, std::sqrt(err2 / w_norm2), loss,
+                  100.0 * dloss, kl.mean, 100.0 * kl.same_top1);
+      if (qweights != n_weights)
+        std::printf("   (%s left some matrices in fp32)\n", std::string(f.name).c_str());
       if (f.format == QuantFormat::Q8_0) {
         std::printf("   -> q8_0 costs %.3f%% of the loss (< 1%%): %s\n", 100.0 * dloss,
                     std::abs(dloss) < 0.01 ? "yes" : "NO");
@@ -209,8 +213,8 @@ int main(int argc, char** argv) {
       }
       if (f.format == QuantFormat::Q4_0 || f.format == QuantFormat::Q4_1 ||
           f.format == QuantFormat::NF4) {
-        std::printf("   -> %s is %.3f x fp32 bytes (<= 0.16): %s\n", std::string(f.name).c_str(), ratio,
-                    ratio <= 0.16 ? "yes" : "NO");
+        std::printf("   -> %s is %.3f x fp32 bytes (<= 0.16): %s\n", std::string(f.name).c_str(),
+                    ratio, ratio <= 0.16 ? "yes" : "NO");
         ok &= ratio <= 0.16;
       }
     }

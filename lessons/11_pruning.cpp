@@ -18,6 +18,7 @@
 // collected once from training text (compress/calibration.h).
 //
 // Pipeline position: trained model + calibration text -> [prune / low rank] -> smaller model.
+// Exercise: .sparsity = 0.7; how far does magnitude fall behind SparseGPT?
 // Run: build/release/lessons/11_pruning [--quick]
 #include <cmath>
 #include <cstdio>
@@ -95,8 +96,7 @@ int main(int argc, char** argv) {
     //    start of the training text: 32 sequences of the context length.
     const size_t n_val = std::min<size_t>(ids.size() / 10, quick ? 4000 : 20000);
     const std::span<const int32_t> val(ids.data() + ids.size() - n_val, n_val);
-    const std::span<const int32_t> calib_ids(ids.data(),
-                                             static_cast<size_t>(32 * cfg.block_size));
+    const std::span<const int32_t> calib_ids(ids.data(), static_cast<size_t>(32 * cfg.block_size));
     const cx::Calibration cal = cx::collect_calibration(model, calib_ids, cfg.block_size);
     auto loss_of = [&](GPT& m) { return evaluate_ids(m, val, cfg.block_size).loss; };
     GPT dense = copy_of(model);
@@ -135,8 +135,7 @@ int main(int argc, char** argv) {
         const double sp = cx::linear_sparsity(m);
         const double loss = loss_of(m);
         // Kept weights in fp32 plus a 1-bit mask per weight.
-        row(std::string(mname) + (two_four ? " 2:4" : " 50%"), sp, 32.0 * (1.0 - sp) + 1.0,
-            loss);
+        row(std::string(mname) + (two_four ? " 2:4" : " 50%"), sp, 32.0 * (1.0 - sp) + 1.0, loss);
         const bool exact = sp == 0.5 && (!two_four || has_n_of_m(m, 2, 4));
         if (!exact) {
           std::printf("  -> NOT the asked sparsity/pattern\n");
@@ -150,9 +149,9 @@ int main(int argc, char** argv) {
     // 4. Low rank: r chosen so r (out + in) matches half the weights, and
     //    q4_0's 4.5 bits (in fp32 numbers).
     for (const double frac : {0.5, 4.5 / 32.0}) {
-      const int64_t r = std::max<int64_t>(
-          1, static_cast<int64_t>(std::lround(frac * static_cast<double>(n_lin) /
-                                              static_cast<double>(n_lin_edges))));
+      const int64_t r =
+          std::max<int64_t>(1, static_cast<int64_t>(std::lround(frac * static_cast<double>(n_lin) /
+                                                                static_cast<double>(n_lin_edges))));
       GPT m = copy_of(model);
       cx::lowrank_model(m, r);
       row("rank " + std::to_string(r), 0.0,
@@ -173,8 +172,7 @@ int main(int argc, char** argv) {
       }
       GPT m(model.config(), 0);
       m.load_state_dict(sd);
-      row("q4_0", 0.0, 8.0 * static_cast<double>(bytes) / static_cast<double>(weights),
-          loss_of(m));
+      row("q4_0", 0.0, 8.0 * static_cast<double>(bytes) / static_cast<double>(weights), loss_of(m));
     }
 
     // 6. The claims.
