@@ -143,17 +143,17 @@ int main(int argc, char** argv) {
                 falls ? "yes" : "NO");
     ok &= falls;
 
-    // 4. A trained model: 2 layers, 64 dims, on the world corpus.
+    // 4. A trained model: 2 layers, 128 dims (64 in quick mode), on the world corpus.
     const world::World wd = world::generate_world(world::WorldOptions{.people = quick ? 60 : 200});
     auto tok = std::make_unique<CharTokenizer>(CharTokenizer::train(wd.corpus));
     const std::vector<int32_t> ids = tok->encode(wd.corpus);
     TrainConfig cfg;
     cfg.n_layer = 2;
     cfg.n_head = 4;
-    cfg.n_embd = 64;
+    cfg.n_embd = quick ? 64 : 128;
     cfg.block_size = 64;
     cfg.batch_size = 8;
-    cfg.max_iters = quick ? 80 : 500;
+    cfg.max_iters = quick ? 80 : 1000;
     cfg.warmup_iters = cfg.max_iters / 10;
     cfg.learning_rate = 3e-3;
     cfg.min_lr = 3e-4;
