@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
   try {
     init_threads_from_env();
     // 1. The world: people, their biographies (pretraining text) and Q/A.
-    const world::World w = world::generate_world(world::WorldOptions{.people = quick ? 40 : 200});
+    const world::World w = world::generate_world(world::WorldOptions{.people = quick ? 30 : 200});
     auto tok_owned = std::make_unique<CharTokenizer>(CharTokenizer::train(w.corpus));
     const std::vector<int32_t> ids = tok_owned->encode(w.corpus);
     std::printf("world: %zu people, %zu characters, %zu train Q/A, %zu test Q/A\n", w.people.size(),
@@ -106,12 +106,12 @@ int main(int argc, char** argv) {
     cfg.n_embd = 256;  // wide enough that rank-8 adapters are a small share
     cfg.block_size = 96;
     cfg.batch_size = 8;
-    cfg.max_iters = quick ? 30 : 400;
+    cfg.max_iters = quick ? 20 : 400;
     cfg.warmup_iters = cfg.max_iters / 10;
     cfg.learning_rate = 3e-3;
     cfg.min_lr = 3e-4;
     cfg.eval_every = cfg.max_iters;
-    cfg.eval_iters = 5;
+    cfg.eval_iters = quick ? 2 : 5;
     Trainer t(cfg, std::move(tok_owned), ids, fnv1a64(w.corpus),
               TrainerOptions{.quiet = true, .measure_peak = false, .threads = num_threads()});
     while (!t.done()) t.step();
@@ -132,8 +132,8 @@ int main(int argc, char** argv) {
     // 4. Three runs, each on its own copy of the pretrained weights.
     const auto base_weights = t.model().state_dict();
     const int64_t P = t.model().num_parameters();
-    const size_t n_eval = quick ? 5 : 50;
-    const int64_t iters = quick ? 20 : 200;
+    const size_t n_eval = quick ? 4 : 50;
+    const int64_t iters = quick ? 15 : 200;
     std::vector<Row> rows;
     for (const FinetuneMethod m :
          {FinetuneMethod::Full, FinetuneMethod::Lora, FinetuneMethod::QLora}) {
