@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
     cfg.n_embd = quick ? 64 : 128;
     cfg.block_size = 64;
     cfg.batch_size = 8;
-    cfg.max_iters = quick ? 80 : 1000;
+    cfg.max_iters = quick ? 400 : 1000;
     cfg.warmup_iters = cfg.max_iters / 10;
     cfg.learning_rate = 3e-3;
     cfg.min_lr = 3e-4;
