@@ -1,8 +1,8 @@
 // sweep_run.h: training the runs of a sweep plan, resumably, into one JSONL file.
 //
 // What it teaches: a sweep is many small runs, so it must survive being
-// stopped. Each run trains in OUT/runs/<id>/ with periodic checkpoints; when
-// it ends its row is written to OUT/runs/<id>/result.json (atomically), and
+// stopped. Each run trains in OUT/runs/ID/ with periodic checkpoints; when
+// it ends its row is written to OUT/runs/ID/result.json (atomically), and
 // OUT/results.jsonl is rebuilt from all result.json files. A finished run
 // (result.json present) is skipped, an interrupted one resumes from its last
 // checkpoint. Since rows live in per-run files, runs spread over many machines
@@ -52,7 +52,7 @@ struct SweepContext {
   nlohmann::json tokenizer;  ///< the tokenizer, as save_tokenizer writes it
   std::vector<int32_t> ids;  ///< the corpus tokenized
   SweepRecipe recipe;
-  std::string out_dir;  ///< OUT: runs/<id>/, results.jsonl
+  std::string out_dir;  ///< OUT: runs/ID/, results.jsonl
   int threads = 1;      ///< recorded in each row (results do not depend on it)
 };
 
@@ -67,7 +67,7 @@ int64_t sweep_train_tokens(const SweepContext& ctx);
 std::optional<nlohmann::json> finished_sweep_row(const std::string& out_dir, const std::string& id);
 
 /// Trains `run` (resuming its checkpoint if one exists), measures the held-out
-/// loss, writes runs/<id>/result.json and rebuilds results.jsonl; returns the row.
+/// loss, writes runs/ID/result.json and rebuilds results.jsonl; returns the row.
 /// on_step(iter) is called after every optimizer step. If a stop is requested
 /// (request_stop / SIGINT) it checkpoints and returns std::nullopt.
 std::optional<nlohmann::json> train_sweep_run(const SweepContext& ctx, const SweepRun& run,
