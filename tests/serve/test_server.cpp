@@ -18,6 +18,7 @@
 #include "nn/lora.h"
 #include "serve/server.h"
 #include "tests/infer/test_util.h"
+#include "tests/serve/headless_chromium.h"
 
 using namespace cpurich;
 using nlohmann::json;
@@ -353,38 +354,24 @@ TEST_CASE("serve: the chat page in headless Chromium sends a message and shows t
     WARN("chromium not installed, skipping the browser test (apt-get install chromium)");
     return;
   }
-  TestServer s;
+  // A slowed decoder (20 ms a token): the reply streams in over seconds, so
+  // the page is read only once it has marked the reply done.
+  TestServer s({}, /*decode_delay_ms=*/20);
   const json req = {{"max_tokens", 128}, {"temperature", 0.5}, {"seed", 0}};
   const std::string want = reference_text("### Human: Hello\n### Assistant:", req, false, true);
-  // --dump-dom prints the DOM once the page is idle; ?say= makes the page
-  // send "Hello" by itself (serve/web/index.html).
-  const std::string cmd = chromium +
-                          " --headless --no-sandbox --disable-gpu --virtual-time-budget=20000"
-                          " --dump-dom 'http://127.0.0.1:" +
-                          std::to_string(s.port) + "/?say=Hello&temperature=0.5' 2>/dev/null";
-  const std::string open = "<div class=\"assistant\" data-done=\"true\">";
-  // Headless Chromium dumps the DOM when its virtual time budget runs out,
-  // which on a loaded machine can come before the streamed reply has
-  // arrived: then the reply is not marked done yet and we ask again.
-  std::string dom;
-  for (int attempt = 0; attempt < 5 && dom.find(open) == std::string::npos; ++attempt) {
-    dom.clear();
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
-    REQUIRE(pipe);
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, pipe.get())) > 0) dom.append(buf, n);
-  }
-  const size_t at = dom.find(open);
-  INFO(dom);
-  REQUIRE(at != std::string::npos);
-  const size_t end = dom.find("</div>", at);
-  std::string text = dom.substr(at + open.size(), end - at - open.size());
-  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
-           {"&lt;", "<"}, {"&gt;", ">"}, {"&amp;", "&"}}) {
-    for (size_t p = text.find(from); p != std::string::npos; p = text.find(from, p + 1))
-      text.replace(p, from.size(), to);
-  }
-  CHECK(text == want);
-  CHECK(dom.find("You: Hello") != std::string::npos);
+  // ?say= makes the page send "Hello" by itself (serve/web/index.html).
+  test::HeadlessChromium browser(chromium);
+  const std::string page = browser.open_page("http://127.0.0.1:" + std::to_string(s.port) +
+                                             "/?say=Hello&temperature=0.5");
+  const json reply = browser.wait_for(
+      page, "document.querySelector('.assistant[data-done=\"true\"]')?.textContent ?? null",
+      std::chrono::seconds(120));
+  INFO("page: " << browser.wait_for(page, "document.body ? document.body.innerText : ''",
+                                    std::chrono::seconds(1)));
+  INFO("chromium stderr: " << browser.log().substr(0, 2000));
+  REQUIRE(reply.is_string());
+  CHECK(reply.get<std::string>() == want);
+  const json user = browser.wait_for(page, "document.querySelector('.user')?.textContent ?? null",
+                                     std::chrono::seconds(1));
+  CHECK(user == "You: Hello");
 }
