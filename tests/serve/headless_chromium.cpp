@@ -40,8 +40,7 @@ void write_all(int fd, const std::string& bytes) {
 
 }  // namespace
 
-HeadlessChromium::HeadlessChromium(const std::string& exe)
-    : profile_(fresh_profile()) {
+HeadlessChromium::HeadlessChromium(const std::string& exe) : profile_(fresh_profile()) {
   std::signal(SIGPIPE, SIG_IGN);  // a dead browser must fail a write, not kill the test
   int commands[2], answers[2];
   if (::pipe(commands) != 0 || ::pipe(answers) != 0)
@@ -50,17 +49,17 @@ HeadlessChromium::HeadlessChromium(const std::string& exe)
   const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   const int null_fd = ::open("/dev/null", O_RDWR);
   std::vector<std::string> args = {exe,
-                                    "--headless",
-                                    "--no-sandbox",
-                                    "--disable-gpu",
-                                    "--disable-dev-shm-usage",
-                                    "--no-first-run",
-                                    "--no-default-browser-check",
-                                    "--disable-extensions",
-                                    "--disable-background-networking",
-                                    "--remote-debugging-pipe",
-                                    "--user-data-dir=" + profile_.string(),
-                                    "about:blank"};
+                                   "--headless",
+                                   "--no-sandbox",
+                                   "--disable-gpu",
+                                   "--disable-dev-shm-usage",
+                                   "--no-first-run",
+                                   "--no-default-browser-check",
+                                   "--disable-extensions",
+                                   "--disable-background-networking",
+                                   "--remote-debugging-pipe",
+                                   "--user-data-dir=" + profile_.string(),
+                                   "about:blank"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -113,7 +112,8 @@ json HeadlessChromium::read_message(Clock::time_point deadline) {
       pending_.erase(0, end + 1);
       return message;
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) throw std::runtime_error("chromium: no answer in time");
     pollfd p{.fd = from_browser_, .events = POLLIN, .revents = 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;

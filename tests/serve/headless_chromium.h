@@ -34,7 +34,8 @@ class HeadlessChromium {
 
   // Sends one command and returns its "result"; throws on an "error" answer
   // or when no answer comes within `timeout`.
-  nlohmann::json call(const std::string& method, const nlohmann::json& params = nlohmann::json::object(),
+  nlohmann::json call(const std::string& method,
+                      const nlohmann::json& params = nlohmann::json::object(),
                       const std::string& session = "",
                       std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
