@@ -109,12 +109,15 @@ nlohmann::json run_description(const FinetuneArgs& a, const std::string& base,
 // The first key on which the checkpoint's run and this command line differ.
 void check_same_run(const nlohmann::json& saved, const nlohmann::json& now,
                     const std::string& dir) {
-  for (const auto& [key, value] : now.items())
+  for (const auto& el : now.items()) {
+    const std::string& key = el.key();
+    const nlohmann::json& value = el.value();
     if (!saved.contains(key) || saved[key] != value)
       throw std::runtime_error("cannot resume " + dir + ": its run has " + key + " = " +
                                (saved.contains(key) ? saved[key].dump() : "(none)") +
                                ", this command " + value.dump() +
                                " (pass the same --model, --data and flags)");
+  }
 }
 
 void run_finetune(FinetuneArgs a) {
@@ -161,9 +164,10 @@ void run_finetune(FinetuneArgs a) {
   double loss_before = 0.0;
   const DirLock lock(a.out);  // one writer per directory, released even by kill -9
   if (a.resume) {
-    const nlohmann::json saved = ft.restore(a.out);
-    check_same_run(saved, run, a.out);
-    loss_before = saved.value("loss_before", 0.0);
+    // The flags first (a clearer error than a tensor of the wrong shape), then the state.
+    check_same_run(open_commit(a.out, "finetune_state.json").value("run", nlohmann::json()), run,
+                   a.out);
+    loss_before = ft.restore(a.out).value("loss_before", 0.0);
     std::fprintf(stderr, "resuming %s at step %lld\n", a.out.c_str(),
                  static_cast<long long>(ft.iter()));
   }

@@ -60,7 +60,7 @@ printf '%s\n' "$qa" >"$work/qa.jsonl"
 { for _ in $(seq 300); do printf 'the cat sat on the mat. a dog ran by. '; done
   printf '### Human: ### Assistant:\n%s\n' "$qa"; } >"$work/corpus.txt"
 
-shape=(--n-layer 1 --n-embd 32 --n-head 2 --block 32 --batch 8 --dropout 0.1
+shape=(--n-layer 1 --n-embd 32 --n-head 2 --block 96 --batch 8 --dropout 0.1
        --eval-every 2 --eval-iters 1 --seed 3 --threads 1)
 pretrain_args() {  # OUT [--resume]
   if [ "${2:-}" = --resume ]; then

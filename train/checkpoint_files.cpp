@@ -82,7 +82,7 @@ void finish_commit(const std::string& dir, const std::string& manifest_name, nlo
   const std::string text =
       body.substr(0, body.size() - 2) + kChecksumKey + hex32(crc32(body)) + "\"\n}\n";
   write_file_atomic(join(dir, manifest_name), text);  // the commit point
-  for (const auto& [name, crc] : files.items()) fs::rename(join(staging, name), join(dir, name));
+  for (const auto& el : files.items()) fs::rename(join(staging, el.key()), join(dir, el.key()));
   sync_directory(dir);
   fs::remove_all(staging);
 }
@@ -96,7 +96,9 @@ nlohmann::json open_commit(const std::string& dir, const std::string& manifest_n
     throw std::runtime_error("checkpoint " + path + ": no file list");
   const std::string staging = join(dir, kStaging);
   bool rolled = false;
-  for (const auto& [name, crc] : state["files"].items()) {
+  for (const auto& el : state["files"].items()) {
+    const std::string& name = el.key();
+    const nlohmann::json& crc = el.value();
     if (!crc.is_string() || name.find('/') != std::string::npos || name.empty() || name[0] == '.')
       throw std::runtime_error("checkpoint " + path + ": bad entry '" + name + "'");
     const std::string want = crc.get<std::string>();

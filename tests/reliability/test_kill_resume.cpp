@@ -61,7 +61,7 @@ TEST_CASE("pretrain and finetune killed with SIGKILL and resumed end bitwise equ
   write_file_atomic(dir.file("qa.jsonl"), std::string(test::kTinyQa));
   std::mt19937 rng(12345);
   const std::vector<std::string> shape = {
-      "--n-layer", "1",   "--n-embd", "32", "--n-head",     "2", "--block",      "32",
+      "--n-layer", "1",   "--n-embd", "32", "--n-head",     "2", "--block",      "96",
       "--batch",   "8",   "--iters",  "60", "--eval-every", "2", "--eval-iters", "1",
       "--dropout", "0.1", "--seed",   "3",  "--threads",    "1"};
   auto pretrain = [&](const std::string& out) {
