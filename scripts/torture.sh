@@ -96,12 +96,13 @@ torture() {
     "$cli" $args >/dev/null 2>"$work/err" &
     local pid=$!
     if [ "$k" -lt "$kills" ]; then
-      # A random moment within the uninterrupted run's duration.
-      local ms=$(( (RANDOM * 32768 + RANDOM) % (window + 1) ))
+      # A random moment within the first 60% of the uninterrupted run's duration
+      # (a resumed run has less left to do; a later kill would often miss it).
+      local ms=$(( (RANDOM * 32768 + RANDOM) % (window * 6 / 10 + 1) ))
       sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
       kill -9 "$pid" 2>/dev/null
     fi
-    wait "$pid"; rc=$?
+    wait "$pid" 2>/dev/null; rc=$?
     if [ "$rc" -eq 137 ]; then
       k=$((k + 1))
       if [ -d "$out/.staging" ] || compgen -G "$out/*.tmp.*" >/dev/null; then in_save=$((in_save + 1)); fi
@@ -142,8 +143,8 @@ done
 
 # ---- full disk, read-only directory, second writer (tmpfs) -------------------
 disk="skipped (cannot mount a tmpfs: not root?)" ro="skipped" lock="skipped"
-one_line_error() {  # FILE PATTERN: exactly one line, the project's error prefix, naming PATTERN
-  [ "$(wc -l <"$1")" -eq 1 ] && grep -q "^cpurich: error: .*$2" "$1"
+one_line_error() {  # FILE PATTERN: one error line, the last, with the project's prefix, naming PATTERN
+  [ "$(grep -c '^cpurich: error: ' "$1")" -eq 1 ] && tail -1 "$1" | grep -q "^cpurich: error: .*$2"
 }
 snapshot() { (cd "$1" && sha256sum train_state.json model.safetensors optimizer.safetensors config.json tokenizer.json); }
 mkdir -p "$mnt"
