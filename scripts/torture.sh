@@ -23,7 +23,7 @@
 #   kills K (inside a save S), resumes R, equal E/T; enospc ok; read-only ok; lock ok
 # Exit 0 only when every run is equal and every disk case behaves.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 
 kills=4 rounds=3 iters=120 seed=1 keep=0
 cli=build/release/cli/cpurich
@@ -46,7 +46,7 @@ work=$(mktemp -d /tmp/cpurich_torture.XXXXXX)
 mnt="$work/mnt"
 cleanup() {
   mountpoint -q "$mnt" 2>/dev/null && umount "$mnt"
-  [ "$keep" = 1 ] && echo "torture: work directory kept: $work" || rm -rf "$work"
+  if [ "$keep" = 1 ]; then echo "torture: work directory kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -69,6 +69,7 @@ pretrain_args() {  # OUT [--resume]
     echo pretrain --corpus "$work/corpus.txt" --out "$1" --iters "$iters" "${shape[@]}"
   fi
 }
+# shellcheck disable=SC2086  # ${3:-}: the optional --resume, absent when empty
 finetune_args() {  # METHOD OUT [--resume]
   echo finetune --model "$work/base" --data "$work/qa.jsonl" --out "$2" --method "$1" \
     --rank 2 --dropout 0.1 --iters "$iters" --batch 2 --save-every 2 --seed 4 --threads 1 ${3:-}
@@ -96,9 +97,13 @@ torture() {
     "$cli" $args >/dev/null 2>"$work/err" &
     local pid=$!
     if [ "$k" -lt "$kills" ]; then
-      # A random moment within the first 60% of the uninterrupted run's duration
-      # (a resumed run has less left to do; a later kill would often miss it).
-      local ms=$(( (RANDOM * 32768 + RANDOM) % (window * 6 / 10 + 1) ))
+      # A random moment within the first 60% of the time the uninterrupted run
+      # would need for the steps left (a later kill would often miss the run).
+      local done_steps
+      done_steps=$(grep -o '"iter": [0-9]*' "$out/$state" 2>/dev/null | grep -o '[0-9]*$')
+      local left=$(( window * (iters - ${done_steps:-0}) / iters ))
+      [ "$left" -lt $((window / 10)) ] && left=$((window / 10))
+      local ms=$(( (RANDOM * 32768 + RANDOM) % (left * 6 / 10 + 1) ))
       sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
       kill -9 "$pid" 2>/dev/null
     fi
@@ -109,7 +114,7 @@ torture() {
       continue
     fi
     if [ "$rc" -ne 0 ]; then
-      echo "torture: $name: exit $rc: $(cat "$work/err" | tail -1)"; failures=$((failures + 1)); return
+      echo "torture: $name: exit $rc: $(tail -1 "$work/err")"; failures=$((failures + 1)); return
     fi
     break
   done
