@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # torture.sh: crash consistency of training, measured. Kills `cpurich pretrain`
-# and `cpurich finetune` (lora and full) with SIGKILL at random moments, many
-# times, resuming after each kill, and checks that every tortured run ends with
+# and `cpurich finetune` (lora and full) with SIGKILL at random moments (a step
+# drawn at random among those left, seen in the run's log, then 0-30 ms more),
+# many times, resuming after each kill, and checks that every tortured run ends with
 # weights bitwise equal (cmp) to an uninterrupted run of the same seed.
 # Checkpoints come every 2 steps on a tiny model, so many kills land inside a
 # checkpoint write (counted: a kill that leaves DIR/.staging or a temporary
@@ -18,6 +19,7 @@
 #     --kills   kills per tortured run (default 4)
 #     --rounds  tortured runs per command (pretrain, finetune lora, finetune full; default 3)
 #     --iters   optimizer steps per run (default 120)
+#     --seed    seed of the kill moments (default 1)
 #
 # Prints one line per tortured run and a summary:
 #   kills K (inside a save S), resumes R, equal E/T; enospc ok; read-only ok; lock ok
@@ -72,17 +74,23 @@ pretrain_args() {  # OUT [--resume]
 # shellcheck disable=SC2086  # ${3:-}: the optional --resume, absent when empty
 finetune_args() {  # METHOD OUT [--resume]
   echo finetune --model "$work/base" --data "$work/qa.jsonl" --out "$2" --method "$1" \
-    --rank 2 --dropout 0.1 --iters "$iters" --batch 2 --save-every 2 --seed 4 --threads 1 ${3:-}
+    --rank 2 --dropout 0.1 --iters "$iters" --batch 2 --save-every 2 --log-every 1 --seed 4 --threads 1 ${3:-}
 }
 
-# Seconds since the epoch, with fractions (for the kill window).
+# Seconds since the epoch, with fractions (to time the reference runs).
 now() { date +%s.%N; }
+# The last step a JSON-lines training log records (0 without one).
+logged_iter() {
+  local it
+  it=$(tail -c 300 "$1" 2>/dev/null | grep -o '"iter":[0-9]*' | tail -1 | grep -o '[0-9]*$')
+  echo "${it:-0}"
+}
 
 total_kills=0 save_kills=0 total_resumes=0 equal=0 runs=0 failures=0
 
-# torture NAME STATE_FILE WEIGHTS FRESH_FN... : one tortured run against the reference
+# torture NAME STATE_FILE LOG WEIGHTS REF ARGS_FN...: one tortured run against the reference REF
 torture() {
-  local name=$1 state=$2 weights=$3 ref=$4 window=$5; shift 5
+  local name=$1 state=$2 log=$3 weights=$4 ref=$5; shift 5
   local out="$work/t_$name" k=0 in_save=0 resumes=0 rc
   rm -rf "$out"
   while :; do
@@ -97,14 +105,17 @@ torture() {
     "$cli" $args >/dev/null 2>"$work/err" &
     local pid=$!
     if [ "$k" -lt "$kills" ]; then
-      # A random moment within the first 60% of the time the uninterrupted run
-      # would need for the steps left (a later kill would often miss the run).
-      local done_steps
-      done_steps=$(grep -o '"iter": [0-9]*' "$out/$state" 2>/dev/null | grep -o '[0-9]*$')
-      local left=$(( window * (iters - ${done_steps:-0}) / iters ))
-      [ "$left" -lt $((window / 10)) ] && left=$((window / 10))
-      local ms=$(( (RANDOM * 32768 + RANDOM) % (left * 6 / 10 + 1) ))
-      sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
+      # A random moment of the run: a step drawn uniformly from those left (the
+      # one it resumes at: during start-up), reached by polling the log, then
+      # 0-30 ms more, which lands anywhere in a step or a checkpoint write.
+      local done_steps target
+      done_steps=$(logged_iter "$out/$log")  # before the resumed run drops its redone lines
+      target=$(( done_steps + (RANDOM * 32768 + RANDOM) % (iters - done_steps) ))
+      while kill -0 "$pid" 2>/dev/null; do
+        [ "$(logged_iter "$out/$log")" -ge "$target" ] && break
+        sleep 0.005
+      done
+      sleep "0.0$(printf '%02d' $((RANDOM % 31)))"
       kill -9 "$pid" 2>/dev/null
     fi
     wait "$pid" 2>/dev/null; rc=$?
@@ -125,7 +136,7 @@ torture() {
   echo "torture: $name: $k kills ($in_save inside a save), $resumes resumes, final $weights $verdict"
 }
 
-# Milliseconds a command takes uninterrupted (the window the kills fall into).
+# Milliseconds a command takes uninterrupted (the reference runs).
 timed() {
   local t0; t0=$(now)
   # shellcheck disable=SC2068
@@ -139,11 +150,11 @@ w_lora=$(timed "$(finetune_args lora "$work/ref_lora")")
 w_full=$(timed "$(finetune_args full "$work/ref_full")")
 echo "torture: uninterrupted runs: pretrain ${w_pre} ms, finetune lora ${w_lora} ms, full ${w_full} ms"
 for r in $(seq "$rounds"); do
-  torture "pretrain_$r" train_state.json model.safetensors "$work/base" "$w_pre" pretrain_args
-  torture "finetune_lora_$r" finetune_state.json adapter_model.safetensors "$work/ref_lora" "$w_lora" \
-    finetune_args lora
-  torture "finetune_full_$r" finetune_state.json model.safetensors "$work/ref_full" "$w_full" \
-    finetune_args full
+  torture "pretrain_$r" train_state.json log.jsonl model.safetensors "$work/base" pretrain_args
+  torture "finetune_lora_$r" finetune_state.json finetune_log.jsonl adapter_model.safetensors \
+    "$work/ref_lora" finetune_args lora
+  torture "finetune_full_$r" finetune_state.json finetune_log.jsonl model.safetensors \
+    "$work/ref_full" finetune_args full
 done
 
 # ---- full disk, read-only directory, second writer (tmpfs) -------------------
