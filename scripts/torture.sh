@@ -110,7 +110,8 @@ torture() {
       # 0-30 ms more, which lands anywhere in a step or a checkpoint write.
       local done_steps target
       done_steps=$(logged_iter "$out/$log")  # before the resumed run drops its redone lines
-      target=$(( done_steps + (RANDOM * 32768 + RANDOM) % (iters - done_steps) ))
+      local left=$(( iters > done_steps ? iters - done_steps : 1 ))  # killed after its last step
+      target=$(( done_steps + (RANDOM * 32768 + RANDOM) % left ))
       while kill -0 "$pid" 2>/dev/null; do
         [ "$(logged_iter "$out/$log")" -ge "$target" ] && break
         sleep 0.005
