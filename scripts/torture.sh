@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # torture.sh: crash consistency of training, measured. Kills `cpurich pretrain`
 # and `cpurich finetune` (lora and full) with SIGKILL at random moments (a step
-# drawn at random among those left, seen in the run's log, then 0-30 ms more),
+# drawn at random among those left, seen in the run's log, then 0-9 ms more),
 # many times, resuming after each kill, and checks that every tortured run ends with
 # weights bitwise equal (cmp) to an uninterrupted run of the same seed.
 # Checkpoints come every 2 steps on a tiny model, so many kills land inside a
@@ -107,7 +107,7 @@ torture() {
     if [ "$k" -lt "$kills" ]; then
       # A random moment of the run: a step drawn uniformly from those left (the
       # one it resumes at: during start-up), reached by polling the log, then
-      # 0-30 ms more, which lands anywhere in a step or a checkpoint write.
+      # 0-9 ms more, which lands anywhere in a step or a checkpoint write.
       local done_steps target
       done_steps=$(logged_iter "$out/$log")  # before the resumed run drops its redone lines
       local left=$(( iters > done_steps ? iters - done_steps : 1 ))  # killed after its last step
@@ -116,7 +116,7 @@ torture() {
         [ "$(logged_iter "$out/$log")" -ge "$target" ] && break
         sleep 0.005
       done
-      sleep "0.0$(printf '%02d' $((RANDOM % 31)))"
+      sleep "0.00$((RANDOM % 10))"
       kill -9 "$pid" 2>/dev/null
     fi
     wait "$pid" 2>/dev/null; rc=$?
