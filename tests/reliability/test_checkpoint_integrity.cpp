@@ -82,8 +82,8 @@ TEST_CASE("a flipped byte or a truncated checkpoint file is refused by name",
 }
 
 TEST_CASE(
-    "a save killed before its commit point leaves the previous checkpoint; after it, "
-    "resume finishes the save",
+    "a save killed before its commit point leaves the previous checkpoint, one killed after "
+    "it is finished on resume",
     "[reliability][journal]") {
   const std::string text = test::tiny_corpus();
   TempDir dir("ckpt_journal");

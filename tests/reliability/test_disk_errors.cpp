@@ -116,7 +116,7 @@ TEST_CASE("a fine-tuning checkpoint failing to save leaves the previous one",
   }
 }
 
-TEST_CASE("a second writer of a run directory is refused; a killed one leaves no lock",
+TEST_CASE("a second writer of a run directory is refused and a killed one leaves no lock",
           "[reliability][lock]") {
   TempDir dir("lock");
   const std::string run = dir.file("run");
