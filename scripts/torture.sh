@@ -87,6 +87,7 @@ logged_iter() {
 }
 
 total_kills=0 save_kills=0 total_resumes=0 equal=0 runs=0 failures=0
+declare -A cmd_kills cmd_resumes cmd_equal cmd_runs  # per command: pretrain, finetune_lora, finetune_full
 
 # torture NAME STATE_FILE LOG WEIGHTS REF ARGS_FN...: one tortured run against the reference REF
 torture() {
@@ -130,10 +131,14 @@ torture() {
     fi
     break
   done
-  local verdict=DIFFERENT
-  if cmp -s "$out/$weights" "$ref/$weights"; then verdict=equal; equal=$((equal + 1)); fi
+  local verdict=DIFFERENT same=0
+  if cmp -s "$out/$weights" "$ref/$weights"; then verdict=equal same=1; equal=$((equal + 1)); fi
   runs=$((runs + 1)) total_kills=$((total_kills + k)) save_kills=$((save_kills + in_save))
   total_resumes=$((total_resumes + resumes))
+  local cmd=${name%_*}
+  cmd_kills[$cmd]=$(( ${cmd_kills[$cmd]:-0} + k )) cmd_resumes[$cmd]=$(( ${cmd_resumes[$cmd]:-0} + resumes ))
+  cmd_runs[$cmd]=$(( ${cmd_runs[$cmd]:-0} + 1 ))
+  cmd_equal[$cmd]=$(( ${cmd_equal[$cmd]:-0} + same ))
   echo "torture: $name: $k kills ($in_save inside a save), $resumes resumes, final $weights $verdict"
 }
 
@@ -241,6 +246,10 @@ if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=4m tmpfs "$mnt" 2>/dev/null; the
   fi
 fi
 
+for cmd in pretrain finetune_lora finetune_full; do
+  echo "torture: $cmd: kills ${cmd_kills[$cmd]:-0}, resumes ${cmd_resumes[$cmd]:-0}," \
+    "equal ${cmd_equal[$cmd]:-0}/${cmd_runs[$cmd]:-0}"
+done
 echo "torture: kills $total_kills (inside a save $save_kills), resumes $total_resumes, equal $equal/$runs;" \
   "enospc $disk; read-only $ro; lock $lock"
 [ "$equal" = "$runs" ] && [ "$failures" = 0 ] && [ "$runs" -gt 0 ] &&
