@@ -11,6 +11,9 @@
 // was trained against the NF4 one.
 // Both append one JSON line per logged step to OUT/finetune_log.jsonl and
 // report the masked loss over the whole data set before and after.
+// --save-every N checkpoints the run into OUT every N steps (and at the end);
+// --resume continues it exactly, given the same base, data and flags. OUT is
+// locked (OUT/.lock) while a run writes it.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -25,10 +28,14 @@
 #include "nn/gpt.h"
 #include "nn/lora.h"
 #include "nn/lora_io.h"
+#include "nn/memory_estimate.h"
 #include "tensor/threads.h"
 #include "tokenizer/tokenizer.h"
+#include "train/checkpoint_files.h"
 #include "train/finetune.h"
 #include "train/sft_data.h"
+#include "util/crc32.h"
+#include "util/dir_lock.h"
 
 namespace cpurich::cli {
 
@@ -38,6 +45,8 @@ struct FinetuneArgs {
   std::string model, data, out, method = "lora", init = "plain";
   FinetuneOptions o;
   int64_t log_every = 10;
+  int64_t save_every = 0;  // 0: no checkpoints
+  bool resume = false;
   bool json = false;
   int threads = 0;
 };
@@ -65,6 +74,52 @@ std::vector<QAPair> training_pairs(const std::string& path) {
   return train;
 }
 
+// Refuses, before anything is allocated, a model, batch or context that cannot fit.
+void check_memory(const FinetuneArgs& a) {
+  const auto c = peek_model_config(a.model);
+  if (!c) return;
+  // LoRA per layer on c_attn (C -> 3C), attn.c_proj (C -> C), c_fc (C -> 4C),
+  // mlp.c_proj (4C -> C): r (in + out) each, 16 r C in all (the default targets).
+  const double lora = 16.0 * static_cast<double>(a.o.lora.rank * c->n_embd * c->n_layer);
+  const double trainable = a.o.method == FinetuneMethod::Full ? gpt_parameter_count(*c) : lora;
+  check_fits_in_memory(training_memory(*c, trainable, a.o.batch, c->n_positions),
+                       "fine-tuning " + a.model);
+}
+
+// What a checkpoint must agree on to be resumed: the flags that shape the run,
+// the base weights and the tokenized data.
+nlohmann::json run_description(const FinetuneArgs& a, const std::string& base,
+                               const SftData& data) {
+  uint32_t crc = 0;
+  for (const SftExample& e : data.examples) {
+    crc = crc32_update(crc, std::to_string(e.n_prompt) + ":");
+    crc = crc32_update(crc, std::string_view(reinterpret_cast<const char*>(e.ids.data()),
+                                             e.ids.size() * sizeof(int32_t)));
+  }
+  const FinetuneOptions& o = a.o;
+  return {
+      {"method", a.method},        {"init", a.init},          {"loftq_iters", o.qlora.loftq_iters},
+      {"rank", o.lora.rank},       {"alpha", o.lora.alpha},   {"dropout", o.lora.dropout},
+      {"targets", o.lora.targets}, {"rslora", o.lora.rslora}, {"lr", o.lr},
+      {"iters", o.iters},          {"batch", o.batch},        {"weight_decay", o.weight_decay},
+      {"grad_clip", o.grad_clip},  {"seed", o.seed},          {"base", base},
+      {"data_crc32", crc}};
+}
+
+// The first key on which the checkpoint's run and this command line differ.
+void check_same_run(const nlohmann::json& saved, const nlohmann::json& now,
+                    const std::string& dir) {
+  for (const auto& el : now.items()) {
+    const std::string& key = el.key();
+    const nlohmann::json& value = el.value();
+    if (!saved.contains(key) || saved[key] != value)
+      throw std::runtime_error("cannot resume " + dir + ": its run has " + key + " = " +
+                               (saved.contains(key) ? saved[key].dump() : "(none)") +
+                               ", this command " + value.dump() +
+                               " (pass the same --model, --data and flags)");
+  }
+}
+
 void run_finetune(FinetuneArgs a) {
   apply_threads(a.threads);
   namespace fs = std::filesystem;
@@ -75,9 +130,18 @@ void run_finetune(FinetuneArgs a) {
   if (a.init == "plain" && a.o.qlora.loftq_iters > 0)
     throw std::runtime_error("--loftq-iters needs --init loftq");
   a.o.validate();
+  if (a.save_every < 0) throw std::runtime_error("--save-every must be >= 0");
   refuse_same_dir(a.model, a.out);
-  if (fs::exists(fs::path(a.out) / "finetune_log.jsonl"))
-    throw std::runtime_error(a.out + " already holds a fine-tuning run; choose another --out");
+  check_memory(a);
+  const std::string state_file = (fs::path(a.out) / "finetune_state.json").string();
+  if (a.resume && !fs::exists(state_file))
+    throw std::runtime_error("cannot resume: " + state_file +
+                             " not found (the run saved no checkpoint; start it again without "
+                             "--resume in an empty --out)");
+  if (!a.resume && (fs::exists(fs::path(a.out) / "finetune_log.jsonl") || fs::exists(state_file)))
+    throw std::runtime_error(a.out +
+                             " already holds a fine-tuning run; pass --resume to continue it, or "
+                             "choose another --out");
   GPT model = load_model(a.model);
   const auto tok = load_tokenizer_from_dir(a.model);
   const std::vector<QAPair> pairs = training_pairs(a.data);
@@ -91,9 +155,22 @@ void run_finetune(FinetuneArgs a) {
                static_cast<long long>(s.dropped), static_cast<long long>(s.max_tokens));
   const int64_t total = model.num_parameters();
   // A qlora adapter is checked against the f32 base, which quantizing releases.
-  const std::string checksum =
-      a.o.method == FinetuneMethod::QLora ? base_checksum(model) : std::string();
+  const bool qlora = a.o.method == FinetuneMethod::QLora;
+  const bool checkpoints = a.save_every > 0 || a.resume;
+  const std::string checksum = qlora || checkpoints ? base_checksum(model) : std::string();
+  const nlohmann::json run =
+      checkpoints ? run_description(a, checksum, data) : nlohmann::json::object();
   FineTuner ft(model, data, a.o);
+  double loss_before = 0.0;
+  const DirLock lock(a.out);  // one writer per directory, released even by kill -9
+  if (a.resume) {
+    // The flags first (a clearer error than a tensor of the wrong shape), then the state.
+    check_same_run(open_commit(a.out, "finetune_state.json").value("run", nlohmann::json()), run,
+                   a.out);
+    loss_before = ft.restore(a.out).value("loss_before", 0.0);
+    std::fprintf(stderr, "resuming %s at step %lld\n", a.out.c_str(),
+                 static_cast<long long>(ft.iter()));
+  }
   if (a.o.method == FinetuneMethod::QLora) {
     const QLoraStats& q = ft.qlora_stats();
     std::fprintf(stderr,
@@ -116,10 +193,13 @@ void run_finetune(FinetuneArgs a) {
                static_cast<long long>(a.o.iters), static_cast<long long>(a.o.batch),
                ft.schedule().peak, static_cast<long long>(ft.schedule().warmup),
                ft.schedule().floor, num_threads());
-  fs::create_directories(a.out);
-  std::ofstream log(fs::path(a.out) / "finetune_log.jsonl");
-  if (!log) throw std::runtime_error("cannot write " + a.out + "/finetune_log.jsonl");
-  const double loss_before = ft.dataset_loss();
+  const std::string log_path = (fs::path(a.out) / "finetune_log.jsonl").string();
+  if (a.resume) truncate_jsonl(log_path, ft.iter());  // drop steps the resumed run redoes
+  std::ofstream log(log_path, a.resume ? std::ios::app : std::ios::trunc);
+  if (!log) throw std::runtime_error("cannot write " + log_path);
+  if (!a.resume) loss_before = ft.dataset_loss();
+  nlohmann::json saved_run = run;
+  saved_run["loss_before"] = loss_before;
   const double t0 = now_s();
   double step_seconds = 0.0;
   int64_t tokens = 0;
@@ -135,10 +215,14 @@ void run_finetune(FinetuneArgs a) {
                             {"seconds", step_seconds}}
                  .dump()
           << "\n";
+      log.flush();
+      if (!log) throw std::runtime_error("cannot append to " + log_path);
       std::fprintf(stderr, "iter %lld/%lld | loss %.4f | lr %.2e | %.0f tok/s\n",
                    static_cast<long long>(r.iter), static_cast<long long>(a.o.iters), r.loss, r.lr,
                    static_cast<double>(tokens) / step_seconds);
     }
+    if (a.save_every > 0 && (r.iter % a.save_every == 0 || r.iter == a.o.iters))
+      ft.save(a.out, saved_run);
   }
   const double train_s = now_s() - t0;
   const double loss_after = ft.dataset_loss();
@@ -230,6 +314,11 @@ void register_finetune(CLI::App& app) {
   sub->add_option("--seed", a->o.seed, "Seed: example order, adapter init, dropout");
   sub->add_option("--log-every", a->log_every, "Steps between log lines (default 10)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  sub->add_option("--save-every", a->save_every,
+                  "Checkpoint into --out every N steps and at the end (default 0: never)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  sub->add_flag("--resume", a->resume,
+                "Continue the run checkpointed in --out (same --model, --data and flags)");
   sub->add_flag("--json", a->json,
                 "Print {method, iters, trainable_params, total_params, loss_before, loss_after, "
                 "seconds, truncated, dropped}");

@@ -8,19 +8,24 @@
 // any flag given on top of it, and trains. DIR ends up a model directory
 // (config.json, model.safetensors, tokenizer.json) plus optimizer state,
 // train_state.json and log.jsonl. Ctrl-C saves a checkpoint after the current
-// step; --resume continues exactly where the checkpoint left off.
+// step; --resume continues exactly where the checkpoint left off. DIR is
+// locked (DIR/.lock) while the run writes it, and a model that cannot fit in
+// memory is refused before anything is allocated.
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "cli/commands.h"
+#include "nn/memory_estimate.h"
 #include "tensor/threads.h"
 #include "tokenizer/tokenizer_bpe.h"
 #include "tokenizer/tokenizer_char.h"
 #include "train/trainer.h"
+#include "util/dir_lock.h"
 #include "util/file_util.h"
 
 namespace cpurich::cli {
@@ -100,7 +105,15 @@ void print_summary(Trainer& t, const std::string& out) {
                static_cast<long long>(c.warmup_iters), num_threads(), out.c_str());
 }
 
-Trainer start_fresh(const PretrainArgs& a, const std::string& text, TrainerOptions opts) {
+// Refuses, before anything is allocated, a model, batch or context that cannot fit.
+void check_memory(const TrainConfig& c, int64_t vocab) {
+  const GPTConfig g = c.model_config(vocab);
+  check_fits_in_memory(training_memory(g, gpt_parameter_count(g), c.batch_size, c.block_size),
+                       "training this model");
+}
+
+Trainer start_fresh(const PretrainArgs& a, const std::string& text, TrainerOptions opts,
+                    std::optional<DirLock>& lock) {
   namespace fs = std::filesystem;
   if (fs::exists(fs::path(a.out) / "train_state.json") || fs::exists(fs::path(a.out) / "log.jsonl"))
     throw std::runtime_error(a.out + " already holds a training run; pass --resume " + a.out +
@@ -111,14 +124,16 @@ Trainer start_fresh(const PretrainArgs& a, const std::string& text, TrainerOptio
   if (a.vocab > 0) cfg.vocab_size = a.vocab;
   cfg.validate();
   auto tok = train_tokenizer(cfg.tokenizer, cfg.vocab_size, text);
-  fs::create_directories(a.out);
+  check_memory(cfg, tok->vocab_size());
+  lock.emplace(a.out);  // one writer per directory, released even by kill -9
   auto cache = build_or_load_tokens(text, *tok, (fs::path(a.out) / "tokens.bin").string());
   std::fprintf(stderr, "corpus: %zu bytes -> %zu tokens (%s)\n", text.size(), cache.ids.size(),
                cache.reused ? "cached" : "tokenized");
   return Trainer(cfg, std::move(tok), cache.ids, fnv1a64(text), std::move(opts));
 }
 
-Trainer start_resume(const PretrainArgs& a, const std::string& text, TrainerOptions opts) {
+Trainer start_resume(const PretrainArgs& a, const std::string& text, TrainerOptions opts,
+                     std::optional<DirLock>& lock) {
   for (const auto& [opt, field] : a.overrides)
     if (opt->count() > 0 && field != "max_iters" && field != "eval_every" && field != "log_every")
       throw std::runtime_error(opt->get_name() +
@@ -127,6 +142,13 @@ Trainer start_resume(const PretrainArgs& a, const std::string& text, TrainerOpti
   std::optional<int64_t> iters;
   for (const auto& [opt, field] : a.overrides)
     if (opt->count() > 0 && field == "max_iters") iters = a.o.max_iters;
+  lock.emplace(a.out);
+  std::optional<DirLock> source;  // resuming may finish the source's interrupted save
+  std::error_code ec;
+  if (std::filesystem::is_directory(a.resume) && !std::filesystem::equivalent(a.resume, a.out, ec))
+    source.emplace(a.resume);
+  const TrainState s = load_train_state(a.resume);
+  if (const auto g = peek_model_config(a.resume)) check_memory(s.config, g->vocab_size);
   Trainer t = Trainer::resume(a.resume, text, std::move(opts), iters);
   std::fprintf(stderr, "resuming %s at step %lld\n", a.resume.c_str(),
                static_cast<long long>(t.iter()));
@@ -138,7 +160,9 @@ void run_pretrain(const PretrainArgs& a) {
   const std::string text = read_file(a.corpus);
   TrainerOptions opts{
       .out_dir = a.out, .quiet = false, .measure_peak = true, .threads = num_threads()};
-  Trainer t = a.resume.empty() ? start_fresh(a, text, opts) : start_resume(a, text, opts);
+  std::optional<DirLock> lock;
+  Trainer t =
+      a.resume.empty() ? start_fresh(a, text, opts, lock) : start_resume(a, text, opts, lock);
   print_summary(t, a.out);
   install_sigint_handler();
   try {

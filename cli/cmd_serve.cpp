@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "nn/gpt.h"
 #include "nn/lora_io.h"
+#include "nn/memory_estimate.h"
 #include "serve/server.h"
 
 namespace cpurich::cli {
@@ -59,6 +60,8 @@ void run_serve(const ServeFlags& f) {
         "--max-batch, --max-tokens and --prefill-chunk must be >= 1, --max-queue >= 0");
   if (!std::filesystem::is_directory(f.model))
     throw std::runtime_error("model directory '" + f.model + "' does not exist");
+  if (const auto c = peek_model_config(f.model))  // weights + a KV cache per slot must fit
+    check_fits_in_memory(inference_memory(*c, f.max_batch, c->n_positions), "serving " + f.model);
   const auto tokenizer = load_tokenizer_from_dir(f.model);
   GPT model = load_model(f.model);
   auto decoder = std::make_unique<BatchDecoder>(

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "nn/memory_estimate.h"
 
 namespace cpurich::cli {
 
@@ -30,6 +31,9 @@ GenerateOptions SamplingFlags::to_options() const {
 }
 
 LoadedModel load_model_for(const SamplingFlags& flags) {
+  // A model whose weights and KV cache cannot fit is refused before loading.
+  if (const auto c = peek_model_config(flags.model))
+    check_fits_in_memory(inference_memory(*c, 1, c->n_positions), "the model " + flags.model);
   LoadedModel l;
   const bool apart =
       !flags.use.empty() || flags.adapters.size() > 1 ||

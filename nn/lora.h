@@ -71,6 +71,8 @@ class LoraAdapter {
   Var B;  ///< lora_B (out, r)
   double scale = 1.0;
   double dropout = 0.0;
+  /// The dropout masks' generator (a checkpoint saves its counter).
+  Rng& dropout_rng() { return dropout_rng_; }
 
  private:
   Rng dropout_rng_;

@@ -5,11 +5,13 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <system_error>
 
 #include "nn/gpt.h"
 #include "nn/safetensors.h"
 #include "tokenizer/tokenizer.h"
 #include "train/adamw.h"
+#include "train/checkpoint_files.h"
 #include "train/dataset.h"
 #include "util/file_util.h"
 
@@ -17,7 +19,8 @@ namespace cpurich {
 
 namespace {
 
-constexpr int kStateVersion = 1;
+// 2: the files are saved as one journaled commit with CRC-32s (checkpoint_files.h).
+constexpr int kStateVersion = 2;
 
 std::string join(const std::string& dir, const char* file) {
   return (std::filesystem::path(dir) / file).string();
@@ -50,43 +53,37 @@ T get_key(const nlohmann::json& j, const char* key) {
   }
 }
 
-uint64_t hash_file(const std::string& path) {
-  return fnv1a64(read_file(path));
-}
-
 }  // namespace
 
 void save_checkpoint(const std::string& dir, const GPT& model, const Tokenizer& tokenizer,
                      const AdamW& optimizer, const TrainState& state) {
-  std::filesystem::create_directories(dir);
-  save_model(model, dir);  // config.json + model.safetensors, each atomic
-  save_tokenizer(tokenizer, join(dir, "tokenizer.json"));
-  write_safetensors(join(dir, "optimizer.safetensors"), optimizer.state_tensors());
-  nlohmann::json j = {{"version", kStateVersion},
-                      {"iter", state.iter},
-                      {"tokens_seen", state.tokens_seen},
-                      {"adam_step", state.adam_step},
-                      {"train_position", state.train_position},
-                      {"val_position", state.val_position},
-                      {"dropout_counter", state.dropout_counter},
-                      {"corpus_hash", hex64(state.corpus_hash)},
-                      {"model_hash", hex64(hash_file(join(dir, "model.safetensors")))},
-                      {"optimizer_hash", hex64(hash_file(join(dir, "optimizer.safetensors")))},
-                      {"config", train_config_to_json(state.config)}};
-  write_file_atomic(join(dir, "train_state.json"), j.dump(2) + "\n");  // the commit record
+  try {
+    const std::string stage = begin_commit(dir);
+    save_model(model, stage);  // config.json + model.safetensors
+    save_tokenizer(tokenizer, join(stage, "tokenizer.json"));
+    write_safetensors(join(stage, "optimizer.safetensors"), optimizer.state_tensors());
+    finish_commit(dir, "train_state.json",
+                  {{"version", kStateVersion},
+                   {"iter", state.iter},
+                   {"tokens_seen", state.tokens_seen},
+                   {"adam_step", state.adam_step},
+                   {"train_position", state.train_position},
+                   {"val_position", state.val_position},
+                   {"dropout_counter", state.dropout_counter},
+                   {"corpus_hash", hex64(state.corpus_hash)},
+                   {"config", train_config_to_json(state.config)}});
+  } catch (const std::exception& e) {
+    std::error_code ec;  // free what the failed save took (a full disk needs the room)
+    std::filesystem::remove_all(join(dir, ".staging"), ec);
+    throw std::runtime_error("checkpoint of step " + std::to_string(state.iter) + " not saved: " +
+                             e.what() + "; " + dir + " still holds the last complete checkpoint");
+  }
 }
 
 TrainState load_train_state(const std::string& dir) {
   const std::string path = join(dir, "train_state.json");
-  if (!std::filesystem::exists(path))
-    throw std::runtime_error("cannot resume: " + path + " not found (not a checkpoint directory)");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_file(path));
-  } catch (const nlohmann::json::parse_error& e) {
-    throw std::runtime_error(path + ": invalid JSON (" + e.what() + ")");
-  }
-  if (!j.is_object() || get_key<int>(j, "version") != kStateVersion)
+  const nlohmann::json j = open_commit(dir, "train_state.json");  // every file's CRC checked
+  if (get_key<int>(j, "version") != kStateVersion)
     throw std::runtime_error(path + ": unsupported train_state version");
   TrainState s;
   s.iter = get_key<int64_t>(j, "iter");
@@ -100,17 +97,6 @@ TrainState load_train_state(const std::string& dir) {
   s.config = train_config_from_json(j["config"]);
   if (s.iter < 0 || s.tokens_seen < 0 || s.adam_step < 0)
     throw std::runtime_error(path + ": negative counters");
-  // The weights and moments must be the very files this record was written after.
-  const char* files[] = {"model.safetensors", "optimizer.safetensors"};
-  const char* keys[] = {"model_hash", "optimizer_hash"};
-  for (int i = 0; i < 2; ++i) {
-    const std::string f = join(dir, files[i]);
-    if (!std::filesystem::exists(f)) throw std::runtime_error("cannot resume: " + f + " not found");
-    if (hash_file(f) != parse_hex64(j, keys[i]))
-      throw std::runtime_error(
-          "cannot resume: " + f +
-          " does not match train_state.json (checkpoint interrupted while saving?)");
-  }
   return s;
 }
 

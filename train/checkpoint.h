@@ -8,10 +8,11 @@
 //   AdamW moments m, v                optimizer.safetensors ("m.<param>", "v.<param>")
 //   step count, data positions (Rng   train_state.json, with the full training
 //   counters), dropout Rng counter    config and the hashes of the files above
-// Each file is written atomically (temp file + rename), and train_state.json
-// is written *last*: it is the commit record. A checkpoint whose weights or
-// moments do not hash to what train_state.json says was interrupted half-way
-// and is rejected with a clear error instead of being silently resumed.
+// The files are saved as one journaled commit (train/checkpoint_files.h):
+// staged in DIR/.staging, committed by train_state.json (which holds the
+// CRC-32 of every file and of itself), then moved in. A kill at any instant
+// leaves the previous checkpoint or the new one, and resuming checks every
+// CRC, so a torn or bit-flipped file is refused by name, never loaded.
 // The directory is also a plain model directory for `cpurich sample`/`eval`.
 //
 // Pipeline position: model <-> [checkpoint directory] <-> training / sampling.
@@ -42,12 +43,15 @@ struct TrainState {
   TrainConfig config;            ///< the full training configuration
 };
 
-/// Writes a complete checkpoint into dir (created if needed); train_state.json last.
+/// Writes a complete checkpoint into dir (created if needed) as one commit.
+/// On failure (full disk, read-only place) throws std::runtime_error naming
+/// the file, with dir still holding the previous checkpoint.
 void save_checkpoint(const std::string& dir, const GPT& model, const Tokenizer& tokenizer,
                      const AdamW& optimizer, const TrainState& state);
 
-/// Reads and checks train_state.json (and that the files it names are the
-/// ones it hashed). Throws std::runtime_error naming the file and problem.
+/// Reads and checks train_state.json (finishing an interrupted save, and
+/// checking the CRC-32 of every file). Throws std::runtime_error naming the
+/// file and problem ("checkpoint DIR/FILE: checksum mismatch ...").
 TrainState load_train_state(const std::string& dir);
 /// The tensors of model.safetensors in dir.
 std::map<std::string, Tensor> load_checkpoint_weights(const std::string& dir);

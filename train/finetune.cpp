@@ -3,9 +3,14 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <map>
 #include <stdexcept>
+#include <system_error>
 
 #include "autograd/ops.h"
+#include "nn/safetensors.h"
+#include "train/checkpoint_files.h"
 
 namespace cpurich {
 
@@ -31,6 +36,13 @@ const FinetuneOptions& checked(const FinetuneOptions& o, const SftData& data, co
                                 std::to_string(data.block_size) + " > the model's n_positions " +
                                 std::to_string(model.config().n_positions));
   return o;
+}
+
+constexpr const char* kStateFile = "finetune_state.json";
+constexpr int kStateVersion = 1;
+
+std::string join(const std::string& dir, const char* file) {
+  return (std::filesystem::path(dir) / file).string();
 }
 
 LrSchedule make_schedule(const FinetuneOptions& o) {
@@ -125,6 +137,64 @@ double FineTuner::dataset_loss() {
     graded += k;
   }
   return sum / static_cast<double>(graded);
+}
+
+void FineTuner::save(const std::string& dir, const nlohmann::json& run) {
+  try {
+    const std::string stage = begin_commit(dir);
+    std::map<std::string, Tensor> weights;
+    for (const auto& [name, p] : params_) weights.emplace(name, p.value());
+    write_safetensors(join(stage, "trainable.safetensors"), weights);
+    write_safetensors(join(stage, "optimizer.safetensors"), optimizer_.state_tensors());
+    nlohmann::json adapters = nlohmann::json::object();
+    for (const auto& [name, lin] : model_.linear_modules())
+      if (lin->lora) adapters[name] = lin->lora->dropout_rng().counter();
+    finish_commit(dir, kStateFile,
+                  {{"version", kStateVersion},
+                   {"iter", iter_},
+                   {"adam_step", optimizer_.step_count()},
+                   {"dropout_counter", model_.dropout_rng().counter()},
+                   {"adapter_dropout_counters", adapters},
+                   {"run", run}});
+  } catch (const std::exception& e) {
+    std::error_code ec;  // free what the failed save took (a full disk needs the room)
+    std::filesystem::remove_all(join(dir, ".staging"), ec);
+    throw std::runtime_error("checkpoint of step " + std::to_string(iter_) + " not saved: " +
+                             e.what() + "; " + dir + " still holds the last complete checkpoint");
+  }
+}
+
+nlohmann::json FineTuner::restore(const std::string& dir) {
+  const std::string path = join(dir, kStateFile);
+  const nlohmann::json j = open_commit(dir, kStateFile);
+  auto bad = [&](const std::string& what) {
+    return std::runtime_error("checkpoint " + path + ": " + what);
+  };
+  try {
+    if (j.at("version").get<int>() != kStateVersion) throw bad("unsupported version");
+    const auto iter = j.at("iter").get<int64_t>();
+    const auto adam_step = j.at("adam_step").get<int64_t>();
+    if (iter < 0 || iter > options_.iters || adam_step < 0) throw bad("counters out of range");
+    const auto weights = read_safetensors(join(dir, "trainable.safetensors")).tensors;
+    const std::string problem = state_dict_mismatch(params_, weights, " in the checkpoint");
+    if (!problem.empty()) throw bad(problem);
+    for (auto& [name, p] : params_) p.value_mut().copy_from(weights.at(name).to(p.value().dtype()));
+    optimizer_.load_state_tensors(read_safetensors(join(dir, "optimizer.safetensors")).tensors,
+                                  adam_step);
+    model_.dropout_rng().set_counter(j.at("dropout_counter").get<uint64_t>());
+    const nlohmann::json& adapters = j.at("adapter_dropout_counters");
+    for (const auto& [name, lin] : model_.linear_modules()) {
+      if (!lin->lora) continue;
+      if (!adapters.contains(name)) throw bad("no dropout counter for " + name);
+      lin->lora->dropout_rng().set_counter(adapters[name].get<uint64_t>());
+    }
+    // The example order is a pure function of the seed and the draws so far: replay them.
+    for (int64_t i = 0; i < iter; ++i) sampler_.next(options_.batch);
+    iter_ = iter;
+    return j.at("run");
+  } catch (const nlohmann::json::exception& e) {
+    throw bad(std::string("missing or mistyped key (") + e.what() + ")");
+  }
 }
 
 }  // namespace cpurich

@@ -14,10 +14,18 @@
 // first 5% of the steps, then follows a cosine down to a tenth of the peak
 // (train/schedule.h).
 //
+// A run can be checkpointed (save) and continued (restore) exactly: the
+// trainable tensors, AdamW's moments and step, the dropout Rng counters and
+// the step count are saved as one checksummed commit (checkpoint_files.h);
+// the example order is replayed (the sampler is a pure function of the seed
+// and the number of examples drawn), so a restored run takes the very steps
+// an uninterrupted one would, bit for bit.
+//
 // Pipeline position: pretrained model + Q/A -> [fine-tuning] -> model dir / adapter dir.
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -75,6 +83,15 @@ class FineTuner {
   FinetuneStep step();
   /// Masked mean loss over every example (no graph, no dropout), in batches.
   double dataset_loss();
+
+  /// Writes the run's state into dir as one commit: trainable.safetensors,
+  /// optimizer.safetensors and finetune_state.json (the counters, plus `run`:
+  /// the caller's description of the run, checked when resuming). On failure
+  /// throws naming the file, dir still holding the previous checkpoint.
+  void save(const std::string& dir, const nlohmann::json& run);
+  /// Restores what save() wrote into dir (every file's CRC-32 checked first)
+  /// onto this freshly built FineTuner; returns the saved `run`.
+  nlohmann::json restore(const std::string& dir);
 
   int64_t iter() const { return iter_; }
   int64_t trainable_parameters() const;

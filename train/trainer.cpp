@@ -3,16 +3,19 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "autograd/ops.h"
+#include "train/checkpoint_files.h"
 #include "util/file_util.h"
 
 namespace cpurich {
@@ -46,23 +49,6 @@ LrSchedule make_schedule(const TrainConfig& c) {
 
 std::string log_path(const TrainerOptions& o) {
   return (std::filesystem::path(o.out_dir) / "log.jsonl").string();
-}
-
-// Drops log lines past the checkpoint's iteration: a run killed after its last
-// checkpoint logged steps that the resumed run will now redo.
-void truncate_log(const std::string& path, int64_t iter) {
-  if (!std::filesystem::exists(path)) return;
-  std::istringstream in(read_file(path));
-  std::string line, kept;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_object() && j.contains("iter") && j["iter"].is_number_integer() &&
-        j["iter"].get<int64_t>() > iter)
-      continue;
-    kept += line + "\n";
-  }
-  write_file_atomic(path, kept);
 }
 
 }  // namespace
@@ -121,7 +107,7 @@ Trainer Trainer::resume(const std::string& ckpt_dir, std::string_view corpus_tex
   t.model_.dropout_rng().set_counter(s.dropout_counter);
   t.iter_ = s.iter;
   t.tokens_seen_ = s.tokens_seen;
-  if (!t.options_.out_dir.empty()) truncate_log(log_path(t.options_), s.iter);
+  if (!t.options_.out_dir.empty()) truncate_jsonl(log_path(t.options_), s.iter);
   return t;
 }
 
@@ -209,6 +195,9 @@ void Trainer::write_log(const StepResult& r, double tokens_per_s) {
   if (!out) throw std::runtime_error("cannot append to " + log_path(options_));
   out << j.dump() << "\n";
   out.flush();
+  if (!out)
+    throw std::runtime_error("cannot append to " + log_path(options_) + ": " +
+                             std::strerror(errno));
 }
 
 void Trainer::run(const std::function<void(const StepResult&)>& on_step) {

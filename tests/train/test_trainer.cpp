@@ -192,7 +192,9 @@ TEST_CASE("resume refuses a different corpus and a half-written checkpoint", "[t
   std::string w = read_file(dir.file("model.safetensors"));
   w[w.size() - 1] ^= 1;  // as if a newer model file landed without its train_state.json
   write_file_atomic(dir.file("model.safetensors"), w);
-  CHECK_THROWS_WITH(Trainer::resume(dir.path(), text, quiet), Catch::Contains("does not match"));
+  CHECK_THROWS_WITH(
+      Trainer::resume(dir.path(), text, quiet),
+      Catch::Contains("checkpoint " + dir.file("model.safetensors") + ": checksum mismatch"));
   CHECK_THROWS_WITH(Trainer::resume(dir.file("missing"), text, quiet),
                     Catch::Contains("not found"));
 }
