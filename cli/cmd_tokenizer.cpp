@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/tokenizer_bpe.h"
 #include "tokenizer/tokenizer_char.h"
@@ -100,9 +101,9 @@ void run_decode(const CodecArgs& a) {
 }
 
 void add_source_options(CLI::App* sub, CodecArgs& a) {
-  sub->add_option("--model", a.model,
-                  "Model directory (tokenizer.json or vocab.json + merges.txt)");
-  sub->add_option("--tokenizer", a.tokenizer, "A tokenizer.json file");
+  sub->add_option("--model", a.model, "Model directory (tokenizer.json or vocab.json + merges.txt)")
+      ->check(CLI::ExistingDirectory);
+  sub->add_option("--tokenizer", a.tokenizer, "A tokenizer.json file")->check(CLI::ExistingFile);
 }
 
 }  // namespace
@@ -112,28 +113,33 @@ void register_tokenizer(CLI::App& app) {
   tok->require_subcommand(1);
   auto t = std::make_shared<TrainArgs>();
   auto* train = tok->add_subcommand("train", "Train a char-level or byte-level BPE tokenizer");
-  train->add_option("--corpus", t->corpus, "Training text (UTF-8 for char)")->required();
-  train->add_option("--kind", t->kind, "char or bpe")->required();
+  train->add_option("--corpus", t->corpus, "Training text (UTF-8 for char)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  train->add_option("--kind", t->kind, "char or bpe")
+      ->required()
+      ->check(CLI::IsMember({"char", "bpe"}));
   auto* vocab =
       train
           ->add_option("--vocab", t->vocab, "BPE vocabulary size (256 bytes + merges + 3 specials)")
-          ->capture_default_str();
+          ->capture_default_str()
+          ->check(CLI::Range(259, 1 << 20));
   train->add_flag("--pre-split,!--no-pre-split", t->pre_split,
                   "Split into GPT-2-style words before merging (default on)");
   train->add_flag("--unk", t->unk, "char: map unknown characters to <unk> instead of failing");
-  train->add_option("--out", t->out, "Output tokenizer.json")->required();
+  train->add_option("--out", t->out, "Output tokenizer.json")->required()->check(output_file());
   train->callback([t, vocab] { run_train(*t, vocab->count() > 0); });
 
   auto e = std::make_shared<CodecArgs>();
   auto* enc = app.add_subcommand("encode", "Text file -> token ids (printed separated by spaces)");
   add_source_options(enc, *e);
-  enc->add_option("--text", e->input, "Text file to encode")->required();
+  enc->add_option("--text", e->input, "Text file to encode")->required()->check(CLI::ExistingFile);
   enc->callback([e] { run_encode(*e); });
 
   auto d = std::make_shared<CodecArgs>();
   auto* dec = app.add_subcommand("decode", "Token ids (file, separated by whitespace) -> text");
   add_source_options(dec, *d);
-  dec->add_option("--ids", d->input, "File of token ids")->required();
+  dec->add_option("--ids", d->input, "File of token ids")->required()->check(CLI::ExistingFile);
   dec->callback([d] { run_decode(*d); });
 }
 
