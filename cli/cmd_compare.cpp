@@ -31,7 +31,7 @@ struct CompareArgs {
 void run_compare(const CompareArgs& a) {
   apply_threads(a.threads);
   const auto tok = load_tokenizer_from_dir(a.model);
-  const std::vector<int32_t> ids = tok->encode(read_file(a.text));
+  const std::vector<int32_t> ids = tok->encode(read_text_input("--text", a.text));
   std::vector<QAItem> qa;
   if (!a.qa.empty())
     for (const QAPair& p : read_qa_source(a.qa)) {

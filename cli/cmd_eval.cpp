@@ -39,9 +39,9 @@ void run_eval(const EvalOptions& o) {
   if (!o.text.empty()) {
     // The model directory's own tokenizer, so ids mean what they meant in training.
     const auto tokenizer = load_tokenizer_from_dir(o.model);
-    ids = tokenizer->encode(read_file(o.text));
+    ids = tokenizer->encode(read_text_input("--text", o.text));
   } else {
-    ids = parse_token_ids(read_file(o.ids), model.config().vocab_size, o.ids);
+    ids = parse_token_ids(read_text_input("--ids", o.ids), model.config().vocab_size, o.ids);
   }
   const EvalResult r = evaluate_ids(model, ids, o.block, o.batch);
   if (o.json) {

@@ -136,7 +136,7 @@ Trainer start_resume(const PretrainArgs& a, const std::string& text, TrainerOpti
 
 void run_pretrain(const PretrainArgs& a) {
   apply_threads(a.threads);
-  const std::string text = read_file(a.corpus);
+  const std::string text = read_text_input("--corpus", a.corpus);
   TrainerOptions opts{
       .out_dir = a.out, .quiet = false, .measure_peak = true, .threads = num_threads()};
   Trainer t = a.resume.empty() ? start_fresh(a, text, opts) : start_resume(a, text, opts);

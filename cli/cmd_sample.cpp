@@ -32,7 +32,7 @@ void run_sample(const SampleOptions& o) {
   const bool from_file = o.prompt_file_opt->count() > 0;
   if ((o.prompt_opt->count() > 0) == from_file)
     throw std::invalid_argument("give exactly one of --prompt TEXT and --prompt-file FILE");
-  const std::string text = from_file ? read_file(o.prompt_file) : o.prompt;
+  const std::string text = from_file ? read_text_input("--prompt-file", o.prompt_file) : o.prompt;
   if (text.empty()) throw std::invalid_argument("empty prompt: give some text to continue");
   LoadedModel m = load_model_for(o.flags);
   options.sampler.validate(m.decoder->config().vocab_size);  // now top-k's bound is known

@@ -165,6 +165,11 @@ void print_plan(const std::vector<SweepRun>& plan, const SweepContext& ctx, int6
 
 void run_collect(const SweepArgs& a) {
   const auto rows = collect_sweep_rows(a.collect);
+  if (rows.empty()) {
+    std::string dirs;
+    for (const std::string& d : a.collect) dirs += (dirs.empty() ? "" : ", ") + d;
+    throw std::runtime_error("--collect: no finished runs (runs/*/result.json) in " + dirs);
+  }
   fs::create_directories(a.out);
   const std::string path = (fs::path(a.out) / "results.jsonl").string();
   write_file_atomic(path, sweep_rows_to_jsonl(rows));
@@ -176,8 +181,9 @@ void run_sweep(const SweepArgs& a) {
   if (!a.collect.empty()) return run_collect(a);
   if (a.corpus.empty()) throw std::runtime_error("--corpus is required (unless --collect)");
   apply_threads(a.threads);
-  SweepContext ctx = make_sweep_context(read_file(a.corpus), fs::path(a.corpus).filename().string(),
-                                        a.recipe, a.out, num_threads());
+  SweepContext ctx =
+      make_sweep_context(read_text_input("--corpus", a.corpus),
+                         fs::path(a.corpus).filename().string(), a.recipe, a.out, num_threads());
   const int64_t vocab = tokenizer_from_json(ctx.tokenizer)->vocab_size();
   std::vector<SweepRun> plan =
       make_sweep_plan(make_grid(a), a.recipe, vocab, sweep_train_tokens(ctx));

@@ -30,7 +30,7 @@ struct TrainArgs {
 // Options are checked here (not by CLI11 validators) so that a bad value is
 // one `cpurich: error:` line with exit code 1, like every other bad input.
 void run_train(const TrainArgs& a, bool vocab_given) {
-  const std::string corpus = read_file(a.corpus);
+  const std::string corpus = read_text_input("--corpus", a.corpus);
   const auto start = std::chrono::steady_clock::now();
   std::unique_ptr<Tokenizer> tok;
   if (a.kind != "char" && a.kind != "bpe") {
@@ -68,7 +68,7 @@ std::unique_ptr<Tokenizer> load_for(const CodecArgs& a) {
 
 void run_encode(const CodecArgs& a) {
   const auto tok = load_for(a);
-  const std::vector<int32_t> ids = tok->encode(read_file(a.input));
+  const std::vector<int32_t> ids = tok->encode(read_text_input("--text", a.input));
   std::string out;
   for (std::size_t i = 0; i < ids.size(); ++i) out += (i ? " " : "") + std::to_string(ids[i]);
   std::printf("%s\n", out.c_str());
@@ -96,7 +96,7 @@ std::vector<int32_t> parse_ids(const std::string& text, const std::string& path)
 
 void run_decode(const CodecArgs& a) {
   const auto tok = load_for(a);
-  const std::string text = tok->decode(parse_ids(read_file(a.input), a.input));
+  const std::string text = tok->decode(parse_ids(read_text_input("--ids", a.input), a.input));
   std::fwrite(text.data(), 1, text.size(), stdout);
 }
 

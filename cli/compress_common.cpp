@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "cli/flag_checks.h"
 #include "tokenizer/tokenizer.h"
 #include "util/file_util.h"
 
@@ -13,7 +14,7 @@ namespace cpurich::cli {
 std::vector<int32_t> calibration_ids(const std::string& model_dir, const std::string& calib) {
   if (calib.empty()) return {};
   const auto tokenizer = load_tokenizer_from_dir(model_dir);
-  std::vector<int32_t> ids = tokenizer->encode(read_file(calib));
+  std::vector<int32_t> ids = tokenizer->encode(read_text_input("--calib", calib));
   if (ids.size() < 2)
     throw std::invalid_argument("calibration text " + calib + " encodes to fewer than 2 tokens");
   return ids;

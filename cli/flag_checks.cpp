@@ -2,7 +2,11 @@
 #include "cli/flag_checks.h"
 
 #include <filesystem>
+#include <stdexcept>
 #include <system_error>
+
+#include "tokenizer/utf8.h"
+#include "util/file_util.h"
 
 namespace cpurich::cli {
 
@@ -55,6 +59,17 @@ CLI::Validator output_dir() {
         return ancestors_are_directories(value);
       },
       "");
+}
+
+std::string read_text_input(const std::string& flag, const std::string& path) {
+  std::string text = read_file(path);
+  if (text.empty()) throw std::invalid_argument(flag + " " + path + ": the file is empty");
+  try {
+    utf8::validate(text);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(flag + " " + path + ": not UTF-8 text (" + e.what() + ")");
+  }
+  return text;
 }
 
 }  // namespace cpurich::cli

@@ -1,7 +1,9 @@
 // flag_checks.h: CLI11 checks the subcommands attach to their options, so a
 // bad value is refused while parsing, before anything is read or written,
-// with one line that names the flag: "cpurich: error: --out: ...".
-// (Checks every option gets, whatever its subcommand, are in strict_values.cpp.)
+// with one line that names the flag: "cpurich: error: --out: ...". And the
+// reading of a text file a flag names, refusing an empty or non-UTF-8 file
+// by the flag and the path. (Checks every option gets, whatever its
+// subcommand, are in strict_values.cpp.)
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -37,5 +39,10 @@ CLI::Validator output_file();
 /// A directory the command writes (creating it if needed): not an existing
 /// file, and no part of the path before it an existing file.
 CLI::Validator output_dir();
+
+/// The text of the input file `path` that `flag` names (a corpus, a prompt,
+/// token ids): throws, naming both, if the file is empty or not UTF-8, so the
+/// error is about the file rather than what a tokenizer or trainer makes of it.
+std::string read_text_input(const std::string& flag, const std::string& path);
 
 }  // namespace cpurich::cli

@@ -47,7 +47,7 @@ struct Option {
   std::string with = "";  ///< command-line changes that make the option matter
 };
 
-// A tiny model: 1 layer, 32 wide (a multiple of the q8_0 block), 16 positions.
+// Command lines kept small so that each runs in well under a second.
 inline const std::vector<Command> kCommands = {
     {.name = "init",
      .args = "--out {out} --n-layer 1 --n-head 2 --n-embd 32 --block 16 --vocab 40"},
