@@ -105,7 +105,15 @@ void run_serve(const ServeFlags& f) {
     scheduler.drain(grace_ms);  // new requests now get 503; running ones end
     server.stop();
   });
-  server.run();
+  try {
+    server.run();
+  } catch (...) {
+    // e.g. no thread for the connection pool: end the waiter first, since
+    // destroying a thread that was never joined calls std::terminate (SIGABRT).
+    on_stop_signal(0);
+    waiter.join();
+    throw;
+  }
   on_stop_signal(0);  // wakes the waiter if run() ended on its own
   waiter.join();
   close(g_signal_pipe[0]);

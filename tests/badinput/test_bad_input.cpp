@@ -5,14 +5,12 @@
 // given), and leave nothing behind: its output path does not exist, a file or
 // directory it was pointed at is unchanged, its working directory stays empty
 // and the shared input fixtures are byte-for-byte what they were.
-#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -20,9 +18,9 @@
 #include <thread>
 #include <vector>
 
-#include "../common/temp_dir.h"
 #include "bad_input_table.h"
 #include "run_program.h"
+#include "tests/common/temp_dir.h"
 #include "util/file_util.h"
 
 using namespace cpurich;
