@@ -22,6 +22,7 @@ struct LowrankArgs {
 
 void run_lowrank(const LowrankArgs& a) {
   apply_threads(a.threads);
+  refuse_output_over_model(a.model, a.out);
   GPT model = load_model(a.model);
   compress::lowrank_model(model, a.rank);
   save_compressed(model, a.model, a.out);

@@ -27,6 +27,7 @@ struct PruneArgs {
 
 void run_prune(const PruneArgs& a) {
   apply_threads(a.threads);
+  refuse_output_over_model(a.model, a.out);
   compress::PruneOptions o{.method = compress::parse_prune_method(a.method),
                            .sparsity = a.sparsity};
   if (!a.pattern.empty()) compress::parse_prune_pattern(a.pattern, o);

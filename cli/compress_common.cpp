@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <stdexcept>
+#include <system_error>
 
 #include "cli/flag_checks.h"
 #include "tokenizer/tokenizer.h"
@@ -18,6 +19,12 @@ std::vector<int32_t> calibration_ids(const std::string& model_dir, const std::st
   if (ids.size() < 2)
     throw std::invalid_argument("calibration text " + calib + " encodes to fewer than 2 tokens");
   return ids;
+}
+
+void refuse_output_over_model(const std::string& model_dir, const std::string& out) {
+  std::error_code ec;
+  if (std::filesystem::equivalent(model_dir, out, ec))
+    throw std::invalid_argument("--out " + out + " is the --model directory; choose another");
 }
 
 void save_compressed(const GPT& model, const std::string& model_dir, const std::string& out) {

@@ -19,16 +19,17 @@ namespace cpurich::test {
 
 /// What an option's value is, which decides its bad values.
 enum class Kind {
-  Int,        ///< an integer
-  Float,      ///< a real number
-  Text,       ///< free text
-  Choice,     ///< one of a fixed set of words (or a small syntax, like 2:4)
-  FileIn,     ///< a file that is read
-  DirIn,      ///< a directory that is read (model, adapter, run)
-  FileOrDir,  ///< a Q/A file or a world directory
-  FileOut,    ///< a file that is written
-  DirOut,     ///< a directory that is written
-  Switch,     ///< takes no value
+  Int,         ///< an integer
+  Float,       ///< a real number
+  Text,        ///< free text
+  Choice,      ///< one of a fixed set of words (or a small syntax, like 2:4)
+  FileIn,      ///< a file that is read
+  DirIn,       ///< a directory that is read (model, adapter, run)
+  FileOrDir,   ///< a Q/A file or a world directory
+  FileOut,     ///< a file that is written
+  DirOut,      ///< a directory that is written
+  DerivedOut,  ///< a directory written from --model's: must not be --model itself
+  Switch,      ///< takes no value
 };
 
 /// A subcommand and a command line that succeeds with the fixtures.
@@ -179,7 +180,7 @@ inline const std::vector<Option> kOptions = {
 
     {"finetune", "--model", Kind::DirIn},
     {"finetune", "--data", Kind::FileOrDir},
-    {"finetune", "--out", Kind::DirOut},
+    {"finetune", "--out", Kind::DerivedOut},
     {"finetune", "--method", Kind::Choice},
     {"finetune", "--init", Kind::Choice, "--method qlora"},
     {"finetune", "--loftq-iters", Kind::Int, "--method qlora --init loftq"},
@@ -200,7 +201,7 @@ inline const std::vector<Option> kOptions = {
 
     {"lora merge", "--model", Kind::DirIn},
     {"lora merge", "--adapter", Kind::DirIn},
-    {"lora merge", "--out", Kind::DirOut},
+    {"lora merge", "--out", Kind::DerivedOut},
 
     {"qa-eval", "--model", Kind::DirIn},
     {"qa-eval", "--adapter", Kind::DirIn},
@@ -218,12 +219,12 @@ inline const std::vector<Option> kOptions = {
     {"prune", "--pattern", Kind::Choice},
     {"prune", "--calib", Kind::FileIn, "--method wanda"},
     {"prune", "--block", Kind::Int, "--method wanda --calib {corpus}"},
-    {"prune", "--out", Kind::DirOut},
+    {"prune", "--out", Kind::DerivedOut},
     {"prune", "--threads", Kind::Int},
 
     {"lowrank", "--model", Kind::DirIn},
     {"lowrank", "--rank", Kind::Int},
-    {"lowrank", "--out", Kind::DirOut},
+    {"lowrank", "--out", Kind::DerivedOut},
     {"lowrank", "--threads", Kind::Int},
 
     {"export", "--model", Kind::DirIn},
@@ -236,7 +237,7 @@ inline const std::vector<Option> kOptions = {
     {"quantize", "--act-order", Kind::Switch, "--format gptq4 --calib {corpus}"},
     {"quantize", "--imatrix", Kind::Switch, "--calib {corpus}"},
     {"quantize", "--calib", Kind::FileIn, "--format gptq4"},
-    {"quantize", "--out", Kind::DirOut},
+    {"quantize", "--out", Kind::DerivedOut},
     {"quantize", "--threads", Kind::Int},
 
     {"compare", "--model", Kind::DirIn},
@@ -349,6 +350,13 @@ inline std::vector<BadValue> bad_values(Kind kind) {
               not_utf8,
               {"a file", "{case}/existing_file"},
               {"inside a file", "{case}/existing_file/out"}};
+    case Kind::DerivedOut:
+      return {missing,
+              empty,
+              not_utf8,
+              {"a file", "{case}/existing_file"},
+              {"inside a file", "{case}/existing_file/out"},
+              {"the input model", "{model}"}};
     case Kind::Switch:
       return {{"a value", "maybe"}, {"non-UTF-8 value", "\xff\xfe"}};
   }

@@ -278,7 +278,7 @@ std::string judge(const Case& k, const RunResult& r, const std::string& case_dir
   const bool names_path = !k.value.empty() && r.err.find(k.value) != std::string::npos;
   const bool path_kind = k.kind == Kind::FileIn || k.kind == Kind::DirIn ||
                          k.kind == Kind::FileOrDir || k.kind == Kind::FileOut ||
-                         k.kind == Kind::DirOut;
+                         k.kind == Kind::DirOut || k.kind == Kind::DerivedOut;
   if (!names_option && !(path_kind && names_path)) why += "the error names neither ";
   if (!names_option && !(path_kind && names_path))
     why += k.option + (path_kind ? " nor the path" : "") + "; ";
