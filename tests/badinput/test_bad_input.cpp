@@ -2,9 +2,9 @@
 // value of its kind (bad_input_table.h), run as the real program. Each case
 // must exit with code 1 (not 0, not a signal, not a hang), print exactly one
 // line on stderr, "cpurich: error: ...", naming the option (or the path it was
-// given), and leave nothing behind: its output path does not exist, a file or
-// directory it was pointed at is unchanged, its working directory stays empty
-// and the shared input fixtures are byte-for-byte what they were.
+// given), print nothing on stdout, and leave nothing behind: its output path does not exist, a file
+// or directory it was pointed at is unchanged, its working directory stays empty and the shared
+// input fixtures are byte-for-byte what they were.
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -274,6 +274,7 @@ std::string judge(const Case& k, const RunResult& r, const std::string& case_dir
   const std::string prefix = "cpurich: error: ";
   if (!r.err.starts_with(prefix) || r.err.find('\n') != r.err.size() - 1)
     why += "stderr is not one line '" + prefix + "...'; ";
+  if (!r.out.empty()) why += "printed to stdout: " + printable(r.out.substr(0, 80)) + "; ";
   const bool names_option = r.err.find(k.option) != std::string::npos;
   const bool names_path = !k.value.empty() && r.err.find(k.value) != std::string::npos;
   const bool path_kind = k.kind == Kind::FileIn || k.kind == Kind::DirIn ||
