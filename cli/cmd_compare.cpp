@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 #include "infer/compare.h"
 #include "tokenizer/tokenizer.h"
 #include "train/sft_data.h"
@@ -30,7 +31,7 @@ struct CompareArgs {
 void run_compare(const CompareArgs& a) {
   apply_threads(a.threads);
   const auto tok = load_tokenizer_from_dir(a.model);
-  const std::vector<int32_t> ids = tok->encode(read_file(a.text));
+  const std::vector<int32_t> ids = tok->encode(read_text_input("--text", a.text));
   std::vector<QAItem> qa;
   if (!a.qa.empty())
     for (const QAPair& p : read_qa_source(a.qa)) {
@@ -93,12 +94,19 @@ void register_compare(CLI::App& app) {
       "Compare a model with quantized variants of it: bits/weight, file size, loss on a text\n"
       "and its change, KL(p_fp32 || p_variant) of the next-token distribution (mean, p99),\n"
       "same top-1 %, Q/A exact-match accuracy (--qa) and greedy decode tokens/s.");
-  sub->add_option("--model", a->model, "The fp32 model directory (the reference)")->required();
+  sub->add_option("--model", a->model, "The fp32 model directory (the reference)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
   sub->add_option("--text", a->text, "Text file for loss and KL (the model's tokenizer)")
-      ->required();
-  sub->add_option("--qa", a->qa, "Q/A JSONL file or `cpurich data world` directory");
-  sub->add_option("--qa-limit", a->qa_limit, "Use at most N Q/A pairs (0 = all)");
-  sub->add_option("variants", a->variants, "Variant model directories")->required();
+      ->required()
+      ->check(CLI::ExistingFile);
+  sub->add_option("--qa", a->qa, "Q/A JSONL file or `cpurich data world` directory")
+      ->check(CLI::ExistingPath);
+  sub->add_option("--qa-limit", a->qa_limit, "Use at most N Q/A pairs (0 = all)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("variants", a->variants, "Variant model directories")
+      ->required()
+      ->check(CLI::ExistingDirectory);
   sub->add_option("--block", a->o.block, "Window size (default: n_positions)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   sub->add_option("--kl-tokens", a->o.kl_positions, "Predictions for KL / top-1 (0 = all)")

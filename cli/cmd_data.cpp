@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 #include "train/world.h"
 
 namespace cpurich::cli {
@@ -38,12 +39,16 @@ void register_data(CLI::App& app) {
   auto args = std::make_shared<DataWorldArgs>();
   auto* sub = data->add_subcommand(
       "world", "Fictional people: biographies (corpus.txt) and Q/A sets (qa_*.jsonl)");
-  sub->add_option("--out", args->out, "Output directory (created if missing)")->required();
+  sub->add_option("--out", args->out, "Output directory (created if missing)")
+      ->required()
+      ->check(output_dir());
   sub->add_option("--people", args->options.people, "Number of people (train + test + unseen)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
   sub->add_option("--bios-per-person", args->options.bios_per_person,
                   "Biographies per train/test person")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
   sub->add_option("--seed", args->options.seed, "Random seed")->capture_default_str();
   sub->add_flag("--qa-in-corpus,!--no-qa-in-corpus", args->options.qa_in_corpus,
                 "Mix the train Q/A (chat format) into corpus.txt (default on; "

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 #include "nn/evaluate.h"
 #include "nn/gpt.h"
 #include "nn/lora_io.h"
@@ -38,9 +39,9 @@ void run_eval(const EvalOptions& o) {
   if (!o.text.empty()) {
     // The model directory's own tokenizer, so ids mean what they meant in training.
     const auto tokenizer = load_tokenizer_from_dir(o.model);
-    ids = tokenizer->encode(read_file(o.text));
+    ids = tokenizer->encode(read_text_input("--text", o.text));
   } else {
-    ids = parse_token_ids(read_file(o.ids), model.config().vocab_size, o.ids);
+    ids = parse_token_ids(read_text_input("--ids", o.ids), model.config().vocab_size, o.ids);
   }
   const EvalResult r = evaluate_ids(model, ids, o.block, o.batch);
   if (o.json) {
@@ -65,12 +66,16 @@ void register_eval(CLI::App& app) {
       "so every id after x0 is predicted exactly once with at most b ids of context. The loss is\n"
       "the mean over those n-1 predictions (each window weighted by its number of predictions).");
   sub->add_option("--model", opts->model, "Model directory (config.json + model.safetensors)")
-      ->required();
-  sub->add_option("--adapter", opts->adapter, "LoRA adapter directory (PEFT layout) on the model");
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  sub->add_option("--adapter", opts->adapter, "LoRA adapter directory (PEFT layout) on the model")
+      ->check(CLI::ExistingDirectory);
   CLI::Option* ids =
-      sub->add_option("--ids", opts->ids, "File of whitespace-separated token ids (at least 2)");
+      sub->add_option("--ids", opts->ids, "File of whitespace-separated token ids (at least 2)")
+          ->check(CLI::ExistingFile);
   CLI::Option* text = sub->add_option("--text", opts->text,
-                                      "Text file, encoded with the model directory's tokenizer");
+                                      "Text file, encoded with the model directory's tokenizer")
+                          ->check(CLI::ExistingFile);
   ids->excludes(text);
   sub->add_option("--block", opts->block, "Window size b (default: the model's n_positions)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 #include "infer/gguf_export.h"
 
 namespace cpurich::cli {
@@ -38,9 +39,11 @@ void register_export(CLI::App& app) {
       "LayerNorms, biases and the position embedding stay F32.");
   sub->add_option("--model", a->model,
                   "Model directory (config.json, model.safetensors, tokenizer)")
-      ->required();
-  sub->add_option("--out", a->out, "The .gguf file to write")->required();
-  sub->add_option("--type", a->type, "f32, f16, q8_0, q4_0 or q4_1 (default f16)");
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  sub->add_option("--out", a->out, "The .gguf file to write")->required()->check(output_file());
+  sub->add_option("--type", a->type, "f32, f16, q8_0, q4_0 or q4_1 (default f16)")
+      ->check(parsed_by(parse_gguf_file_type));
   sub->callback([a] { run_export(*a); });
 }
 

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 #include "nn/gpt.h"
 #include "nn/lora.h"
 #include "nn/lora_io.h"
@@ -143,6 +144,16 @@ void run_finetune(FinetuneArgs a) {
                              " already holds a fine-tuning run; pass --resume to continue it, or "
                              "choose another --out");
   GPT model = load_model(a.model);
+  if (a.o.method != FinetuneMethod::Full)
+    for (const std::string& t : a.o.lora.targets) {
+      bool found = false;
+      for (const auto& [name, lin] : model.linear_modules())
+        found = found || lora_target_matches(name, {t});
+      if (!found)
+        throw std::invalid_argument("--targets: '" + t +
+                                    "' matches no layer (GPT-2's are c_attn, c_proj, c_fc, "
+                                    "attn.c_proj, mlp.c_proj)");
+    }
   const auto tok = load_tokenizer_from_dir(a.model);
   const std::vector<QAPair> pairs = training_pairs(a.data);
   const SftData data = build_sft_data(pairs, *tok, model.config().n_positions);
@@ -285,9 +296,13 @@ void register_finetune(CLI::App& app) {
       "adapter directory (adapter_config.json + adapter_model.safetensors); --method qlora\n"
       "does the same on a base held as NF4 (4.127 bits/weight), the adapter then applying to\n"
       "the f32 base as a QLoRA adapter does.");
-  sub->add_option("--model", a->model, "Base model directory")->required();
-  sub->add_option("--data", a->data, "Q/A file or world directory")->required();
-  sub->add_option("--out", a->out, "Output directory")->required();
+  sub->add_option("--model", a->model, "Base model directory")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  sub->add_option("--data", a->data, "Q/A file or world directory")
+      ->required()
+      ->check(CLI::ExistingPath);
+  sub->add_option("--out", a->out, "Output directory")->required()->check(output_dir());
   sub->add_option("--method", a->method, "full, lora or qlora (default lora)")
       ->check(CLI::IsMember({"full", "lora", "qlora"}));
   sub->add_option("--init", a->init,
@@ -298,19 +313,24 @@ void register_finetune(CLI::App& app) {
       ->check(CLI::Range(int64_t{1}, int64_t{100}));
   sub->add_option("--rank", a->o.lora.rank, "LoRA rank r (default 8)")
       ->check(CLI::Range(int64_t{1}, int64_t{4096}));
-  sub->add_option("--alpha", a->o.lora.alpha, "LoRA alpha: scale alpha / r (default 16)");
-  sub->add_option("--dropout", a->o.lora.dropout, "Dropout on the adapter input (default 0)");
+  sub->add_option("--alpha", a->o.lora.alpha, "LoRA alpha: scale alpha / r (default 16)")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--dropout", a->o.lora.dropout, "Dropout on the adapter input (default 0)")
+      ->check(CLI::Range(0.0, 0.999));
   sub->add_option("--targets", a->o.lora.targets,
                   "PEFT target module names (default c_attn c_proj c_fc)")
       ->delimiter(',');
   sub->add_flag("--rslora", a->o.lora.rslora, "Scale alpha / sqrt(r) (rsLoRA)");
-  sub->add_option("--lr", a->o.lr, "Peak learning rate (default 1e-4 full, 1e-3 lora)");
+  sub->add_option("--lr", a->o.lr, "Peak learning rate (default 1e-4 full, 1e-3 lora)")
+      ->check(CLI::PositiveNumber);
   sub->add_option("--iters", a->o.iters, "Optimizer steps (default 200)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   sub->add_option("--batch", a->o.batch, "Examples per step (default 8)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
-  sub->add_option("--weight-decay", a->o.weight_decay, "AdamW weight decay (default 0)");
-  sub->add_option("--grad-clip", a->o.grad_clip, "Max global gradient norm (default 1, 0 = off)");
+  sub->add_option("--weight-decay", a->o.weight_decay, "AdamW weight decay (default 0)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--grad-clip", a->o.grad_clip, "Max global gradient norm (default 1, 0 = off)")
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--seed", a->o.seed, "Seed: example order, adapter init, dropout");
   sub->add_option("--log-every", a->log_every, "Steps between log lines (default 10)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
@@ -332,9 +352,13 @@ void register_lora(CLI::App& app) {
   auto m = std::make_shared<MergeArgs>();
   CLI::App* merge = lora->add_subcommand(
       "merge", "Fold an adapter into its base: W' = W + scale * (B A)^T; writes a model directory");
-  merge->add_option("--model", m->model, "Base model directory")->required();
-  merge->add_option("--adapter", m->adapter, "Adapter directory (PEFT layout)")->required();
-  merge->add_option("--out", m->out, "Merged model directory")->required();
+  merge->add_option("--model", m->model, "Base model directory")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  merge->add_option("--adapter", m->adapter, "Adapter directory (PEFT layout)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  merge->add_option("--out", m->out, "Merged model directory")->required()->check(output_dir());
   merge->callback([m] { run_merge(*m); });
 }
 

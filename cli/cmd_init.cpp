@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 #include "nn/gpt.h"
 
 namespace cpurich::cli {
@@ -43,7 +44,8 @@ void register_init(CLI::App& app) {
       "Default size `tiny`: 4 layers, 4 heads, 128 dims, block 64, vocab 256. GPT-2 init:\n"
       "weights N(0, 0.02), residual projections N(0, 0.02/sqrt(2*n_layer)), biases 0.");
   sub->add_option("--out", opts->out, "Model directory to create (files are written atomically)")
-      ->required();
+      ->required()
+      ->check(output_dir());
   sub->add_option("--n-layer", opts->config.n_layer, "Transformer blocks")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1024}));

@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/compress_common.h"
+#include "cli/flag_checks.h"
 #include "compress/model.h"
 
 namespace cpurich::cli {
@@ -21,6 +22,7 @@ struct LowrankArgs {
 
 void run_lowrank(const LowrankArgs& a) {
   apply_threads(a.threads);
+  refuse_output_over_model(a.model, a.out);
   GPT model = load_model(a.model);
   compress::lowrank_model(model, a.rank);
   save_compressed(model, a.model, a.out);
@@ -36,11 +38,13 @@ void register_lowrank(CLI::App& app) {
       "lowrank",
       "Replace every Linear weight W by U_r S_r V_r^T, its best rank-r approximation\n"
       "(truncated SVD; stored dense, so the output is an ordinary model directory).");
-  sub->add_option("--model", a->model, "Model directory")->required();
+  sub->add_option("--model", a->model, "Model directory")
+      ->required()
+      ->check(CLI::ExistingDirectory);
   sub->add_option("--rank", a->rank, "Rank r kept (>= 1)")
       ->required()
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
-  sub->add_option("--out", a->out, "Output model directory")->required();
+  sub->add_option("--out", a->out, "Output model directory")->required()->check(output_dir());
   add_threads_option(*sub, a->threads);
   sub->callback([a] { run_lowrank(*a); });
 }

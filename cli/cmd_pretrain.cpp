@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 #include "nn/memory_estimate.h"
 #include "tensor/threads.h"
 #include "tokenizer/tokenizer_bpe.h"
@@ -157,7 +158,7 @@ Trainer start_resume(const PretrainArgs& a, const std::string& text, TrainerOpti
 
 void run_pretrain(const PretrainArgs& a) {
   apply_threads(a.threads);
-  const std::string text = read_file(a.corpus);
+  const std::string text = read_text_input("--corpus", a.corpus);
   TrainerOptions opts{
       .out_dir = a.out, .quiet = false, .measure_peak = true, .threads = num_threads()};
   std::optional<DirLock> lock;
@@ -183,38 +184,55 @@ void run_pretrain(const PretrainArgs& a) {
 void register_pretrain(CLI::App& app) {
   auto a = std::make_shared<PretrainArgs>();
   CLI::App* sub = app.add_subcommand("pretrain", "Pretrain a GPT on a text corpus");
-  sub->add_option("--corpus", a->corpus, "Training text (UTF-8)")->required();
+  sub->add_option("--corpus", a->corpus, "Training text (UTF-8)")
+      ->required()
+      ->check(CLI::ExistingFile);
   sub->add_option("--out", a->out, "Run directory: checkpoints, log.jsonl, the final model")
-      ->required();
+      ->required()
+      ->check(output_dir());
   sub->add_option("--config", a->config, "Named config the other flags override")
       ->check(CLI::IsMember({"tiny", "small", "world"}));
-  sub->add_option("--resume", a->resume, "Continue the run checkpointed in this directory");
+  sub->add_option("--resume", a->resume, "Continue the run checkpointed in this directory")
+      ->check(CLI::ExistingDirectory);
   sub->add_option("--tokenizer", a->tokenizer,
                   "Tokenizer to train on the corpus (default: the config's, char except world)")
       ->check(CLI::IsMember({"char", "bpe"}));
   sub->add_option("--vocab", a->vocab, "BPE vocabulary size (default 512)")
       ->check(CLI::Range(257, 1 << 20));
   TrainConfig& o = a->o;
-  auto add = [&](const char* flag, auto& value, const char* field, const char* help) {
-    a->overrides.emplace_back(sub->add_option(flag, value, help), field);
+  // Each override with its range, checked while parsing (so the error names the flag).
+  auto add = [&](const char* flag, auto& value, const char* field, const char* help,
+                 const CLI::Validator& range) {
+    a->overrides.emplace_back(sub->add_option(flag, value, help)->check(range), field);
   };
-  add("--n-layer", o.n_layer, "n_layer", "Transformer blocks");
-  add("--n-head", o.n_head, "n_head", "Attention heads");
-  add("--n-embd", o.n_embd, "n_embd", "Embedding width");
-  add("--block", o.block_size, "block_size", "Context length");
-  add("--batch", o.batch_size, "batch_size", "Sequences per micro-step");
-  add("--iters", o.max_iters, "max_iters", "Optimizer steps (the schedule ends here)");
-  add("--lr", o.learning_rate, "learning_rate", "Peak learning rate");
-  add("--warmup", o.warmup_iters, "warmup_iters", "Linear warm-up steps");
-  add("--min-lr", o.min_lr, "min_lr", "Learning-rate floor of the cosine decay");
-  add("--weight-decay", o.weight_decay, "weight_decay", "AdamW decoupled weight decay");
-  add("--grad-clip", o.grad_clip, "grad_clip", "Max global gradient norm (0 = off)");
-  add("--accum", o.grad_accum, "grad_accum", "Gradient-accumulation micro-steps");
-  add("--dropout", o.dropout, "dropout", "Dropout probability");
-  add("--eval-every", o.eval_every, "eval_every", "Steps between validation + checkpoint");
-  add("--eval-iters", o.eval_iters, "eval_iters", "Validation batches per evaluation");
-  add("--log-every", o.log_every, "log_every", "Steps between log.jsonl lines");
-  add("--seed", o.seed, "seed", "Seed for init, batches and dropout");
+  const auto count = [](int64_t lo, int64_t hi) { return CLI::Range(lo, hi); };
+  const CLI::Range fraction(0.0, 0.999);
+  add("--n-layer", o.n_layer, "n_layer", "Transformer blocks", count(1, 1024));
+  add("--n-head", o.n_head, "n_head", "Attention heads", count(1, 1024));
+  add("--n-embd", o.n_embd, "n_embd", "Embedding width", count(1, 65536));
+  add("--block", o.block_size, "block_size", "Context length", count(1, 1 << 20));
+  add("--batch", o.batch_size, "batch_size", "Sequences per micro-step", count(1, 1 << 20));
+  add("--iters", o.max_iters, "max_iters", "Optimizer steps (the schedule ends here)",
+      count(1, int64_t{1} << 40));
+  add("--lr", o.learning_rate, "learning_rate", "Peak learning rate", CLI::PositiveNumber);
+  add("--warmup", o.warmup_iters, "warmup_iters", "Linear warm-up steps",
+      count(0, int64_t{1} << 40));
+  add("--min-lr", o.min_lr, "min_lr", "Learning-rate floor of the cosine decay",
+      CLI::NonNegativeNumber);
+  add("--weight-decay", o.weight_decay, "weight_decay", "AdamW decoupled weight decay",
+      CLI::NonNegativeNumber);
+  add("--grad-clip", o.grad_clip, "grad_clip", "Max global gradient norm (0 = off)",
+      CLI::NonNegativeNumber);
+  add("--accum", o.grad_accum, "grad_accum", "Gradient-accumulation micro-steps",
+      count(1, 1 << 20));
+  add("--dropout", o.dropout, "dropout", "Dropout probability", fraction);
+  add("--eval-every", o.eval_every, "eval_every", "Steps between validation + checkpoint",
+      count(1, int64_t{1} << 40));
+  add("--eval-iters", o.eval_iters, "eval_iters", "Validation batches per evaluation",
+      count(1, 1 << 20));
+  add("--log-every", o.log_every, "log_every", "Steps between log.jsonl lines",
+      count(1, int64_t{1} << 40));
+  add("--seed", o.seed, "seed", "Seed for init, batches and dropout", CLI::Validator());
   add_threads_option(*sub, a->threads);
   sub->callback([a] { run_pretrain(*a); });
 }

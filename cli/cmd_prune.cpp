@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/compress_common.h"
+#include "cli/flag_checks.h"
 #include "compress/model.h"
 
 namespace cpurich::cli {
@@ -26,6 +27,7 @@ struct PruneArgs {
 
 void run_prune(const PruneArgs& a) {
   apply_threads(a.threads);
+  refuse_output_over_model(a.model, a.out);
   compress::PruneOptions o{.method = compress::parse_prune_method(a.method),
                            .sparsity = a.sparsity};
   if (!a.pattern.empty()) compress::parse_prune_pattern(a.pattern, o);
@@ -52,16 +54,24 @@ void register_prune(CLI::App& app) {
       "Zero weights of every Linear (c_attn, c_proj, c_fc), comparing weights within each output\n"
       "row: magnitude |W|, wanda |W| * ||X_col||, sparsegpt (OBS: prune and update the rest).\n"
       "wanda and sparsegpt read --calib text (the model's tokenizer) for their input statistics.");
-  sub->add_option("--model", a->model, "Model directory")->required();
-  sub->add_option("--method", a->method, "magnitude, wanda or sparsegpt")->capture_default_str();
+  sub->add_option("--model", a->model, "Model directory")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  sub->add_option("--method", a->method, "magnitude, wanda or sparsegpt")
+      ->capture_default_str()
+      ->check(parsed_by(compress::parse_prune_method));
   sub->add_option("--sparsity", a->sparsity, "Fraction of each row zeroed (unstructured)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 0.999));
-  sub->add_option("--pattern", a->pattern, "N:M: zero N of every M consecutive inputs (2:4)");
-  sub->add_option("--calib", a->calib, "Calibration text file");
+  sub->add_option("--pattern", a->pattern, "N:M: zero N of every M consecutive inputs (2:4)")
+      ->check(parsed_by([](const std::string& p) {
+        compress::PruneOptions o;
+        compress::parse_prune_pattern(p, o);
+      }));
+  sub->add_option("--calib", a->calib, "Calibration text file")->check(CLI::ExistingFile);
   sub->add_option("--block", a->block, "Calibration window (default n_positions)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
-  sub->add_option("--out", a->out, "Output model directory")->required();
+  sub->add_option("--out", a->out, "Output model directory")->required()->check(output_dir());
   add_threads_option(*sub, a->threads);
   sub->callback([a] { run_prune(*a); });
 }

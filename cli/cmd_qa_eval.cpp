@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 #include "infer/qa_eval.h"
 #include "infer/session.h"
 #include "train/sft_data.h"
@@ -114,9 +115,14 @@ void register_qa_eval(CLI::App& app) {
       "the line) and report exact-match accuracy after normalisation (trimmed, spaces collapsed,\n"
       "a final '.' dropped, ASCII case folded), per group: a world directory gives train / test /\n"
       "unseen, a JSONL line's \"group\" field or the file name (qa_test.jsonl -> test) otherwise.");
-  sub->add_option("--model", a->model, "Model directory")->required();
-  sub->add_option("--adapter", a->adapter, "LoRA adapter directory, merged at load");
-  sub->add_option("--data", a->data, "Q/A file(s) or a world directory (repeatable)")->required();
+  sub->add_option("--model", a->model, "Model directory")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  sub->add_option("--adapter", a->adapter, "LoRA adapter directory, merged at load")
+      ->check(CLI::ExistingDirectory);
+  sub->add_option("--data", a->data, "Q/A file(s) or a world directory (repeatable)")
+      ->required()
+      ->check(CLI::ExistingPath);
   sub->add_option("--group", a->only, "Ask only this group (repeatable; default all)");
   sub->add_option("--limit", a->limit, "Ask at most N questions per group (0 = all)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));

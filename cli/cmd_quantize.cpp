@@ -22,6 +22,7 @@
 
 #include "cli/commands.h"
 #include "cli/compress_common.h"
+#include "cli/flag_checks.h"
 #include "compress/calibration.h"
 #include "compress/model.h"
 #include "nn/gpt.h"
@@ -98,14 +99,22 @@ void register_quantize(CLI::App& app) {
       "dimension is a multiple of the format's block) with round-to-nearest. Biases and\n"
       "LayerNorms stay fp32. Writes config.json, tokenizer.json and model.safetensors with each\n"
       "matrix as U8 blocks (format recorded in the file's metadata).");
-  sub->add_option("--model", a->model, "Model directory to quantize")->required();
-  sub->add_option("--format", a->format, "int8, q8_0, q4_0, q4_1, nf4 or gptq4")->required();
-  sub->add_option("--gptq-layout", a->gptq_layout, "Block layout gptq4 writes: q4_0 or q4_1");
+  sub->add_option("--model", a->model, "Model directory to quantize")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  sub->add_option("--format", a->format, "int8, q8_0, q4_0, q4_1, nf4 or gptq4")
+      ->required()
+      ->check(parsed_by([](const std::string& f) {
+        if (f != "gptq4") parse_quant_format(f);
+      }));
+  sub->add_option("--gptq-layout", a->gptq_layout, "Block layout gptq4 writes: q4_0 or q4_1")
+      ->check(CLI::IsMember({"q4_0", "q4_1"}));
   sub->add_flag("--act-order", a->act_order, "gptq4: quantize columns by decreasing H[i,i]");
   sub->add_flag("--imatrix", a->imatrix,
                 "Importance-weighted rounding (q8_0, q4_0, q4_1) from --calib activations");
-  sub->add_option("--calib", a->calib, "Calibration text for gptq4 / --imatrix");
-  sub->add_option("--out", a->out, "Output model directory")->required();
+  sub->add_option("--calib", a->calib, "Calibration text for gptq4 / --imatrix")
+      ->check(CLI::ExistingFile);
+  sub->add_option("--out", a->out, "Output model directory")->required()->check(output_dir());
   add_threads_option(*sub, a->threads);
   sub->callback([a] { run_quantize(*a); });
 }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 #include "cli/sampling_flags.h"
 #include "infer/session.h"
 #include "util/file_util.h"
@@ -31,7 +32,7 @@ void run_sample(const SampleOptions& o) {
   const bool from_file = o.prompt_file_opt->count() > 0;
   if ((o.prompt_opt->count() > 0) == from_file)
     throw std::invalid_argument("give exactly one of --prompt TEXT and --prompt-file FILE");
-  const std::string text = from_file ? read_file(o.prompt_file) : o.prompt;
+  const std::string text = from_file ? read_text_input("--prompt-file", o.prompt_file) : o.prompt;
   if (text.empty()) throw std::invalid_argument("empty prompt: give some text to continue");
   LoadedModel m = load_model_for(o.flags);
   options.sampler.validate(m.decoder->config().vocab_size);  // now top-k's bound is known
@@ -78,7 +79,8 @@ void register_sample(CLI::App& app) {
   add_sampling_flags(sub, opts->flags);
   opts->prompt_opt = sub->add_option("--prompt", opts->prompt, "The text to continue");
   opts->prompt_file_opt =
-      sub->add_option("--prompt-file", opts->prompt_file, "Read the prompt from FILE");
+      sub->add_option("--prompt-file", opts->prompt_file, "Read the prompt from FILE")
+          ->check(CLI::ExistingFile);
   sub->add_flag("--json", opts->json,
                 "Print one JSON object {text, prompt_tokens, new_tokens, prefill_tok_s, "
                 "decode_tok_s, finish_reason[, adapter]} instead of streaming");

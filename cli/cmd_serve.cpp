@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 #include "nn/gpt.h"
 #include "nn/lora_io.h"
 #include "nn/memory_estimate.h"
@@ -107,7 +108,15 @@ void run_serve(const ServeFlags& f) {
     scheduler.drain(grace_ms);  // new requests now get 503; running ones end
     server.stop();
   });
-  server.run();
+  try {
+    server.run();
+  } catch (...) {
+    // e.g. no thread for the connection pool: end the waiter first, since
+    // destroying a thread that was never joined calls std::terminate (SIGABRT).
+    on_stop_signal(0);
+    waiter.join();
+    throw;
+  }
   on_stop_signal(0);  // wakes the waiter if run() ended on its own
   waiter.join();
   close(g_signal_pipe[0]);
@@ -124,22 +133,33 @@ void register_serve(CLI::App& app) {
       "Serve a model and its LoRA adapters over an OpenAI-compatible HTTP API\n"
       "(/v1/completions, /v1/chat/completions, /v1/models, /health, /metrics, a chat page at /),\n"
       "batching all requests, whatever their adapter, into one forward per token.");
-  sub->add_option("--model", f->model, "Base model directory")->required();
+  sub->add_option("--model", f->model, "Base model directory")
+      ->required()
+      ->check(CLI::ExistingDirectory);
   sub->add_option("--adapter", f->adapters,
-                  "LoRA adapter NAME=DIR (repeatable); clients select it with \"model\": NAME");
+                  "LoRA adapter NAME=DIR (repeatable); clients select it with \"model\": NAME")
+      ->check(adapter_dir());
   sub->add_option("--host", f->host, "Address to listen on (default 127.0.0.1: this machine only)");
-  sub->add_option("--port", f->port, "TCP port (default 8080; 0 = any free port)");
-  sub->add_option("--max-batch", f->max_batch, "Sequences decoded together (default 8)");
-  sub->add_option("--max-tokens", f->max_tokens, "Cap on max_tokens per request (default 256)");
+  sub->add_option("--port", f->port, "TCP port (default 8080; 0 = any free port)")
+      ->check(CLI::Range(0, 65535));
+  sub->add_option("--max-batch", f->max_batch, "Sequences decoded together (default 8)")
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  sub->add_option("--max-tokens", f->max_tokens, "Cap on max_tokens per request (default 256)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   sub->add_option("--max-queue", f->max_queue,
-                  "Requests waiting beyond the batch before 429 (default 64)");
+                  "Requests waiting beyond the batch before 429 (default 64)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   sub->add_option("--prefill-chunk", f->prefill_chunk,
-                  "Prompt tokens one sequence prefills per step (default 32)");
-  sub->add_option("--max-body-bytes", f->max_body_bytes, "Largest request body (default 1 MiB)");
+                  "Prompt tokens one sequence prefills per step (default 32)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  sub->add_option("--max-body-bytes", f->max_body_bytes, "Largest request body (default 1 MiB)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 32));
   sub->add_option("--max-connections", f->max_connections,
-                  "HTTP worker threads = concurrent connections (default 64)");
+                  "HTTP worker threads = concurrent connections (default 64)")
+      ->check(CLI::Range(1, 4096));
   sub->add_option("--grace-seconds", f->grace_seconds,
-                  "On SIGTERM, time given to running requests (default 10)");
+                  "On SIGTERM, time given to running requests (default 10)")
+      ->check(CLI::Range(0.0, 86400.0));
   sub->add_option("--api-key", f->api_key,
                   "Require \"Authorization: Bearer KEY\" on every API route");
   add_threads_option(*sub, f->threads);

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 #include "tensor/threads.h"
 #include "train/progress.h"
 #include "train/sweep_plan.h"
@@ -164,6 +165,11 @@ void print_plan(const std::vector<SweepRun>& plan, const SweepContext& ctx, int6
 
 void run_collect(const SweepArgs& a) {
   const auto rows = collect_sweep_rows(a.collect);
+  if (rows.empty()) {
+    std::string dirs;
+    for (const std::string& d : a.collect) dirs += (dirs.empty() ? "" : ", ") + d;
+    throw std::runtime_error("--collect: no finished runs (runs/*/result.json) in " + dirs);
+  }
   fs::create_directories(a.out);
   const std::string path = (fs::path(a.out) / "results.jsonl").string();
   write_file_atomic(path, sweep_rows_to_jsonl(rows));
@@ -175,8 +181,9 @@ void run_sweep(const SweepArgs& a) {
   if (!a.collect.empty()) return run_collect(a);
   if (a.corpus.empty()) throw std::runtime_error("--corpus is required (unless --collect)");
   apply_threads(a.threads);
-  SweepContext ctx = make_sweep_context(read_file(a.corpus), fs::path(a.corpus).filename().string(),
-                                        a.recipe, a.out, num_threads());
+  SweepContext ctx =
+      make_sweep_context(read_text_input("--corpus", a.corpus),
+                         fs::path(a.corpus).filename().string(), a.recipe, a.out, num_threads());
   const int64_t vocab = tokenizer_from_json(ctx.tokenizer)->vocab_size();
   std::vector<SweepRun> plan =
       make_sweep_plan(make_grid(a), a.recipe, vocab, sweep_train_tokens(ctx));
@@ -251,33 +258,49 @@ void run_sweep(const SweepArgs& a) {
 void register_sweep(CLI::App& app) {
   auto a = std::make_shared<SweepArgs>();
   CLI::App* sub = app.add_subcommand("sweep", "Scaling-law sweep: train a grid of model sizes");
-  sub->add_option("--corpus", a->corpus, "Training text (UTF-8; character tokenizer)");
+  sub->add_option("--corpus", a->corpus, "Training text (UTF-8; character tokenizer)")
+      ->check(CLI::ExistingFile);
   sub->add_option("--out", a->out, "Sweep folder: runs/<id>/, results.jsonl, plan.json")
-      ->required();
+      ->required()
+      ->check(output_dir());
   sub->add_option("--sizes", a->sizes, "Non-embedding parameter targets (comma-separated)")
-      ->delimiter(',');
-  sub->add_option("--params-min", a->params_min, "Smallest size target (with --points)");
-  sub->add_option("--params-max", a->params_max, "Largest size target (with --points)");
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--params-min", a->params_min, "Smallest size target (with --points)")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--params-max", a->params_max, "Largest size target (with --points)")
+      ->check(CLI::PositiveNumber);
   sub->add_option("--points", a->points, "Sizes, evenly spaced in log")->check(CLI::Range(1, 64));
   sub->add_option("--tokens", a->tokens, "Token budgets: every size x every budget")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
   sub->add_option("--tokens-per-param", a->tokens_per_param,
-                  "Without --tokens/--flops: tokens = this x total params");
-  sub->add_option("--flops", a->flops, "Per-run 6ND budgets: tokens = C / (6 N)")->delimiter(',');
+                  "Without --tokens/--flops: tokens = this x total params")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--flops", a->flops, "Per-run 6ND budgets: tokens = C / (6 N)")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
   sub->add_option("--isoflop", a->isoflop,
                   "IsoFLOP budgets: every size trained for C / (6 N) tokens")
-      ->delimiter(',');
-  sub->add_option("--block", a->recipe.block_size, "Context length T");
-  sub->add_option("--batch", a->recipe.batch_size, "Sequences per step");
-  sub->add_option("--lr-ref", a->recipe.lr_ref, "Peak learning rate at width 128 (lr ~ 1/width)");
-  sub->add_option("--max-epochs", a->recipe.max_epochs, "Cap on passes over the training split");
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--block", a->recipe.block_size, "Context length T")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  sub->add_option("--batch", a->recipe.batch_size, "Sequences per step")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  sub->add_option("--lr-ref", a->recipe.lr_ref, "Peak learning rate at width 128 (lr ~ 1/width)")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--max-epochs", a->recipe.max_epochs, "Cap on passes over the training split")
+      ->check(CLI::PositiveNumber);
   sub->add_option("--eval-windows", a->recipe.eval_windows,
-                  "Held-out windows of T tokens for the final loss");
+                  "Held-out windows of T tokens for the final loss")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   sub->add_option("--seed", a->recipe.seed, "Seed of every run");
   sub->add_option("--only", a->only, "Run only this plan entry (what --plan's commands use)");
   sub->add_flag("--dry-run", a->dry_run, "Print the plan, its FLOPs and a time estimate");
   sub->add_flag("--plan", a->plan, "Print one self-contained command per run");
-  sub->add_option("--collect", a->collect, "Merge the rows of these sweep folders into --out");
+  sub->add_option("--collect", a->collect, "Merge the rows of these sweep folders into --out")
+      ->check(CLI::ExistingDirectory);
   add_threads_option(*sub, a->threads);
   sub->callback([a] { run_sweep(*a); });
 }

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/tokenizer_bpe.h"
 #include "tokenizer/tokenizer_char.h"
@@ -29,7 +30,7 @@ struct TrainArgs {
 // Options are checked here (not by CLI11 validators) so that a bad value is
 // one `cpurich: error:` line with exit code 1, like every other bad input.
 void run_train(const TrainArgs& a, bool vocab_given) {
-  const std::string corpus = read_file(a.corpus);
+  const std::string corpus = read_text_input("--corpus", a.corpus);
   const auto start = std::chrono::steady_clock::now();
   std::unique_ptr<Tokenizer> tok;
   if (a.kind != "char" && a.kind != "bpe") {
@@ -67,7 +68,7 @@ std::unique_ptr<Tokenizer> load_for(const CodecArgs& a) {
 
 void run_encode(const CodecArgs& a) {
   const auto tok = load_for(a);
-  const std::vector<int32_t> ids = tok->encode(read_file(a.input));
+  const std::vector<int32_t> ids = tok->encode(read_text_input("--text", a.input));
   std::string out;
   for (std::size_t i = 0; i < ids.size(); ++i) out += (i ? " " : "") + std::to_string(ids[i]);
   std::printf("%s\n", out.c_str());
@@ -95,14 +96,14 @@ std::vector<int32_t> parse_ids(const std::string& text, const std::string& path)
 
 void run_decode(const CodecArgs& a) {
   const auto tok = load_for(a);
-  const std::string text = tok->decode(parse_ids(read_file(a.input), a.input));
+  const std::string text = tok->decode(parse_ids(read_text_input("--ids", a.input), a.input));
   std::fwrite(text.data(), 1, text.size(), stdout);
 }
 
 void add_source_options(CLI::App* sub, CodecArgs& a) {
-  sub->add_option("--model", a.model,
-                  "Model directory (tokenizer.json or vocab.json + merges.txt)");
-  sub->add_option("--tokenizer", a.tokenizer, "A tokenizer.json file");
+  sub->add_option("--model", a.model, "Model directory (tokenizer.json or vocab.json + merges.txt)")
+      ->check(CLI::ExistingDirectory);
+  sub->add_option("--tokenizer", a.tokenizer, "A tokenizer.json file")->check(CLI::ExistingFile);
 }
 
 }  // namespace
@@ -112,28 +113,33 @@ void register_tokenizer(CLI::App& app) {
   tok->require_subcommand(1);
   auto t = std::make_shared<TrainArgs>();
   auto* train = tok->add_subcommand("train", "Train a char-level or byte-level BPE tokenizer");
-  train->add_option("--corpus", t->corpus, "Training text (UTF-8 for char)")->required();
-  train->add_option("--kind", t->kind, "char or bpe")->required();
+  train->add_option("--corpus", t->corpus, "Training text (UTF-8 for char)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  train->add_option("--kind", t->kind, "char or bpe")
+      ->required()
+      ->check(CLI::IsMember({"char", "bpe"}));
   auto* vocab =
       train
           ->add_option("--vocab", t->vocab, "BPE vocabulary size (256 bytes + merges + 3 specials)")
-          ->capture_default_str();
+          ->capture_default_str()
+          ->check(CLI::Range(259, 1 << 20));
   train->add_flag("--pre-split,!--no-pre-split", t->pre_split,
                   "Split into GPT-2-style words before merging (default on)");
   train->add_flag("--unk", t->unk, "char: map unknown characters to <unk> instead of failing");
-  train->add_option("--out", t->out, "Output tokenizer.json")->required();
+  train->add_option("--out", t->out, "Output tokenizer.json")->required()->check(output_file());
   train->callback([t, vocab] { run_train(*t, vocab->count() > 0); });
 
   auto e = std::make_shared<CodecArgs>();
   auto* enc = app.add_subcommand("encode", "Text file -> token ids (printed separated by spaces)");
   add_source_options(enc, *e);
-  enc->add_option("--text", e->input, "Text file to encode")->required();
+  enc->add_option("--text", e->input, "Text file to encode")->required()->check(CLI::ExistingFile);
   enc->callback([e] { run_encode(*e); });
 
   auto d = std::make_shared<CodecArgs>();
   auto* dec = app.add_subcommand("decode", "Token ids (file, separated by whitespace) -> text");
   add_source_options(dec, *d);
-  dec->add_option("--ids", d->input, "File of token ids")->required();
+  dec->add_option("--ids", d->input, "File of token ids")->required()->check(CLI::ExistingFile);
   dec->callback([d] { run_decode(*d); });
 }
 

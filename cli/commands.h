@@ -23,6 +23,13 @@ void register_quantize(CLI::App& app);   // cpurich quantize
 void register_compare(CLI::App& app);    // cpurich compare: fp32 vs quantized variants
 void register_serve(CLI::App& app);      // cpurich serve
 void register_sweep(CLI::App& app);      // cpurich sweep: scaling-law sweeps
+/// cpurich list-flags (hidden): every subcommand's options as JSON lines.
+void register_list_flags(CLI::App& app);
+
+/// Checks every option's value before its subcommand sees it: valid UTF-8, not
+/// empty, and a well-formed in-range integer / finite number for numeric flags
+/// (cli/strict_values.cpp). Call once, after every subcommand is registered.
+void add_strict_value_checks(CLI::App& app);
 
 /// Adds --threads N to a subcommand; call apply_threads(n) when it runs.
 void add_threads_option(CLI::App& sub, int& threads);

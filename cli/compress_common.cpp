@@ -4,7 +4,9 @@
 
 #include <filesystem>
 #include <stdexcept>
+#include <system_error>
 
+#include "cli/flag_checks.h"
 #include "tokenizer/tokenizer.h"
 #include "util/file_util.h"
 
@@ -13,10 +15,16 @@ namespace cpurich::cli {
 std::vector<int32_t> calibration_ids(const std::string& model_dir, const std::string& calib) {
   if (calib.empty()) return {};
   const auto tokenizer = load_tokenizer_from_dir(model_dir);
-  std::vector<int32_t> ids = tokenizer->encode(read_file(calib));
+  std::vector<int32_t> ids = tokenizer->encode(read_text_input("--calib", calib));
   if (ids.size() < 2)
     throw std::invalid_argument("calibration text " + calib + " encodes to fewer than 2 tokens");
   return ids;
+}
+
+void refuse_output_over_model(const std::string& model_dir, const std::string& out) {
+  std::error_code ec;
+  if (std::filesystem::equivalent(model_dir, out, ec))
+    throw std::invalid_argument("--out " + out + " is the --model directory; choose another");
 }
 
 void save_compressed(const GPT& model, const std::string& model_dir, const std::string& out) {

@@ -14,6 +14,9 @@ namespace cpurich::cli {
 /// directory's tokenizer) or, if empty, none. Throws when the text encodes
 /// to fewer than 2 ids.
 std::vector<int32_t> calibration_ids(const std::string& model_dir, const std::string& calib);
+/// Throws if `out` is `model_dir` itself: writing there would replace the model
+/// being compressed (the same refusal as quantize, finetune and lora merge).
+void refuse_output_over_model(const std::string& model_dir, const std::string& out);
 /// Writes `out`'s model files and a copy of model_dir's tokenizer (if it has one).
 void save_compressed(const GPT& model, const std::string& model_dir, const std::string& out);
 

@@ -27,13 +27,18 @@ int main(int argc, char** argv) {
   cpurich::cli::register_compare(app);
   cpurich::cli::register_serve(app);
   cpurich::cli::register_sweep(app);
+  cpurich::cli::register_list_flags(app);
+  cpurich::cli::add_strict_value_checks(app);  // after every option exists
   try {
     cpurich::init_threads_from_env();
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // --help / --version exit 0; every other parse error (bad flag, missing
-    // option, bad value) is a usage error: exit 1 like any other failure.
-    return app.exit(e) == 0 ? 0 : 1;
+    // option, bad value) is a usage error: one line and exit 1 like any other
+    // failure (CLI11's own message takes two lines and no prefix).
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "cpurich: error: %s (see --help)\n", e.what());
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cpurich: error: %s\n", e.what());
     return 1;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 #include "nn/memory_estimate.h"
 
 namespace cpurich::cli {
@@ -19,7 +20,8 @@ GenerateOptions SamplingFlags::to_options() const {
                                .seed = seed};
   // top-k's upper bound (the vocabulary) is checked once the model is loaded.
   if (top_k != -1 && top_k < 1)
-    throw std::invalid_argument("top-k must be >= 1 (or -1 for off), got " + std::to_string(top_k));
+    throw std::invalid_argument("--top-k must be >= 1 (or -1 for off), got " +
+                                std::to_string(top_k));
   sampler.validate(std::max<int64_t>(top_k, 1));
   if (max_new_tokens < 1)
     throw std::invalid_argument("--max-new-tokens must be >= 1, got " +
@@ -59,29 +61,38 @@ LoadedModel load_model_for(const SamplingFlags& flags) {
 
 void add_sampling_flags(CLI::App* sub, SamplingFlags& f) {
   sub->add_option("--model", f.model, "Model directory (config.json, model.safetensors, tokenizer)")
-      ->required();
+      ->required()
+      ->check(CLI::ExistingDirectory);
   sub->add_option("--adapter", f.adapters,
                   "LoRA adapter directory (PEFT layout): one DIR is merged at load; NAME=DIR "
-                  "(repeatable) keeps adapters apart over one base, chosen with --use");
+                  "(repeatable) keeps adapters apart over one base, chosen with --use")
+      ->check(adapter_dir());
   sub->add_option("--use", f.use,
                   "Adapter NAME to generate with (default: the first --adapter; 'base' = none)");
-  sub->add_option("--max-new-tokens", f.max_new_tokens, "Tokens to generate at most (default 256)");
+  sub->add_option("--max-new-tokens", f.max_new_tokens, "Tokens to generate at most (default 256)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   sub->add_option("--temperature", f.temperature,
-                  "Divide logits by T: <1 sharper, >1 flatter, 0 = greedy (default 1)");
-  sub->add_option("--top-k", f.top_k, "Keep only the K most likely tokens (default: off)");
+                  "Divide logits by T: <1 sharper, >1 flatter, 0 = greedy (default 1)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--top-k", f.top_k, "Keep only the K most likely tokens (default: off)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30) | CLI::IsMember({int64_t{-1}}));
   sub->add_option("--top-p", f.top_p,
                   "Nucleus: keep the most likely tokens up to total probability P, in (0,1] "
-                  "(default 1 = off)");
+                  "(default 1 = off)")
+      ->check(CLI::Range(1e-9, 1.0));
   sub->add_option("--min-p", f.min_p,
-                  "Keep tokens with p >= M * p_max, M in [0,1) (default 0 = off)");
+                  "Keep tokens with p >= M * p_max, M in [0,1) (default 0 = off)")
+      ->check(CLI::Range(0.0, 0.999999));
   sub->add_option("--repetition-penalty", f.repetition_penalty,
-                  "CTRL penalty R > 0 for tokens already in context; 1 = off (default)");
+                  "CTRL penalty R > 0 for tokens already in context; 1 = off (default)")
+      ->check(CLI::PositiveNumber);
   sub->add_option("--seed", f.seed, "Random seed: same seed, same text (default 0)");
   sub->add_option("--stop", f.stop, "Stop when the text contains STR (repeatable)");
   sub->add_option("--context", f.context,
                   "When the context window is full: stop, or slide (keep the last half, "
                   "re-prefill) (default " +
-                      f.context + ")");
+                      f.context + ")")
+      ->check(parsed_by(context_policy_from_name));
   add_threads_option(*sub, f.threads);
 }
 

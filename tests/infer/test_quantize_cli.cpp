@@ -117,7 +117,8 @@ TEST_CASE("cpurich quantize + compare on a tiny trained model", "[cli][quantize]
 
   CHECK(run("quantize --model " + run_dir + " --format q3_k --out " + dir.file("bad"), out, err) ==
         1);
-  CHECK_THAT(read_file(err), Contains("cpurich: error: unknown quantization format 'q3_k'"));
+  CHECK_THAT(read_file(err),
+             Contains("cpurich: error: --format: unknown quantization format 'q3_k'"));
   CHECK(run("quantize --model " + run_dir + " --format q8_0 --out " + run_dir, out, err) == 1);
   CHECK_THAT(read_file(err), Contains("--out must differ from --model"));
 }
