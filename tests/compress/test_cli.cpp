@@ -25,7 +25,7 @@ int run(const std::string& args, const std::string& log) {
 
 }  // namespace
 
-TEST_CASE("cpurich prune and lowrank write models; bad flags are one-line errors", "[cli]") {
+TEST_CASE("cpurich prune and lowrank write models, bad flags are one-line errors", "[cli]") {
   if (!std::filesystem::exists(kCli)) {
     WARN("cpurich not built, skipping: " << kCli);
     return;

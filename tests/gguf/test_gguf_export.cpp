@@ -321,7 +321,7 @@ int run(const std::string& args, const std::string& out) {
 }
 }  // namespace
 
-TEST_CASE("cpurich export writes the file; bad options fail with one line", "[gguf][cli]") {
+TEST_CASE("cpurich export writes the file, bad options fail with one line", "[gguf][cli]") {
   if (!std::filesystem::exists(kCli)) {
     WARN("cpurich not built, skipping: " << kCli);
     return;

@@ -103,7 +103,7 @@ TEST_CASE("without adapter the adapter decoder is bitwise the plain Decoder") {
   CHECK(copy(ad.sync(kPrompt)) == copy(ref.sync(kPrompt)));
 }
 
-TEST_CASE("switching adapter empties the KV cache; the same adapter keeps it") {
+TEST_CASE("switching adapter empties the KV cache, the same adapter keeps it") {
   const auto config = test::small_config(64, 50);
   AdapterDecoder ad = two_adapters(config, 33);
   ad.use("a");

@@ -72,7 +72,7 @@ TEST_CASE("LoRA fine-tuning lowers the masked loss and leaves the base untouched
   CHECK(lora_modules(model).size() == 8);
 }
 
-TEST_CASE("LoRA trains r*(in+out) per adapted layer; full trains everything", "[finetune]") {
+TEST_CASE("LoRA trains r*(in+out) per adapted layer, full trains everything", "[finetune]") {
   const test::AlphabetTokenizer tok(kAlphabet);
   const SftData data = build_sft_data(tiny_pairs(), tok, 48);
   GPT a(tiny_model(tok.vocab_size()), 3), b(tiny_model(tok.vocab_size()), 3);
@@ -157,7 +157,7 @@ std::vector<double> run_qlora(GPT& model, const SftData& data, int64_t iters, in
 
 }  // namespace
 
-TEST_CASE("QLoRA fine-tuning lowers the loss; the NF4 base bytes never change",
+TEST_CASE("QLoRA fine-tuning lowers the loss, the NF4 base bytes never change",
           "[finetune][qlora]") {
   const test::AlphabetTokenizer tok(kAlphabet);
   const SftData data = build_sft_data(tiny_pairs(), tok, 48);

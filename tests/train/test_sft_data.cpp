@@ -118,7 +118,7 @@ TEST_CASE("SFT batches: prompt and padding targets are -1, answers shifted by on
   }
 }
 
-TEST_CASE("SFT truncation is counted; an example with no answer left is dropped", "[sft]") {
+TEST_CASE("SFT truncation is counted, an example with no answer left is dropped", "[sft]") {
   const test::AlphabetTokenizer tok(kAlphabet);
   const std::string q = "Q?";
   const auto n_prompt = static_cast<int64_t>(sft_prompt(q).size());
