@@ -60,8 +60,8 @@ def chat_samples(run):
         asked = [json.loads(line) for line in f if line.strip()]
     with open(f"{run}/chat_answers.txt", encoding="utf-8") as f:
         replies = f.read().split("\n")
-    return [{"question": q["question"], "expected": q["expected"], "answer": a.strip()}
-            for q, a in zip(asked, replies)]
+    return [{"group": q["group"], "question": q["question"], "expected": q["expected"],
+             "answer": a.strip()} for q, a in zip(asked, replies)]
 
 
 def build_report(run, a):
@@ -143,7 +143,8 @@ def markdown(report, sample_text):
     if world:
         out += ["", "Chat with the 4-bit model (greedy):", ""]
         for s in r["samples"]:
-            out += [f"- Q: {s['question']}", f"  - expected: {s['expected']}",
+            who = "a test person" if s["group"] == "test" else "an unseen person: never read about"
+            out += [f"- Q: {s['question']} ({who})", f"  - expected: {s['expected']}",
                     f"  - model: {s['answer']}"]
     if sample_text:
         out += ["", "Sampled text (4-bit model, temperature 0.8, top-k 20):", "",

@@ -69,9 +69,9 @@ run=${out:-${CPURICH_RUN_DIR:-runs/pipeline}}
 # plus 30 absent people whose questions are answered "I don't know." in the
 # fine-tuning set (docs/course/world.md; more abstention examples make the model
 # abstain on people it knows, docs/knowledge_runs.md). --quick keeps the same
-# shares of a 150-person world and asks at most 100 questions per group.
+# shares of a 100-person world and asks at most 100 questions per group.
 if [ "$quick" = 1 ]; then
-  mode=quick people=150 abstain=10 iters=1500 ft_iters=100 qa_limit=100 eval_every=500
+  mode=quick people=100 abstain=6 iters=1500 ft_iters=100 qa_limit=100 eval_every=500
 else
   mode=full people=500 abstain=30 iters=12000 ft_iters=300 qa_limit=800 eval_every=2000
 fi
@@ -189,15 +189,20 @@ else
   next "sample and chat (the 4-bit model)"
   "$cpurich" sample --model "$run/quantized" --prompt "### Human: Where was " --max-new-tokens 60 \
     --temperature 0.8 --top-k 20 --seed 1 --context slide | tee "$run/sample.txt"
-  # Two test people's questions and an unseen person's (whose answer should be
-  # "I don't know."), one chat turn each; the replies go into the report.
+  # Two test people's questions (two people, two attributes) and an unseen
+  # person's, whose ideal answer is "I don't know." (the model never read about
+  # them), one chat turn each; the replies go into the report.
   /usr/bin/python3 - "$run/world" > "$run/chat_questions.jsonl" <<'EOF'
 import json, sys
 d = sys.argv[1]
-rows = [json.loads(l) for l in open(f"{d}/qa_test.jsonl") if l.strip()][:2]
-rows += [json.loads(l) for l in open(f"{d}/qa_unseen.jsonl") if l.strip()][:1]
-for r in rows:
-    print(json.dumps({"question": r["question"], "expected": r["answer"]}))
+def rows(name):
+    return [json.loads(l) for l in open(f"{d}/{name}", encoding="utf-8") if l.strip()]
+test, unseen = rows("qa_test.jsonl"), rows("qa_unseen.jsonl")
+second = next((r for r in test if r["person"] != test[0]["person"]
+               and r["attribute"] != test[0]["attribute"]), test[-1])
+for group, r, expected in (("test", test[0], test[0]["answer"]), ("test", second, second["answer"]),
+                           ("unseen", unseen[0], "I don't know.")):
+    print(json.dumps({"group": group, "question": r["question"], "expected": expected}))
 EOF
   /usr/bin/python3 -c 'import json, sys
 for l in sys.stdin: print(json.loads(l)["question"])' < "$run/chat_questions.jsonl" |
