@@ -26,7 +26,7 @@ die() {
   echo "run_pipeline.sh: error: $*" >&2
   exit 1
 }
-usage() { sed -n '8,17s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '8,/^# --out/s/^# \{0,1\}//p' "$0"; }
 
 quick=0 text="" build_dir="" out=""
 while [ $# -gt 0 ]; do
@@ -184,11 +184,15 @@ if [ -n "$text" ]; then
   # The prompt: the first words of the text's first non-blank line.
   prompt=$(awk 'NF { print; exit }' "$text" | cut -d' ' -f1-4)
   "$cpurich" sample --model "$run/quantized" --prompt "$prompt" --max-new-tokens 80 \
-    --temperature 0.8 --top-k 20 --seed 1 --context slide | tee "$run/sample.txt"
+    --temperature 0.8 --top-k 20 --seed 1 --context slide 2> "$run/sample_stats.txt" |
+    tee "$run/sample.txt" || die "cpurich sample failed: $(cat "$run/sample_stats.txt")"
+  cat "$run/sample_stats.txt"
 else
   next "sample and chat (the 4-bit model)"
   "$cpurich" sample --model "$run/quantized" --prompt "### Human: Where was " --max-new-tokens 60 \
-    --temperature 0.8 --top-k 20 --seed 1 --context slide | tee "$run/sample.txt"
+    --temperature 0.8 --top-k 20 --seed 1 --context slide 2> "$run/sample_stats.txt" |
+    tee "$run/sample.txt" || die "cpurich sample failed: $(cat "$run/sample_stats.txt")"
+  cat "$run/sample_stats.txt"
   # Two test people's questions (two people, two attributes) and an unseen
   # person's, whose ideal answer is "I don't know." (the model never read about
   # them), one chat turn each; the replies go into the report.
