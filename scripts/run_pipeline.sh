@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
     --text | --build-dir | --out)
-      [ $# -ge 2 ] && [ -n "$2" ] || die "$1 needs a value"
+      if [ $# -lt 2 ] || [ -z "$2" ]; then die "$1 needs a value"; fi
       case $1 in
         --text) text=$2 ;;
         --build-dir) build_dir=$2 ;;
@@ -77,7 +77,7 @@ else
 fi
 if [ -n "$text" ]; then
   mode=text
-  [ "$quick" = 0 ] || mode=text-quick
+  [ "$quick" = 0 ] || mode="text-quick"
 fi
 people=${CPURICH_PEOPLE:-$people}
 iters=${CPURICH_ITERS:-$iters}
