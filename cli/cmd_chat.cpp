@@ -34,11 +34,11 @@ void switch_adapter(AdapterDecoder* adapters, std::string name) {
     std::fprintf(stderr, "chat: now using adapter '%s'\n", adapters->active().c_str());
 }
 
-void run_chat(const SamplingFlags& flags) {
+void run_chat(const SamplingFlags& flags, bool multiline) {
   apply_threads(flags.threads);
   const GenerateOptions options = flags.to_options();
   LoadedModel m = load_model_for(flags);
-  ChatSession chat(*m.decoder, *m.tokenizer, options);
+  ChatSession chat(*m.decoder, *m.tokenizer, options, multiline ? ReplyEnd::Turn : ReplyEnd::Line);
   const bool interactive = isatty(STDIN_FILENO) != 0;
   std::string line;
   int64_t turns = 0, new_tokens = 0;
@@ -86,17 +86,21 @@ void register_chat(CLI::App& app) {
   auto flags = std::make_shared<SamplingFlags>();
   flags->context = "slide";
   flags->max_new_tokens = 128;
+  auto multiline = std::make_shared<bool>(false);
   CLI::App* sub = app.add_subcommand(
       "chat",
       "Talk to a model: each line you type becomes '### Human: <line>\\n### Assistant:' and the\n"
-      "model answers until it writes '### Human:' or reaches --max-new-tokens (default 128).\n"
+      "model answers until the end of its line (fine-tuning taught it ' <answer>\\n'), or with\n"
+      "--multiline until it writes '### Human:', or until --max-new-tokens (default 128).\n"
       "The conversation stays in the context (oldest tokens dropped when it is full). Reads\n"
       "stdin line by line (works with a pipe: printf 'hi\\nbye\\n' | cpurich chat ...).\n"
       "With --adapter NAME=DIR (repeatable) the adapters stay apart over one base: a line\n"
       "'/use NAME' switches to another ('/use' or '/use base': none) and the next turn\n"
       "re-reads the conversation under it.");
   add_sampling_flags(sub, *flags);
-  sub->callback([flags] { run_chat(*flags); });
+  sub->add_flag("--multiline", *multiline,
+                "Let a reply span lines: stop only at the next '### Human:' turn");
+  sub->callback([flags, multiline] { run_chat(*flags, *multiline); });
 }
 
 }  // namespace cpurich::cli

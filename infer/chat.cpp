@@ -8,19 +8,26 @@
 
 namespace cpurich {
 
-ChatSession::ChatSession(TokenDecoder& decoder, const Tokenizer& tokenizer, GenerateOptions options)
+ChatSession::ChatSession(TokenDecoder& decoder, const Tokenizer& tokenizer, GenerateOptions options,
+                         ReplyEnd end)
     : decoder_(&decoder), tokenizer_(tokenizer), options_(std::move(options)) {
   options_.sampler.validate(decoder.config().vocab_size);
-  options_.stop.push_back("### Human:");
+  add_stops(end);
 }
 
-ChatSession::ChatSession(Decoder& decoder, const Tokenizer& tokenizer, GenerateOptions options)
+ChatSession::ChatSession(Decoder& decoder, const Tokenizer& tokenizer, GenerateOptions options,
+                         ReplyEnd end)
     : ref_(std::make_unique<DecoderRef>(decoder)),
       decoder_(ref_.get()),
       tokenizer_(tokenizer),
       options_(std::move(options)) {
   options_.sampler.validate(decoder.config().vocab_size);
+  add_stops(end);
+}
+
+void ChatSession::add_stops(ReplyEnd end) {
   options_.stop.push_back("### Human:");
+  if (end == ReplyEnd::Line) options_.stop.push_back("\n");
 }
 
 GenerateResult ChatSession::turn(std::string_view line, const TextCallback& on_text) {

@@ -147,7 +147,7 @@ TEST_CASE("a chat switching adapter mid-conversation re-reads it under the new o
   fresh.use("b");
   const auto prompt = tok.encode(before + "### Human: And now\n### Assistant:");
   GenerateOptions stop = options;
-  stop.stop.push_back("### Human:");
+  stop.stop = {"### Human:", "\n"};  // the chat's stops (ReplyEnd::Line)
   const GenerateResult want = generate(fresh, tok, prompt, stop);
   CHECK(r.tokens == want.tokens);
   CHECK(r.text == want.text);

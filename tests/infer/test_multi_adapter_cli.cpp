@@ -113,8 +113,9 @@ TEST_CASE("cpurich sample/chat with several --adapter NAME=DIR, --use and /use",
   CHECK(one_line.find('\n') == one_line.size() - 1);
 
   // Chat: "/use b" mid-conversation keeps the conversation, changes adapter.
-  const std::string chat =
-      "chat --model " + base + both + " --use a --temperature 0 --max-new-tokens 10 --threads 1";
+  // --multiline: these random models may end a line at once; replies run to 10 tokens.
+  const std::string chat = "chat --model " + base + both +
+                           " --use a --temperature 0 --max-new-tokens 10 --multiline --threads 1";
   write_file_atomic(dir.file("one.txt"), std::string("hi\n"));
   write_file_atomic(dir.file("stay.txt"), std::string("hi\nhow are you\n"));
   write_file_atomic(dir.file("switch.txt"), std::string("hi\n/use b\nhow are you\n"));
