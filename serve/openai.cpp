@@ -131,7 +131,10 @@ CompletionRequest parse_completion_request(const json& body, bool chat,
   }
   r.options.max_new_tokens = std::min(max_tokens, limits.max_tokens);
   r.options.stop = stop_strings(body);
-  if (chat) r.options.stop.push_back(kChatStop);
+  if (chat) {
+    r.options.stop.push_back(kChatStop);
+    r.options.stop.push_back(kChatLineStop);
+  }
   r.options.context = ContextPolicy::Stop;
   return r;
 }

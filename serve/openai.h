@@ -64,7 +64,10 @@ CompletionRequest parse_completion_request(const nlohmann::json& body, bool chat
 /// each assistant message as "<text>\n"; the last message must be the user's.
 std::string render_chat(const nlohmann::json& messages);
 
-/// The stop string every chat request gets (the next human turn).
+/// The stop strings every chat request gets: the end of the answer's line
+/// (fine-tuning trains each answer as " <answer>\n", and `cpurich chat` stops
+/// there too) and, as a backstop, the next human turn.
 inline const char* const kChatStop = "### Human:";
+inline const char* const kChatLineStop = "\n";
 
 }  // namespace cpurich

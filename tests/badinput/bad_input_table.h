@@ -198,6 +198,8 @@ inline const std::vector<Option> kOptions = {
     {"finetune", "--log-every", Kind::Int},
     {"finetune", "--json", Kind::Switch},
     {"finetune", "--threads", Kind::Int},
+    {"finetune", "--save-every", Kind::Int},
+    {"finetune", "--resume", Kind::Switch},
 
     {"lora merge", "--model", Kind::DirIn},
     {"lora merge", "--adapter", Kind::DirIn},

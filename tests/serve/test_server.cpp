@@ -104,7 +104,7 @@ std::string reference_text(const std::string& prompt, const json& req, bool with
                .seed = req.value("seed", uint64_t{0})};
   o.max_new_tokens = req.value("max_tokens", int64_t{16});
   if (req.contains("stop")) o.stop = {req["stop"].get<std::string>()};
-  if (chat) o.stop.push_back("### Human:");
+  if (chat) o.stop.insert(o.stop.end(), {"### Human:", "\n"});
   return generate(d, tok, tok.encode(prompt), o).text;
 }
 
