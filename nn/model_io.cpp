@@ -87,12 +87,13 @@ void save_model(const GPT& model, const std::string& dir) {
   write_file_atomic(dir + "/config.json", config_to_json(model.config()).dump(2) + "\n");
 }
 
-GPT load_model(const std::string& dir) {
+GPT load_model(const std::string& dir, const LoadOptions& options) {
   std::map<std::string, QuantMatrix> quantized;
-  return load_model(dir, quantized);
+  return load_model(dir, quantized, options);
 }
 
-GPT load_model(const std::string& dir, std::map<std::string, QuantMatrix>& quantized) {
+GPT load_model(const std::string& dir, std::map<std::string, QuantMatrix>& quantized,
+               const LoadOptions& options) {
   if (!std::filesystem::is_directory(dir))
     throw std::runtime_error("model directory " + dir + " does not exist");
   const GPTConfig config = read_config(dir + "/config.json");
@@ -101,6 +102,7 @@ GPT load_model(const std::string& dir, std::map<std::string, QuantMatrix>& quant
   quantized = quantized_matrices_from_file(file, config, weights_path);
   for (const auto& [name, q] : quantized)
     file.tensors.emplace(name, dequantize_to_state_tensor(name, q));
+  require_finite(file.tensors, weights_path, options);  // by the names stored in the file
   std::map<std::string, Tensor> tensors = normalise_names(std::move(file.tensors), weights_path);
   GPT model = GPT::zeros(config);
   const std::string problem =
