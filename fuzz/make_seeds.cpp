@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "fuzz/fuzz_util.h"
-#include "infer/gguf_export.h"
+#include "infer/gguf_writer.h"
 #include "nn/gpt.h"
 #include "nn/lora.h"
 #include "nn/lora_io.h"
@@ -118,8 +118,8 @@ int main(int argc, char** argv) {
     const std::string name = "q_" + std::string(info.name);
     put("quant", name, read_file(qdir + "/model.safetensors"));
     if (info.format == QuantFormat::Q4_0)  // one quantized model directory for model_dir too
-      put("model_dir", name, frame({read_file(qdir + "/config.json"),
-                                    read_file(qdir + "/model.safetensors")}));
+      put("model_dir", name,
+          frame({read_file(qdir + "/config.json"), read_file(qdir + "/model.safetensors")}));
   }
 
   // ---- LoRA adapter (base: GPT(tiny, seed 1), as in fuzz/lora_adapter.cpp) ---
@@ -154,8 +154,8 @@ int main(int argc, char** argv) {
       vocab[bytes_to_unicode(bpe.tokens()[i])] = static_cast<int64_t>(i);
     std::string merges = "#version: 0.2\n";
     for (const auto& m : bpe.merges())
-      merges += bytes_to_unicode(bpe.tokens()[static_cast<size_t>(m.a)]) + " " +
-                bytes_to_unicode(bpe.tokens()[static_cast<size_t>(m.b)]) + "\n";
+      merges += bytes_to_unicode(bpe.tokens()[static_cast<size_t>(m.first)]) + " " +
+                bytes_to_unicode(bpe.tokens()[static_cast<size_t>(m.second)]) + "\n";
     put("gpt2_tokenizer", "trained", frame({vocab.dump(), merges, kText}));
     put("gpt2_tokenizer", "merge_of_unknown", frame({vocab.dump(), "zz qq\n", kText}));
     put("gpt2_tokenizer", "ids_out_of_range", frame({R"({"a":0,"b":5})", "", "ab"}));
@@ -175,13 +175,24 @@ int main(int argc, char** argv) {
     put("checkpoint", "state_only", state);
   }
 
-  // ---- GGUF (written by the library, read by the tests' parser) ---------------
-  for (const auto type : {GgufFileType::F32, GgufFileType::Q8_0}) {
-    const std::vector<std::byte> b =
-        gguf_from_model(q_model, bpe, {.type = type, .name = "tiny"}).bytes();
+  // ---- GGUF (written by the library's writer, read by the tests' parser) -----
+  {
+    GgufWriter w;
+    w.add_string("general.architecture", "gpt2");
+    w.add_u32("gpt2.context_length", 8);
+    w.add_f32("gpt2.attention.layer_norm_epsilon", 1e-5f);
+    w.add_bool("tokenizer.ggml.add_bos_token", false);
+    w.add_i32("tokenizer.ggml.eos_token_id", 2);
+    const std::vector<std::string> tokens = {"a", "b", "<|endoftext|>"};
+    w.add_string_array("tokenizer.ggml.tokens", tokens);
+    w.add_i32_array("tokenizer.ggml.token_type", std::vector<int32_t>{1, 1, 3});
+    w.add_tensor("a.weight", {4, 2}, GgmlType::F32, std::vector<uint8_t>(32, 1));
+    w.add_tensor("b.weight", {32, 1}, GgmlType::Q8_0, std::vector<uint8_t>(34, 2));
+    w.add_tensor("c.weight", {32, 1}, GgmlType::Q4_0, std::vector<uint8_t>(18, 3));
+    const std::vector<std::byte> b = w.bytes();
     const std::string bytes(reinterpret_cast<const char*>(b.data()), b.size());
-    put("gguf", "export_" + std::string(gguf_file_type_name(type)), bytes);
-    if (type == GgufFileType::F32) put("gguf", "truncated", bytes.substr(0, bytes.size() / 3));
+    put("gguf", "small", bytes);
+    put("gguf", "truncated", bytes.substr(0, bytes.size() / 3));
   }
 
   // ---- OpenAI request bodies (first byte: 0 completion, 1 chat) ---------------
@@ -189,10 +200,12 @@ int main(int argc, char** argv) {
       std::string("\x00", 1) +
           R"({"prompt":"Once upon","max_tokens":8,"temperature":0.7,"top_p":0.9,"stop":["\n"]})");
   put("openai_request", "chat",
-      "\x01" R"({"model":"base","messages":[{"role":"system","content":"Be brief."},)"
+      "\x01"
+      R"({"model":"base","messages":[{"role":"system","content":"Be brief."},)"
       R"({"role":"user","content":"Hi"}],"stream":true,"top_k":5,"seed":3})");
   put("openai_request", "chat_bad_role",
-      "\x01" R"({"messages":[{"role":"robot","content":"Hi"}]})");
+      "\x01"
+      R"({"messages":[{"role":"robot","content":"Hi"}]})");
   put("openai_request", "completion_bad_type", std::string("\x00", 1) + R"({"prompt":5})");
   std::printf("seeds written to %s\n", out_root.c_str());
   return 0;

@@ -27,7 +27,7 @@ run() {
   shift 2
   build/fuzz/fuzz/fuzz_"$t" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
     -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/"$t"- ${FUZZ_FLAGS:-} "$@" 2>&1 |
-    grep -E '^(stat::|==|SUMMARY|INFO: Seed|Done|#[0-9]+ *DONE)|ERROR|Test unit written' || true
+    { grep -E '^(stat::|==|SUMMARY|INFO: Seed|Done|#[0-9]+ *DONE)|ERROR|Test unit written' || true; }
   return "${PIPESTATUS[0]}"
 }
 
