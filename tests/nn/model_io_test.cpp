@@ -137,9 +137,10 @@ TEST_CASE("load_state_dict converts dtypes and checks names", "[nn]") {
   CHECK_THROWS_WITH(f32.load_state_dict(sd), Catch::Contains("missing tensor(s) wpe.weight"));
 }
 
-TEST_CASE("a config.json asking for far more parameters than the file holds is refused before "
-          "allocating",
-          "[nn][io]") {
+TEST_CASE(
+    "a config.json asking for far more parameters than the file holds is refused before "
+    "allocating",
+    "[nn][io]") {
   ScratchDir dir("model_io_huge");
   save_model(GPT(toy_config(1), 1), dir.str());
   // n_embd 2^20: about 1.3e13 parameters (52 TB) for a file of a few KB.
