@@ -5,7 +5,7 @@
 #                                       it starts from fuzz/corpus/TARGET and keeps
 #                                       what it finds in build/fuzz/corpus/TARGET
 #   scripts/fuzz.sh --regress [SECONDS] every target over its seed corpus, then
-#                                       SECONDS (default 5) of new inputs each (CI)
+#                                       SECONDS (default 3) of new inputs each (CI)
 #   scripts/fuzz.sh --list              the targets
 # A crash stops the run and leaves its input in build/fuzz/artifacts/: fix the
 # loader, then copy the input into fuzz/corpus/TARGET/ as a regression case.
@@ -32,7 +32,7 @@ run() {
 }
 
 if [ "${1:-}" = --regress ]; then
-  seconds=${2:-5}
+  seconds=${2:-3}
   start=$(date +%s)
   for t in $targets; do
     echo "fuzz: $t"
