@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "cli/commands.h"
+#include "nn/load_options.h"
 #include "tensor/threads.h"
 
 int main(int argc, char** argv) {
@@ -27,6 +28,18 @@ int main(int argc, char** argv) {
   cpurich::cli::register_compare(app);
   cpurich::cli::register_serve(app);
   cpurich::cli::register_sweep(app);
+  // Every subcommand that loads weights refuses NaN / Inf in them unless told
+  // otherwise (nn/load_options.h); the flag only changes the process default.
+  for (CLI::App* sub :
+       {app.get_subcommand("eval"), app.get_subcommand("pretrain"), app.get_subcommand("sample"),
+        app.get_subcommand("chat"), app.get_subcommand("finetune"),
+        app.get_subcommand("lora")->get_subcommand("merge"), app.get_subcommand("qa-eval"),
+        app.get_subcommand("prune"), app.get_subcommand("lowrank"), app.get_subcommand("export"),
+        app.get_subcommand("quantize"), app.get_subcommand("compare"), app.get_subcommand("serve")})
+    sub->add_flag_callback(
+           "--allow-nonfinite", [] { cpurich::set_nonfinite_allowed_by_default(true); },
+           "Load weights holding NaN or Inf instead of refusing them (to inspect a broken run)")
+        ->trigger_on_parse();
   cpurich::cli::register_list_flags(app);
   cpurich::cli::add_strict_value_checks(app);  // after every option exists
   try {

@@ -23,6 +23,7 @@
 #include "nn/blocks.h"
 #include "nn/config.h"
 #include "nn/layers.h"
+#include "nn/load_options.h"
 #include "nn/module.h"
 #include "tensor/rng.h"
 
@@ -98,7 +99,8 @@ class GPT : public Module {
 /// Writes DIR/config.json and DIR/model.safetensors (atomically, F32), creating DIR.
 void save_model(const GPT& model, const std::string& dir);
 /// Reads a model directory (ours or Hugging Face GPT-2's); throws with a
-/// message naming the file and the field or tensor that is wrong.
-GPT load_model(const std::string& dir);
+/// message naming the file and the field or tensor that is wrong (a NaN or
+/// Inf weight too, unless options allow it: nn/load_options.h).
+GPT load_model(const std::string& dir, const LoadOptions& options = {});
 
 }  // namespace cpurich

@@ -147,7 +147,7 @@ void save_lora_adapter(GPT& model, const LoraOptions& options, const std::string
   write_file_atomic(dir + "/" + kConfigFile, config.dump(2) + "\n");
 }
 
-LoraOptions load_lora_adapter(GPT& model, const std::string& dir) {
+LoraOptions load_lora_adapter(GPT& model, const std::string& dir, const LoadOptions& options) {
   if (!std::filesystem::is_directory(dir))
     throw std::runtime_error("adapter directory " + dir + " does not exist");
   const std::string cfg_path = dir + "/" + kConfigFile, w_path = dir + "/" + kWeightsFile;
@@ -179,11 +179,7 @@ LoraOptions load_lora_adapter(GPT& model, const std::string& dir) {
       if (it->second.shape() != want)
         throw std::runtime_error(w_path + ": " + key + " has shape " +
                                  shape_text(it->second.shape()) + ", expected " + shape_text(want));
-      const float* p = it->second.data_f32();
-      for (int64_t i = 0; i < it->second.numel(); ++i)
-        if (!std::isfinite(p[i]))
-          throw std::runtime_error(w_path + ": " + key + " holds a non-finite value at element " +
-                                   std::to_string(i));
+      require_finite(it->second, key, w_path, options);
       (which == 'A' ? by_module[name].first : by_module[name].second) = it->second;
       f.tensors.erase(it);
     }

@@ -27,6 +27,7 @@
 #include <string>
 
 #include "nn/gpt.h"
+#include "nn/load_options.h"
 #include "nn/lora.h"
 
 namespace cpurich {
@@ -60,6 +61,7 @@ void save_lora_adapter(GPT& model, const LoraOptions& options, const std::string
 /// and attaches its adapters (base frozen, as add_lora). Returns the options
 /// it was saved with. Throws std::runtime_error with one line naming the
 /// file and the problem.
-LoraOptions load_lora_adapter(GPT& model, const std::string& dir);
+/// A NaN or Inf in a tensor is refused unless options allow it.
+LoraOptions load_lora_adapter(GPT& model, const std::string& dir, const LoadOptions& options = {});
 
 }  // namespace cpurich

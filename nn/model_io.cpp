@@ -11,6 +11,7 @@
 // though it is tied to wte, and tensors may be F16 or BF16.
 //
 // Pipeline position: model <-> [files] <-> training / sampling.
+#include <cstdio>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -77,6 +78,20 @@ std::map<std::string, Tensor> normalise_names(std::map<std::string, Tensor> stor
   return out;
 }
 
+// The parameters a config asks for: wte V*C + wpe P*C + per layer (two
+// LayerNorms 4C, c_attn 3C*C + 3C, attn.c_proj C*C + C, c_fc 4C*C + 4C,
+// mlp.c_proj 4C*C + C) = 12C^2 + 13C, + ln_f 2C. In double: a hostile config
+// may ask for more than int64 holds.
+double parameter_count(const GPTConfig& c) {
+  const double C = static_cast<double>(c.n_embd);
+  return static_cast<double>(c.vocab_size) * C + static_cast<double>(c.n_positions) * C +
+         static_cast<double>(c.n_layer) * (12 * C * C + 13 * C) + 2 * C;
+}
+
+// Below this many parameters a mismatched model is built anyway, so that the
+// error can name the missing or misshapen tensor.
+constexpr double kBuildToExplain = 1 << 24;
+
 }  // namespace
 
 void save_model(const GPT& model, const std::string& dir) {
@@ -87,12 +102,13 @@ void save_model(const GPT& model, const std::string& dir) {
   write_file_atomic(dir + "/config.json", config_to_json(model.config()).dump(2) + "\n");
 }
 
-GPT load_model(const std::string& dir) {
+GPT load_model(const std::string& dir, const LoadOptions& options) {
   std::map<std::string, QuantMatrix> quantized;
-  return load_model(dir, quantized);
+  return load_model(dir, quantized, options);
 }
 
-GPT load_model(const std::string& dir, std::map<std::string, QuantMatrix>& quantized) {
+GPT load_model(const std::string& dir, std::map<std::string, QuantMatrix>& quantized,
+               const LoadOptions& options) {
   if (!std::filesystem::is_directory(dir))
     throw std::runtime_error("model directory " + dir + " does not exist");
   const GPTConfig config = read_config(dir + "/config.json");
@@ -101,7 +117,19 @@ GPT load_model(const std::string& dir, std::map<std::string, QuantMatrix>& quant
   quantized = quantized_matrices_from_file(file, config, weights_path);
   for (const auto& [name, q] : quantized)
     file.tensors.emplace(name, dequantize_to_state_tensor(name, q));
+  require_finite(file.tensors, weights_path, options);  // by the names stored in the file
   std::map<std::string, Tensor> tensors = normalise_names(std::move(file.tensors), weights_path);
+  // The file must hold every parameter, so a config asking for more than it
+  // holds is refused before GPT::zeros allocates it (it could be terabytes).
+  int64_t stored = 0;
+  for (const auto& [name, t] : tensors) stored += t.numel();
+  const double wanted = parameter_count(config);
+  if (wanted > static_cast<double>(stored) && wanted > kBuildToExplain) {
+    char count[32];
+    std::snprintf(count, sizeof count, "%.4g", wanted);
+    throw std::runtime_error(weights_path + ": config.json describes a model of " + count +
+                             " parameters, but the file holds only " + std::to_string(stored));
+  }
   GPT model = GPT::zeros(config);
   const std::string problem =
       state_dict_mismatch(model.named_parameters(), tensors, " from config.json");

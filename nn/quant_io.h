@@ -83,7 +83,8 @@ std::map<std::string, QuantMatrix> load_quantized_matrices(const std::string& di
 
 /// load_model(dir) that also hands back the file's quantized matrices (read
 /// once): the GPT holds their dequantized values, `quantized` the blocks.
-GPT load_model(const std::string& dir, std::map<std::string, QuantMatrix>& quantized);
+GPT load_model(const std::string& dir, std::map<std::string, QuantMatrix>& quantized,
+               const LoadOptions& options = {});
 
 /// The matrix in the state dict's orientation: (in, out) for Conv1D weights,
 /// (rows, cols) for wte and wpe.

@@ -6,10 +6,17 @@
 #   scripts/setup.sh --browser  also Chromium, for the test that drives the chat
 #                               page of `cpurich serve` headless (CI uses it;
 #                               without it that one test reports a skip)
+#   scripts/setup.sh --fuzz     also clang and its libFuzzer runtime, for the
+#                               fuzz targets (scripts/fuzz.sh; CI uses it)
 set -euo pipefail
 packages=(g++ cmake ninja-build pkg-config libopenblas-dev catch2 nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
           doxygen graphviz clang-format-14 python3-matplotlib python3-numpy python3-scipy)
-if [ "${1:-}" = "--browser" ]; then packages+=(chromium); fi
+for arg in "$@"; do
+  case "$arg" in
+    --browser) packages+=(chromium) ;;
+    --fuzz) packages+=(clang libclang-rt-dev) ;;
+  esac
+done
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,6 +1,10 @@
 // cpu_features.cpp: see cpu_features.h. Always false off x86-64.
 #include "tensor/cpu_features.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 namespace cpurich {
 
 bool cpu_has_avx512() {
@@ -32,7 +36,10 @@ bool cpu_has_avx512_vnni() {
 
 bool cpu_has_f16c() {
 #if defined(__x86_64__)
-  return __builtin_cpu_supports("f16c");
+  // clang's __builtin_cpu_supports does not know "f16c": read CPUID leaf 1,
+  // ECX bit 29 (bit_F16C); "avx" adds the check that the OS saves YMM state.
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __builtin_cpu_supports("avx") && __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
 #else
   return false;
 #endif

@@ -100,12 +100,20 @@ TrainState load_train_state(const std::string& dir) {
   return s;
 }
 
-std::map<std::string, Tensor> load_checkpoint_weights(const std::string& dir) {
-  return read_safetensors(join(dir, "model.safetensors")).tensors;
+std::map<std::string, Tensor> load_checkpoint_weights(const std::string& dir,
+                                                      const LoadOptions& options) {
+  const std::string path = join(dir, "model.safetensors");
+  std::map<std::string, Tensor> tensors = read_safetensors(path).tensors;
+  require_finite(tensors, path, options);
+  return tensors;
 }
 
-std::map<std::string, Tensor> load_checkpoint_optimizer(const std::string& dir) {
-  return read_safetensors(join(dir, "optimizer.safetensors")).tensors;
+std::map<std::string, Tensor> load_checkpoint_optimizer(const std::string& dir,
+                                                        const LoadOptions& options) {
+  const std::string path = join(dir, "optimizer.safetensors");
+  std::map<std::string, Tensor> tensors = read_safetensors(path).tensors;
+  require_finite(tensors, path, options);
+  return tensors;
 }
 
 }  // namespace cpurich

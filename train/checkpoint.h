@@ -22,6 +22,7 @@
 #include <map>
 #include <string>
 
+#include "nn/load_options.h"
 #include "tensor/tensor.h"
 #include "train/train_config.h"
 
@@ -53,9 +54,11 @@ void save_checkpoint(const std::string& dir, const GPT& model, const Tokenizer& 
 /// checking the CRC-32 of every file). Throws std::runtime_error naming the
 /// file and problem ("checkpoint DIR/FILE: checksum mismatch ...").
 TrainState load_train_state(const std::string& dir);
-/// The tensors of model.safetensors in dir.
-std::map<std::string, Tensor> load_checkpoint_weights(const std::string& dir);
-/// The tensors of optimizer.safetensors in dir.
-std::map<std::string, Tensor> load_checkpoint_optimizer(const std::string& dir);
+/// The tensors of model.safetensors in dir (NaN / Inf refused unless options allow it).
+std::map<std::string, Tensor> load_checkpoint_weights(const std::string& dir,
+                                                      const LoadOptions& options = {});
+/// The tensors of optimizer.safetensors in dir (NaN / Inf refused unless options allow it).
+std::map<std::string, Tensor> load_checkpoint_optimizer(const std::string& dir,
+                                                        const LoadOptions& options = {});
 
 }  // namespace cpurich

@@ -101,10 +101,15 @@ class GgufParser {
       info.name = str();
       const uint32_t n_dims = u32();
       if (n_dims == 0 || n_dims > 4) fail("n_dims");
+      // No type packs more than 2 elements per byte, so a tensor of more
+      // than 2 * file-size elements cannot fit; checking each step keeps
+      // the product from overflowing.
+      const int64_t max_elements = 2 * static_cast<int64_t>(f_.bytes.size());
       int64_t n = 1;
       for (uint32_t d = 0; d < n_dims; ++d) {
         const int64_t e = static_cast<int64_t>(u64());
         if (e <= 0) fail("ne <= 0");
+        if (e > max_elements / n) fail("tensor larger than the file");
         info.ne.push_back(e);
         n *= e;
       }
@@ -119,9 +124,14 @@ class GgufParser {
     f_.data_start = (pos_ + f_.alignment - 1) / f_.alignment * f_.alignment;
     for (uint64_t p = pos_; p < f_.data_start && p < f_.bytes.size(); ++p)
       if (f_.bytes[p] != 0) fail("non-zero padding before the data");
-    // Every tensor inside the file, none overlapping another.
+    // Every tensor inside the file (written so that no sum can wrap around),
+    // then none overlapping another.
+    const uint64_t size = f_.bytes.size();
+    for (const auto& a : f_.tensors)
+      if (f_.data_start > size || a.offset > size - f_.data_start ||
+          a.bytes > size - f_.data_start - a.offset)
+        fail(a.name + " past the end");
     for (const auto& a : f_.tensors) {
-      if (f_.data_start + a.offset + a.bytes > f_.bytes.size()) fail(a.name + " past the end");
       for (const auto& b : f_.tensors)
         if (&a != &b && a.offset < b.offset + b.bytes && b.offset < a.offset + a.bytes)
           fail(a.name + " overlaps " + b.name);

@@ -136,3 +136,18 @@ TEST_CASE("load_state_dict converts dtypes and checks names", "[nn]") {
   sd.erase("wpe.weight");
   CHECK_THROWS_WITH(f32.load_state_dict(sd), Catch::Contains("missing tensor(s) wpe.weight"));
 }
+
+TEST_CASE(
+    "a config.json asking for far more parameters than the file holds is refused before "
+    "allocating",
+    "[nn][io]") {
+  ScratchDir dir("model_io_huge");
+  save_model(GPT(toy_config(1), 1), dir.str());
+  // n_embd 2^20: about 1.3e13 parameters (52 TB) for a file of a few KB.
+  write_file_atomic(dir / "config.json",
+                    std::string(R"({"n_layer":1,"n_head":2,"n_embd":1048576,"n_positions":6,)"
+                                R"("vocab_size":11})"));
+  CHECK_THROWS_WITH(load_model(dir.str()),
+                    Catch::Contains("config.json describes a model of 1.319e+13 parameters, but "
+                                    "the file holds only"));
+}
