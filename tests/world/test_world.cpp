@@ -219,7 +219,7 @@ TEST_CASE("world word lists are consistent and bad options are rejected") {
   CHECK_THROWS_AS(generate_world(o), std::invalid_argument);
 }
 
-TEST_CASE("zipf 0 keeps the world byte for byte; zipf > 0 gives decreasing biography counts") {
+TEST_CASE("zipf 0 keeps the world byte for byte and zipf > 0 gives decreasing biography counts") {
   // FNV-1a of the default corpus, as generated before the zipf option existed.
   const auto fnv = [](const std::string& s) {
     uint64_t h = 1469598103934665603ULL;
