@@ -150,6 +150,8 @@ std::vector<QA> make_qa(const std::vector<Person>& people, Group g, Stream& rng)
 // Biographies per written-about person (n of them). Zipf: c_r = max(1,
 // round(K r^-s)) with K = bios_per_person * n / sum_r r^-s, so sum_r c_r is
 // about bios_per_person * n (the floor of 1 adds a little in the tail).
+// std::pow may differ between C libraries by an ulp; that changes a count only
+// if K r^-s falls within an ulp of a half-integer. s = 0 uses no floating point.
 std::vector<int> bio_counts(const WorldOptions& o, int n) {
   std::vector<int> counts(static_cast<std::size_t>(n), o.bios_per_person);
   if (o.zipf == 0.0) return counts;
