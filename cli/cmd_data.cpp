@@ -61,6 +61,11 @@ void register_data(CLI::App& app) {
                   "appended to qa_train.jsonl (group \"abstain\")")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  sub->add_option("--zipf", args->options.zipf,
+                  "Zipf exponent of biographies per person (0: bios-per-person each; s > 0: the "
+                  "r-th person ~ r^-s of them, at least 1, about the same total)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 4.0));
   sub->callback([args] { run_data_world(*args); });
 }
 

@@ -1,6 +1,7 @@
 // world.cpp: generating the world (see world.h). Steps: draw people with
 // unique names and their facts; split them into train / test / unseen; write
-// bios_per_person biographies for each train and test person (each fact with
+// bios_per_person biographies for each train and test person (or a Zipf
+// share of them: bio_counts) (each fact with
 // a different template in each biography, sentences in a random order);
 // shuffle all biographies into one corpus (so a person's paraphrases land far
 // apart and never share a context window); render one question per fact.
@@ -105,6 +106,7 @@ void check_options(const WorldOptions& o) {
   if (o.bios_per_person < 1 || o.bios_per_person > 100) {
     throw std::invalid_argument("world: bios per person must be in [1, 100]");
   }
+  if (!(o.zipf >= 0 && o.zipf <= 4)) throw std::invalid_argument("world: zipf must be in [0, 4]");
   if (!(o.test_fraction >= 0 && o.unseen_fraction >= 0 &&
         o.test_fraction + o.unseen_fraction <= 1)) {
     throw std::invalid_argument("world: test and unseen fractions must be >= 0 and sum to <= 1");
@@ -143,6 +145,22 @@ std::vector<QA> make_qa(const std::vector<Person>& people, Group g, Stream& rng)
     }
   }
   return out;
+}
+
+// Biographies per written-about person (n of them). Zipf: c_r = max(1,
+// round(K r^-s)) with K = bios_per_person * n / sum_r r^-s, so sum_r c_r is
+// about bios_per_person * n (the floor of 1 adds a little in the tail).
+// std::pow may differ between C libraries by an ulp; that changes a count only
+// if K r^-s falls within an ulp of a half-integer. s = 0 uses no floating point.
+std::vector<int> bio_counts(const WorldOptions& o, int n) {
+  std::vector<int> counts(static_cast<std::size_t>(n), o.bios_per_person);
+  if (o.zipf == 0.0) return counts;
+  double h = 0.0;
+  for (int r = 1; r <= n; ++r) h += std::pow(r, -o.zipf);
+  const double k = o.bios_per_person * static_cast<double>(n) / h;
+  for (int r = 1; r <= n; ++r)
+    counts[r - 1] = std::max(1, static_cast<int>(std::lround(k * std::pow(r, -o.zipf))));
+  return counts;
 }
 
 }  // namespace
@@ -196,11 +214,12 @@ World generate_world(const WorldOptions& o) {
     w.people.push_back(make_person(people_rng, used));
     w.people.back().group = Group::Abstain;
   }
+  const std::vector<int> counts = bio_counts(o, n_train + n_test);
   for (int i = 0; i < n_train + n_test; ++i) {
     std::array<int, kNumAttributes> first{};
     for (int a = 0; a < kNumAttributes; ++a)
       first[a] = static_cast<int>(bio_rng.below(num_sentence_templates(a)));
-    for (int k = 0; k < o.bios_per_person; ++k)
+    for (int k = 0; k < counts[i]; ++k)
       w.bios.push_back(make_bio(i, w.people[i], k, first, o.name_every_sentence, bio_rng));
   }
   corpus_rng.shuffle(w.bios);

@@ -96,6 +96,13 @@ struct WorldOptions {
   bool qa_in_corpus = true;         ///< also mix train Q/A (chat format) into corpus.txt
   bool name_every_sentence = true;  ///< full name in every sentence (false: she/he after the first)
   int abstain_people = 0;           ///< extra absent people whose Q/A answer kDontKnow
+  /// Zipf exponent s of how often each person is written about. 0: every
+  /// train/test person gets bios_per_person biographies. s > 0: the person of
+  /// rank r (r = 1, 2, ... in people order) gets max(1, round(K r^-s)), K chosen
+  /// so the total stays near bios_per_person per person, as a few famous
+  /// people and a long tail of obscure ones (what makes loss fall as a power
+  /// law of model size: lessons/12_scaling.cpp).
+  double zipf = 0.0;
 };
 
 /// Everything the generator produces.

@@ -2,6 +2,7 @@
 // several phrasings, unseen people kept out of the corpus, Q/A files.
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <map>
@@ -216,4 +217,36 @@ TEST_CASE("world word lists are consistent and bad options are rejected") {
   o = small();
   o.test_fraction = 0.9;
   CHECK_THROWS_AS(generate_world(o), std::invalid_argument);
+}
+
+TEST_CASE("zipf 0 keeps the world byte for byte and zipf > 0 gives decreasing biography counts") {
+  // FNV-1a of the default corpus, as generated before the zipf option existed.
+  const auto fnv = [](const std::string& s) {
+    uint64_t h = 1469598103934665603ULL;
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
+    return h;
+  };
+  WorldOptions plain;
+  REQUIRE(plain.zipf == 0.0);
+  REQUIRE(fnv(generate_world(plain).corpus) == 0x0703af7826c5c066ULL);
+  plain.qa_in_corpus = false;
+  REQUIRE(fnv(generate_world(plain).corpus) == 0xedd91af8011f4017ULL);
+
+  WorldOptions z = small();
+  z.zipf = 1.0;
+  const World w = generate_world(z), flat = generate_world(small());
+  std::map<int, int> count;  // person -> biographies
+  for (const Biography& b : w.bios) ++count[b.person];
+  const int written = static_cast<int>(count.size());
+  REQUIRE(written == static_cast<int>(std::count_if(w.people.begin(), w.people.end(), [](auto& p) {
+            return p.group == Group::Train || p.group == Group::Test;
+          })));  // everyone written about keeps at least one biography
+  for (int i = 1; i < written; ++i) REQUIRE(count[i] <= count[i - 1]);
+  REQUIRE(count[0] >= 5 * count[written - 1]);  // a head and a tail, not a flat world
+  // about the same total as bios_per_person each (rounding; the floor of 1 adds a little)
+  REQUIRE(w.bios.size() >= flat.bios.size() * 9 / 10);
+  REQUIRE(w.bios.size() <= flat.bios.size() * 5 / 4);
+  REQUIRE(w.people[3].facts == flat.people[3].facts);  // same people
+  z.zipf = -1.0;
+  CHECK_THROWS_AS(generate_world(z), std::invalid_argument);
 }
