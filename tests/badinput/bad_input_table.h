@@ -102,6 +102,7 @@ inline const std::vector<Option> kOptions = {
 
     {"data world", "--out", Kind::DirOut},
     {"data world", "--people", Kind::Int},
+    {"data world", "--zipf", Kind::Float},
     {"data world", "--bios-per-person", Kind::Int},
     {"data world", "--seed", Kind::Int},
     {"data world", "--qa-in-corpus", Kind::Switch},
