@@ -146,9 +146,20 @@ Trainer start_resume(const PretrainArgs& a, const std::string& text, TrainerOpti
   lock.emplace(a.out);
   std::optional<DirLock> source;  // resuming may finish the source's interrupted save
   std::error_code ec;
+  const auto source_lock = std::filesystem::path(a.resume) / ".lock";
+  const bool source_lock_is_new = !std::filesystem::exists(source_lock);
   if (std::filesystem::is_directory(a.resume) && !std::filesystem::equivalent(a.resume, a.out, ec))
     source.emplace(a.resume);
-  const TrainState s = load_train_state(a.resume);
+  const TrainState s = [&] {
+    try {
+      return load_train_state(a.resume);
+    } catch (...) {
+      // Not a checkpoint: leave the directory as it was found.
+      source.reset();
+      if (source_lock_is_new) std::filesystem::remove(source_lock, ec);
+      throw;
+    }
+  }();
   if (const auto g = peek_model_config(a.resume)) check_memory(s.config, g->vocab_size);
   Trainer t = Trainer::resume(a.resume, text, std::move(opts), iters);
   std::fprintf(stderr, "resuming %s at step %lld\n", a.resume.c_str(),
@@ -161,9 +172,21 @@ void run_pretrain(const PretrainArgs& a) {
   const std::string text = read_text_input("--corpus", a.corpus);
   TrainerOptions opts{
       .out_dir = a.out, .quiet = false, .measure_peak = true, .threads = num_threads()};
+  // A run that fails before its first step (say, an unreadable --resume)
+  // leaves behind no directory it created.
+  const bool out_is_new = !std::filesystem::exists(a.out);
   std::optional<DirLock> lock;
-  Trainer t =
-      a.resume.empty() ? start_fresh(a, text, opts, lock) : start_resume(a, text, opts, lock);
+  Trainer t = [&] {
+    try {
+      return a.resume.empty() ? start_fresh(a, text, opts, lock)
+                              : start_resume(a, text, opts, lock);
+    } catch (...) {
+      lock.reset();
+      std::error_code ec;
+      if (out_is_new) std::filesystem::remove_all(a.out, ec);
+      throw;
+    }
+  }();
   print_summary(t, a.out);
   install_sigint_handler();
   try {

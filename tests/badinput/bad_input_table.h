@@ -178,6 +178,7 @@ inline const std::vector<Option> kOptions = {
     {"chat", "--stop", Kind::Text},
     {"chat", "--context", Kind::Choice},
     {"chat", "--threads", Kind::Int},
+    {"chat", "--multiline", Kind::Switch},
 
     {"finetune", "--model", Kind::DirIn},
     {"finetune", "--data", Kind::FileOrDir},
