@@ -6,16 +6,30 @@
 #   scripts/setup.sh --browser  also Chromium, for the test that drives the chat
 #                               page of `cpurich serve` headless (CI uses it;
 #                               without it that one test reports a skip)
+#   scripts/setup.sh --portable clang, the aarch64 cross compiler with arm64
+#                               builds of the compiled libraries, and qemu-user
+#                               (scripts/portable_check.sh; adds dpkg's arm64
+#                               architecture)
 set -euo pipefail
 packages=(g++ cmake ninja-build pkg-config libopenblas-dev catch2 nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
           doxygen graphviz clang-format-14 python3-matplotlib python3-numpy python3-scipy)
 if [ "${1:-}" = "--browser" ]; then packages+=(chromium); fi
+if [[ " $* " == *" --portable "* ]]; then
+  packages+=(clang crossbuild-essential-arm64 qemu-user libcpp-httplib-dev:arm64 libopenblas-dev:arm64)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "setup: installing ${missing[*]}" >&2
+# arm64 packages (--portable) need dpkg's arm64 architecture before apt-get update.
+if [[ " ${missing[*]}" == *:arm64* ]] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  if [ "$(id -u)" -eq 0 ]; then dpkg --add-architecture arm64
+  elif command -v sudo >/dev/null 2>&1; then sudo dpkg --add-architecture arm64
+  else echo "setup: please run as root:  dpkg --add-architecture arm64" >&2
+  fi
+fi
 if [ "$(id -u)" -eq 0 ]; then
   apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 elif command -v sudo >/dev/null 2>&1; then
