@@ -68,7 +68,11 @@ bool cpu_has_avx512_vnni() {
 
 bool cpu_has_f16c() {
 #if defined(__x86_64__)
-  return simd_cap_level() >= 1 && __builtin_cpu_supports("f16c");
+  // CPUID leaf 1, ECX bit 29 (clang does not know "f16c" either); F16C is
+  // VEX-encoded, so the OS must also save ymm state, which the "avx" check adds.
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return false;
+  return simd_cap_level() >= 1 && __builtin_cpu_supports("avx") && (ecx & (1u << 29)) != 0;
 #else
   return false;
 #endif
