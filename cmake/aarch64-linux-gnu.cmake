@@ -7,9 +7,11 @@
 # CMAKE_CROSSCOMPILING_EMULATOR, so `ctest --preset aarch64` works unchanged.
 #
 # Needs (scripts/setup.sh --portable): crossbuild-essential-arm64, qemu-user,
-# and the arm64 builds of the compiled libraries (dpkg --add-architecture arm64;
-# libcpp-httplib-dev:arm64, libopenblas-dev:arm64). Header-only libraries
-# (Catch2, nlohmann-json, CLI11) are shared with the host.
+# and the arm64 build of cpp-httplib (dpkg --add-architecture arm64;
+# libcpp-httplib-dev:arm64). Header-only libraries (Catch2, nlohmann-json,
+# CLI11) are shared with the host. The aarch64 preset leaves out the OpenBLAS
+# reference backend: Debian's arm64 OpenBLAS hangs while it initialises under
+# qemu-aarch64, before main().
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
 set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)

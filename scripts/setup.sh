@@ -15,7 +15,7 @@ packages=(g++ cmake ninja-build pkg-config libopenblas-dev catch2 nlohmann-json3
           doxygen graphviz clang-format-14 python3-matplotlib python3-numpy python3-scipy)
 if [ "${1:-}" = "--browser" ]; then packages+=(chromium); fi
 if [[ " $* " == *" --portable "* ]]; then
-  packages+=(clang crossbuild-essential-arm64 qemu-user libcpp-httplib-dev:arm64 libopenblas-dev:arm64)
+  packages+=(clang crossbuild-essential-arm64 qemu-user libcpp-httplib-dev:arm64)
 fi
 missing=()
 for p in "${packages[@]}"; do
