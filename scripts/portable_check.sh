@@ -20,10 +20,10 @@ run_clang() {
   ctest --preset clang-release
 }
 
-# Under qemu the suite runs ~10x slower than natively; the areas below are the
-# library's numerical core plus its tokenizer and inference, and the rest
-# (training loops, CLI round trips, serving, sweeps) is the same portable C++
-# on top of them. AARCH64_TESTS=all runs everything.
+# Emulation makes every test slower; the areas below are the library's
+# numerical core plus its tokenizer and inference, and the rest (training
+# loops, CLI round trips, serving, sweeps) is the same portable C++ on top of
+# them. AARCH64_TESTS=all runs everything.
 run_aarch64() {
   cmake --preset aarch64 >/dev/null
   cmake --build --preset aarch64 --target cpurich_test_programs
