@@ -194,7 +194,7 @@ Var linear_generic(const Var& x, const Var& w, const Var& bias) {
   std::vector<Var> parents{x, w};
   if (bias.defined()) parents.push_back(bias);
   return make_op_result(
-      Y2.reshape(out_shape), std::move(parents), "linear", [X, X2, W, IN, OUT](Node& self) {
+      Y2.reshape(out_shape), std::move(parents), "linear", [X, X2, W, OUT](Node& self) {
         const Tensor dy = self.grad.reshape({-1, OUT});
         if (self.parents[0].requires_grad())
           accumulate_grad_owned(self.parents[0],

@@ -5,6 +5,13 @@
 // GCC's __builtin_cpu_supports) and only then call code compiled for that ISA;
 // on any other machine the portable C++ path runs instead of crashing with an
 // illegal instruction.
+//
+// The environment variable CPURICH_SIMD=avx512|avx2|portable caps the answer
+// (never raises it), so a machine with AVX-512 can run the AVX2 and portable
+// paths of the hand-written dispatchers (GEMM microkernel, quantized matvec).
+// The target_clones loops (tensor/kernels.h) are picked by the loader and
+// follow the real CPU; every clone gives the same bits, and CI runs the whole
+// suite under qemu's Haswell and Nehalem CPUs for a true no-AVX-512 machine.
 #pragma once
 
 namespace cpurich {
@@ -17,5 +24,8 @@ bool cpu_has_avx2();
 bool cpu_has_avx512_vnni();
 /// F16C (vcvtph2ps: f16 -> f32 in hardware) is usable.
 bool cpu_has_f16c();
+/// The CPURICH_SIMD cap in force: "avx512" (no cap: unset or empty), "avx2" or
+/// "portable"; throws std::invalid_argument for any other value.
+const char* simd_cap();
 
 }  // namespace cpurich

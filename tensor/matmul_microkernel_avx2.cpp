@@ -13,8 +13,7 @@
 
 namespace cpurich::detail {
 namespace {
-constexpr int kMR = 6;
-constexpr int kNR = 16;
+constexpr int kMR = 6;  // rows of the C tile; its 16 columns are the two ymm of acc[i]
 }  // namespace
 
 void microkernel_avx2_6x16(int64_t kc, const float* a_pack, const float* b_pack, int64_t b_stride,

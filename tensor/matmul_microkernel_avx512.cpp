@@ -12,7 +12,9 @@
 #if defined(__x86_64__)
 // GCC 12 warns inside its own AVX-512 shuffle intrinsics (they start from an
 // "undefined" register on purpose); the warning is about the header, not us.
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 

@@ -11,7 +11,9 @@
 // This file is compiled with -mavx512f/bw/dq/vl/vnni and only called after
 // quant_path_supported(Avx512Vnni). Off x86-64 it compiles to nothing.
 #if defined(__x86_64__)
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include "tensor/quant_matvec_x86.h"
 
