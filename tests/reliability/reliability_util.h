@@ -24,6 +24,11 @@ extern char** environ;
 
 namespace cpurich::test {
 
+/// The five files of a pretraining checkpoint (train/checkpoint.h).
+inline constexpr const char* kCheckpointFiles[] = {"train_state.json", "model.safetensors",
+                                                   "optimizer.safetensors", "config.json",
+                                                   "tokenizer.json"};
+
 inline const std::string kCli = std::string(CPURICH_TEST_BINARY_DIR) + "/cli/cpurich";
 
 /// "the cat sat on the mat. " n times, plus a tail so the alphabet is richer.

@@ -26,9 +26,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char* kFiles[] = {"train_state.json", "model.safetensors", "optimizer.safetensors",
-                        "config.json", "tokenizer.json"};
-
 void flip_byte(const std::string& path, size_t at) {
   std::string bytes = read_file(path);
   bytes[at % bytes.size()] ^= 0x10;
@@ -59,9 +56,9 @@ TEST_CASE("a flipped byte or a truncated checkpoint file is refused by name",
   test::tiny_trainer(text, dir.path(), c).run();
   REQUIRE(load_train_state(dir.path()).iter == 5);
   std::map<std::string, std::string> good;
-  for (const char* f : kFiles) good[f] = read_file(dir.file(f));
+  for (const char* f : test::kCheckpointFiles) good[f] = read_file(dir.file(f));
   const TrainerOptions quiet{.quiet = true, .measure_peak = false};
-  for (const char* f : kFiles) {
+  for (const char* f : test::kCheckpointFiles) {
     const std::string path = dir.file(f);
     const std::string expect = "checkpoint " + path + ": checksum mismatch";
     for (size_t at : {size_t{0}, good[f].size() / 2, good[f].size() - 3}) {
@@ -91,17 +88,17 @@ TEST_CASE(
   while (t.iter() < 5) t.step();
   t.save(dir.path());
   std::map<std::string, std::string> old;
-  for (const char* f : kFiles) old[f] = read_file(dir.file(f));
+  for (const char* f : test::kCheckpointFiles) old[f] = read_file(dir.file(f));
   while (t.iter() < 10) t.step();
   t.save(dir.path());
   std::map<std::string, std::string> fresh;
-  for (const char* f : kFiles) fresh[f] = read_file(dir.file(f));
+  for (const char* f : test::kCheckpointFiles) fresh[f] = read_file(dir.file(f));
   REQUIRE(fresh["model.safetensors"] != old["model.safetensors"]);
   const std::string staging = dir.file(".staging");
 
   SECTION("killed while staging: the new files are thrown away") {
     // What a kill during step 1 leaves: the old checkpoint plus a half-filled staging area.
-    for (const char* f : kFiles) write_file_atomic(dir.file(f), old[f]);
+    for (const char* f : test::kCheckpointFiles) write_file_atomic(dir.file(f), old[f]);
     fs::create_directories(staging);
     write_file_atomic(staging + "/model.safetensors", fresh["model.safetensors"].substr(0, 100));
     write_file_atomic(dir.file("optimizer.safetensors.tmp.99999"), "partial");

@@ -22,9 +22,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char* kFiles[] = {"train_state.json", "model.safetensors", "optimizer.safetensors",
-                        "config.json", "tokenizer.json"};
-
 // Disarms the hook whatever happens in the test.
 struct InjectionGuard {
   ~InjectionGuard() { inject_write_failure(0, 0); }
@@ -48,7 +45,7 @@ TEST_CASE("a checkpoint save failing at any of its writes leaves the previous on
       try {
         t.run([&](const StepResult& r) {
           if (r.iter == 6)  // the step-5 checkpoint is on disk: keep its bytes
-            for (const char* f : kFiles) at5[f] = read_file(dir.file(f));
+            for (const char* f : test::kCheckpointFiles) at5[f] = read_file(dir.file(f));
           if (r.iter == 10) inject_write_failure(nth, error);  // strikes the step-10 save
         });
       } catch (const std::runtime_error& e) {
@@ -62,7 +59,7 @@ TEST_CASE("a checkpoint save failing at any of its writes leaves the previous on
       CHECK_THAT(message, Contains(dir.path().string() + " still holds the last complete"));
       CHECK(message.find('\n') == std::string::npos);
       CHECK(load_train_state(dir.path()).iter == 5);
-      for (const char* f : kFiles) CHECK(read_file(dir.file(f)) == at5[f]);
+      for (const char* f : test::kCheckpointFiles) CHECK(read_file(dir.file(f)) == at5[f]);
       CHECK_FALSE(fs::exists(dir.file(".staging")));
       for (const auto& e : fs::directory_iterator(dir.path()))
         CHECK(e.path().filename().string().find(".tmp.") == std::string::npos);
