@@ -103,7 +103,9 @@ json parse_json_rejecting_duplicates(const std::string& text, const std::string&
   json header;
   try {
     header = json::parse(text, callback);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // json::exception, not only parse_error: a number too large for a double
+    // ("1E999") is an out_of_range error thrown by the same parse.
     // Drop nlohmann's "[json.exception.parse_error.101] " prefix: the rest
     // ("parse error at line 1, column 7: ...") is what the reader needs.
     const std::string detail = e.what();

@@ -119,7 +119,7 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
     json body;
     try {
       body = json::parse(req.body);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for "1E999"
       throw bad_field("", std::string("the body is not valid JSON: ") + e.what());
     }
     r = parse_completion_request(body, chat, options.limits);

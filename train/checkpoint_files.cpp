@@ -48,7 +48,7 @@ nlohmann::json read_manifest(const std::string& path) {
   if (hex32(crc32(body)) != text.substr(hex_at, 8)) throw mismatch(path);
   try {
     return nlohmann::json::parse(body);
-  } catch (const nlohmann::json::parse_error&) {
+  } catch (const nlohmann::json::exception&) {
     throw mismatch(path);  // a checksum that matches bytes we did not write
   }
 }

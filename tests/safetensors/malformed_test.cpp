@@ -49,6 +49,8 @@ std::vector<Case> malformed_cases() {
       {"not JSON", make_file("{not json}", ""), "header is not valid JSON"},
       {"truncated JSON", make_file(R"({"a":)", ""), "unexpected end of input"},
       {"trailing garbage", make_file("{} x", ""), "expected end of input"},
+      {"number too large for a double", make_file(R"({"a":{"shape":[1E999]}})", ""),
+       "number overflow parsing '1E999'"},
       {"invalid UTF-8", make_file("{\"\xff\":1}", ""), "ill-formed UTF-8"},
       {"header is an array", make_file("[]", ""), "header is not a JSON object (it is array)"},
       {"header is a string", make_file(R"("hi")", ""),

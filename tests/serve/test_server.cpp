@@ -258,6 +258,7 @@ TEST_CASE("serve: malformed requests get OpenAI-style errors") {
     CHECK(e["error"]["type"].is_string());
   };
   check_error("{not json", 400, "not valid JSON");
+  check_error(R"({"prompt": "Hi", "temperature": 1E999})", 400, "not valid JSON");
   check_error("[1,2]", 400, "JSON object");
   check_error(R"({"max_tokens": 5})", 400, "prompt is required");
   check_error(R"({"prompt": 5})", 400, "prompt must be a string");
