@@ -5,6 +5,7 @@
 // the ones you derive by hand; (2) the same machinery on tensors, where a
 // gradient has the shape of its value; (3) gradcheck: finite differences as an
 // independent referee for every backward formula, and how it catches a bug.
+// Every claim it prints is checked; a false one makes the run exit 1.
 //
 // Pipeline position: tensors -> [autograd] -> nn modules -> training.
 // Run: build/release/lessons/03_autograd
@@ -14,12 +15,22 @@
 
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
+#include "tensor/matmul.h"
 #include "tensor/ops.h"
 #include "tensor/rng.h"
 
 using namespace cpurich;
 
 namespace {
+
+// Every claim the lesson prints is also checked; a false one fails the run.
+int failed_claims = 0;
+void claim(bool holds, const std::string& what) {
+  if (!holds) {
+    std::cout << "CLAIM FAILED: " << what << "\n";
+    ++failed_claims;
+  }
+}
 
 void section(const std::string& title, const std::string& explanation) {
   std::cout << "\n== " << title << " ==\n" << explanation << "\n\n";
@@ -47,6 +58,11 @@ void scalars_by_hand() {
   std::printf("%-6s %12g %12g\n", "df/db", b.grad().item(), 2 * av * bv + av);
   std::cout << "The graph is freed after backward: f now has " << f.node()->parents.size()
             << " parents.\n";
+  // Small integers: every product and sum is exact in float64, so equality is exact too.
+  claim(f.value().item() == (av * bv + av) * bv, "f equals the value by hand");
+  claim(a.grad().item() == bv * bv + bv, "df/da = b*b + b: the two paths through a add");
+  claim(b.grad().item() == 2 * av * bv + av, "df/db = a*b + a*b + a");
+  claim(f.node()->parents.empty(), "backward frees the graph");
 }
 
 void tensors() {
@@ -63,16 +79,35 @@ void tensors() {
   std::cout << "dW = " << w.grad().to_string() << "\n";
   std::cout << "dbias = " << bias.grad().to_string() << "\n";
   std::cout << "dx shape " << shape_str(x.grad().shape()) << "\n";
+  claim(w.grad().shape() == Shape{3, 2} && bias.grad().shape() == Shape{2} &&
+            x.grad().shape() == Shape{4, 3},
+        "each gradient has its value's shape: dW (3, 2), dbias (2), dx (4, 3)");
+  // The linear layer's three formulas, with dy = dloss/d(x @ W + bias) from a
+  // second graph that starts at the layer's output.
+  Var y(ag::linear(x, w, bias).value(), true);
+  ag::mean_all(ag::gelu(y)).backward();
+  const Tensor& dy = y.grad();  // (4, 2)
+  const double err_w = max_abs_diff(w.grad(), matmul(x.value(), dy, true, false));
+  const double err_b = max_abs_diff(bias.grad(), sum(dy, 0));
+  const double err_x = max_abs_diff(x.grad(), matmul(dy, w.value(), false, true));
+  std::printf("max |difference| to x^T @ dy, sum(dy, 0), dy @ W^T: %.1e %.1e %.1e\n", err_w, err_b,
+              err_x);
+  // float64, a handful of terms per entry: only the last bits can differ.
+  claim(err_w < 1e-12 && err_b < 1e-12 && err_x < 1e-12,
+        "dW = x^T @ dy, dbias = column sums of dy, dx = dy @ W^T");
   {
     NoGradGuard no_grad;  // inference: nothing is recorded
-    Var y = ag::linear(x, w, bias);
-    std::cout << "under NoGradGuard the result requires_grad = " << y.requires_grad() << "\n";
+    Var y_inf = ag::linear(x, w, bias);
+    std::cout << "under NoGradGuard the result requires_grad = " << y_inf.requires_grad() << "\n";
+    claim(!y_inf.requires_grad(), "NoGradGuard records nothing: requires_grad is false");
   }
 }
 
-void check(const std::string& name, const GradcheckFn& f, const std::vector<Tensor>& inputs) {
+// Prints the verdict and the per-input errors; returns whether gradcheck passed.
+bool check(const std::string& name, const GradcheckFn& f, const std::vector<Tensor>& inputs) {
   const GradcheckReport r = gradcheck(f, inputs);
   std::cout << name << ": " << (r.passed ? "passed" : "FAILED") << "\n" << r.summary();
+  return r.passed;
 }
 
 void gradchecks() {
@@ -82,26 +117,31 @@ void gradchecks() {
           "~1e-9; a wrong one is off by O(1).");
   Rng rng(1);
   auto randn = [&rng](const Shape& s) { return rng.normal(s, 0, 1, DType::F64); };
-  check("layer_norm",
-        [](const std::vector<Var>& in) { return ag::layer_norm(in[0], in[1], in[2]); },
-        {randn({3, 5}), randn({5}), randn({5})});
-  check("causal_self_attention (B=1, T=4, C=6, 2 heads)",
-        [](const std::vector<Var>& in) { return ag::causal_self_attention(in[0], 2); },
-        {randn({1, 4, 18})});
+  const bool ln = check(
+      "layer_norm", [](const std::vector<Var>& in) { return ag::layer_norm(in[0], in[1], in[2]); },
+      {randn({3, 5}), randn({5}), randn({5})});
+  const bool attn =
+      check("causal_self_attention (B=1, T=4, C=6, 2 heads)",
+            [](const std::vector<Var>& in) { return ag::causal_self_attention(in[0], 2); },
+            {randn({1, 4, 18})});
   const std::vector<int32_t> targets = {2, 0, -1};
-  check("cross_entropy (one ignored target)",
-        [&targets](const std::vector<Var>& in) { return ag::cross_entropy(in[0], targets); },
-        {randn({3, 4})});
+  const bool ce =
+      check("cross_entropy (one ignored target)",
+            [&targets](const std::vector<Var>& in) { return ag::cross_entropy(in[0], targets); },
+            {randn({3, 4})});
   // A deliberately wrong backward: d(x^2)/dx claimed to be x instead of 2x.
-  check("a buggy square (expected to fail)",
-        [](const std::vector<Var>& in) {
-          return make_op_result(cpurich::mul(in[0].value(), in[0].value()), {in[0]}, "bad_square",
-                                [x = in[0].value()](Node& self) {
-                                  accumulate_grad_owned(self.parents[0],
-                                                        cpurich::mul(self.grad, x));
-                                });
-        },
-        {randn({3})});
+  const bool buggy = check(
+      "a buggy square (expected to fail)",
+      [](const std::vector<Var>& in) {
+        return make_op_result(cpurich::mul(in[0].value(), in[0].value()), {in[0]}, "bad_square",
+                              [x = in[0].value()](Node& self) {
+                                accumulate_grad_owned(self.parents[0], cpurich::mul(self.grad, x));
+                              });
+      },
+      {randn({3})});
+  claim(ln && attn && ce, "the library's layer_norm, attention and cross_entropy pass gradcheck");
+  // The point of a referee: a backward that is off by a factor of 2 must not pass.
+  claim(!buggy, "gradcheck catches the buggy square");
 }
 
 }  // namespace
@@ -110,6 +150,9 @@ int main() {
   scalars_by_hand();
   tensors();
   gradchecks();
+  std::cout << "\n"
+            << (failed_claims == 0 ? "every claim above checked: yes" : "some claims FAILED")
+            << "\n";
   std::cout << "\nNext: the nn library stacks these ops into a GPT (nn/gpt.h).\n";
-  return 0;
+  return failed_claims == 0 ? 0 : 1;
 }

@@ -12,6 +12,8 @@
 // through nn/gpt_naive.h, the whole forward pass as plain double loops over
 // std::vector, and the lesson checks that the fast float32 model agrees with
 // it to 1e-4 (float32 keeps about 7 digits; the difference is rounding only).
+// Every claim it prints is checked (shapes, the exact match, the loss at
+// init, the parameter formula); a false one makes the run exit 1.
 //
 // Pipeline position: text -> tokens -> tensors -> [model] -> samples.
 // Run: build/release/lessons/04_gpt_forward
@@ -29,6 +31,15 @@
 using namespace cpurich;
 
 namespace {
+
+// Every claim the lesson prints is also checked; a false one fails the run.
+int failed_claims = 0;
+void claim(bool holds, const std::string& what) {
+  if (!holds) {
+    std::printf("CLAIM FAILED: %s\n", what.c_str());
+    ++failed_claims;
+  }
+}
 
 void show(const std::string& step, const Var& v, const std::string& why) {
   std::printf("  %-34s %-16s %s\n", step.c_str(), shape_str(v.shape()).c_str(), why.c_str());
@@ -65,6 +76,11 @@ Var block_by_hand(const Block& blk, const Var& x0, int64_t n_head, bool verbose)
   show("  gelu", act, "the nonlinearity");
   show("  mlp.c_proj", m_out, "back to C");
   show("  x + mlp", x2, "residual add");
+  const Shape bt = {x0.shape()[0], x0.shape()[1]};
+  auto bt_by = [&bt](int64_t last) { return Shape{bt[0], bt[1], last}; };
+  claim(qkv.shape() == bt_by(3 * C) && att.shape() == bt_by(C) && hid.shape() == bt_by(4 * C) &&
+            x2.shape() == x0.shape(),
+        "a block keeps (B, T, C); c_attn gives (B, T, 3C), mlp.c_fc (B, T, 4C)");
   return x2;
 }
 
@@ -95,6 +111,7 @@ Var forward_by_hand(const GPT& model, const std::vector<int32_t>& ids, int64_t B
   show("  reshape (a view)", flat, "");
   const Var logits = ag::matmul(flat, model.wte().weight, false, true);
   show("x @ wte^T", logits, "tied head: a score per vocabulary entry");
+  claim(logits.shape() == Shape{B * T, c.vocab_size}, "one score per vocabulary entry per token");
   return ag::reshape(logits, {B, T, c.vocab_size});
 }
 
@@ -117,6 +134,23 @@ void print_parameter_counts(const GPT& model) {
   count("ln_f", model.ln_f(), total);
   std::printf("  non-embedding: %lld = n_layer * (12 C^2 + 13 C) + 2C\n",
               static_cast<long long>(model.num_parameters_non_embedding()));
+  // The formula from the shapes: per block ln_1 + ln_2 = 4C, c_attn C*3C + 3C,
+  // attn.c_proj C*C + C, mlp.c_fc C*4C + 4C, mlp.c_proj 4C*C + C; ln_f 2C.
+  const GPTConfig& c = model.config();
+  const int64_t C = c.n_embd;
+  const int64_t non_embedding = c.n_layer * (12 * C * C + 13 * C) + 2 * C;
+  claim(model.num_parameters_non_embedding() == non_embedding,
+        "non-embedding = n_layer * (12 C^2 + 13 C) + 2C");
+  claim(total == non_embedding + (c.vocab_size + c.n_positions) * C,
+        "total = non-embedding + (V + P) * C: the tied head adds no parameters");
+  int64_t modules =
+      model.wte().num_parameters() + model.wpe().num_parameters() + model.ln_f().num_parameters();
+  for (const Block& b : model.h()) modules += b.num_parameters();
+  const int64_t parts = b0.ln_1.num_parameters() + b0.ln_2.num_parameters() +
+                        b0.attn.c_attn.num_parameters() + b0.attn.c_proj.num_parameters() +
+                        b0.mlp.c_fc.num_parameters() + b0.mlp.c_proj.num_parameters();
+  claim(modules == total && parts == b0.num_parameters(),
+        "the rows above add up: modules to the total, a block's parts to the block");
 }
 
 }  // namespace
@@ -141,8 +175,12 @@ int main() {
   NoGradGuard no_grad;  // inference only: no graph needed
   const Var by_hand = forward_by_hand(model, ids, B, T);
   const Var logits = model.forward(ids, B, T);
+  const double by_hand_diff = max_abs_diff(by_hand.value(), logits.value());
   std::printf("  GPT::forward gives %s; max |difference| to the steps above = %g\n",
-              shape_str(logits.shape()).c_str(), max_abs_diff(by_hand.value(), logits.value()));
+              shape_str(logits.shape()).c_str(), by_hand_diff);
+  // The same ops in the same order: not close, identical.
+  claim(logits.shape() == Shape{B, T, cfg.vocab_size} && by_hand_diff == 0.0,
+        "the steps above are exactly GPT::forward, logits (B, T, V)");
   // An untrained model spreads its bets evenly: loss ~ log(vocab).
   const std::vector<int32_t> targets(ids.begin() + 1, ids.end());
   std::vector<int32_t> inputs(ids.begin(), ids.end() - 1);
@@ -151,8 +189,12 @@ int main() {
                                 std::span(targets).first(static_cast<size_t>(T)), 1, T)
                           .value()
                           .item();
-  std::printf("  next-token loss at init: %.4f nats (log(256) = 5.5452: near-uniform guesses)\n",
-              loss);
+  const double ln_vocab = std::log(static_cast<double>(cfg.vocab_size));
+  std::printf("  next-token loss at init: %.4f nats (log(%lld) = %.4f: near-uniform guesses)\n",
+              loss, static_cast<long long>(cfg.vocab_size), ln_vocab);
+  // Weights drawn with std 0.02 give logits near 0, so softmax is near uniform
+  // and the loss is near ln(V); a model that guessed confidently would be far off.
+  claim(std::abs(loss - ln_vocab) < 0.1, "an untrained model's loss is within 0.1 nats of ln(V)");
 
   // The plain-loop reference, one sequence (the first row of the batch).
   const std::vector<int32_t> row(ids.begin(), ids.begin() + T);
@@ -167,10 +209,13 @@ int main() {
       "  naive::gpt_logits (plain double loops) vs GPT::forward (float32): max |difference| "
       "= %.2g (%s 1e-4)\n",
       worst, agrees ? "below" : "NOT below");
+  claim(agrees, "the float32 model agrees with the plain-loop reference to 1e-4");
 
   print_parameter_counts(model);
   std::printf(
       "\nExercise: GPT-2 124M has C=768, 12 layers, V=50257, P=1024. Use the formula\n"
       "to predict its total (124,439,808) and the share held by wte.\n");
-  return agrees ? 0 : 1;
+  std::printf("\n%s\n",
+              failed_claims == 0 ? "every claim above checked: yes" : "some claims FAILED");
+  return failed_claims == 0 ? 0 : 1;
 }
