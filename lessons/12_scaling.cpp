@@ -18,7 +18,7 @@
 //
 // Pipeline position: corpus -> [sweep -> fit -> prediction] -> scripts/scaling.py plots.
 // Run: build/release/lessons/12_scaling [--quick] [--out DIR]
-//   full (default, ~10-20 min on 2 cores, resumable): OUT = runs/12_scaling
+//   full (default, about 70 s on a quiet 2-core machine, resumable): OUT = runs/12_scaling
 //   --quick (ctest): tiny models, a few seconds; checks the pipeline, not the law
 #include <unistd.h>
 
