@@ -15,11 +15,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace cpurich;
   if (size == 0) return 0;
   const bool chat = data[0] & 1;
-  // The server parses the body the same way before calling the parser.
-  const nlohmann::json body =
-      nlohmann::json::parse(fuzz::as_text(data + 1, size - 1), nullptr, false);
-  if (body.is_discarded()) return 0;
+  // The body goes through the same two calls as in the server.
   try {
+    const nlohmann::json body = parse_request_body(std::string(fuzz::as_text(data + 1, size - 1)));
     (void)parse_completion_request(body, chat, RequestLimits{});
   } catch (const ApiError& e) {
     (void)error_json(e);

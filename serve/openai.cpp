@@ -56,6 +56,14 @@ ApiError bad_field(const std::string& param, const std::string& message) {
   return ApiError(400, "invalid_request_error", message, "", param);
 }
 
+json parse_request_body(const std::string& text) {
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for "1E999"
+    throw bad_field("", std::string("the body is not valid JSON: ") + e.what());
+  }
+}
+
 std::string render_chat(const json& messages) {
   if (!messages.is_array() || messages.empty())
     throw bad_field("messages", "messages must be a non-empty array");

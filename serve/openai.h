@@ -54,6 +54,10 @@ struct CompletionRequest {
   bool stream = false;
 };
 
+/// The request body as JSON. Throws ApiError (400) when it is not valid
+/// JSON, including a number too large for a double ("1E999").
+nlohmann::json parse_request_body(const std::string& text);
+
 /// Parses a /v1/completions (chat = false) or /v1/chat/completions body.
 /// Throws ApiError (400) naming the bad field.
 CompletionRequest parse_completion_request(const nlohmann::json& body, bool chat,

@@ -116,13 +116,7 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
   std::shared_ptr<Job> job;
   std::string model_name;
   try {
-    json body;
-    try {
-      body = json::parse(req.body);
-    } catch (const json::exception& e) {  // parse_error, or out_of_range for "1E999"
-      throw bad_field("", std::string("the body is not valid JSON: ") + e.what());
-    }
-    r = parse_completion_request(body, chat, options.limits);
+    r = parse_completion_request(parse_request_body(req.body), chat, options.limits);
     const ServedModel& model = find_model(r.model);
     model_name = model.name;
     JobSpec spec{.adapter = model.adapter, .options = r.options};
