@@ -34,6 +34,7 @@
 #include "tokenizer/tokenizer.h"
 #include "train/checkpoint_files.h"
 #include "train/finetune.h"
+#include "train/progress.h"
 #include "train/sft_data.h"
 #include "util/crc32.h"
 #include "util/dir_lock.h"
@@ -213,11 +214,13 @@ void run_finetune(FinetuneArgs a) {
   saved_run["loss_before"] = loss_before;
   const double t0 = now_s();
   double step_seconds = 0.0;
-  int64_t tokens = 0;
+  // Pretraining's progress line: smoothed tok/s, MFU against the measured FMA peak, ETA.
+  ProgressMeter meter(a.o.iters, finetune_flops_per_token(total, trainable),
+                      measure_peak_flops(num_threads()));
   while (ft.iter() < a.o.iters) {
     const FinetuneStep r = ft.step();
     step_seconds += r.seconds;
-    tokens += r.tokens;
+    meter.record(r.tokens, r.seconds);
     if (r.iter % a.log_every == 0 || r.iter == 1 || r.iter == a.o.iters) {
       log << nlohmann::json{{"iter", r.iter},
                             {"loss", r.loss},
@@ -228,9 +231,7 @@ void run_finetune(FinetuneArgs a) {
           << "\n";
       log.flush();
       if (!log) throw std::runtime_error("cannot append to " + log_path);
-      std::fprintf(stderr, "iter %lld/%lld | loss %.4f | lr %.2e | %.0f tok/s\n",
-                   static_cast<long long>(r.iter), static_cast<long long>(a.o.iters), r.loss, r.lr,
-                   static_cast<double>(tokens) / step_seconds);
+      std::fprintf(stderr, "%s\n", meter.line(r.iter, r.loss, r.lr).c_str());
     }
     if (a.save_every > 0 && (r.iter % a.save_every == 0 || r.iter == a.o.iters))
       ft.save(a.out, saved_run);

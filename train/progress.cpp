@@ -21,6 +21,10 @@ double training_flops_per_token(const GPTConfig& c, int64_t n_params, int64_t T)
          12.0 * static_cast<double>(c.n_layer * c.n_embd) * static_cast<double>(T);
 }
 
+double finetune_flops_per_token(int64_t n_params, int64_t trainable) {
+  return 4.0 * static_cast<double>(n_params) + 2.0 * static_cast<double>(trainable);
+}
+
 ProgressMeter::ProgressMeter(int64_t max_iters, double flops_per_token, double peak_flops)
     : max_iters_(max_iters), flops_per_token_(flops_per_token), peak_flops_(peak_flops) {}
 

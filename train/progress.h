@@ -26,6 +26,13 @@ double measure_peak_flops(int threads);
 /// Training FLOPs per token: 6 * n_params + 12 * n_layer * n_embd * T.
 double training_flops_per_token(const GPTConfig& config, int64_t n_params, int64_t T);
 
+/// Fine-tuning FLOPs per token, from the weights alone: each weight costs 2
+/// FLOPs forward and 2 backward (the gradient to its input), a trainable one 2
+/// more (its own gradient): 4 * n_params + 2 * trainable, which is 6 * n_params
+/// for full fine-tuning. The attention term of training_flops_per_token is left
+/// out: Q/A rows are short, so it is a few percent.
+double finetune_flops_per_token(int64_t n_params, int64_t trainable);
+
 /// One-line progress display: smoothed speed, ETA and MFU.
 class ProgressMeter {
  public:

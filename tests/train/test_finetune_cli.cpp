@@ -66,6 +66,9 @@ TEST_CASE("cpurich finetune --method lora, lora merge, sample/eval --adapter, qa
   CHECK(j.at("loss_after").get<double>() < std::log(static_cast<double>(tok.vocab_size())));
   CHECK(j.at("trainable_params") == 2 * 4 * ((32 + 96) + (32 + 32) + (32 + 128) + (128 + 32)));
   CHECK_THAT(read_file(err), Contains("trainable parameters of"));
+  // Pretraining's progress line, with MFU and the time left.
+  CHECK_THAT(read_file(err),
+             Contains("iter 40/40 | loss ") && Contains(" tok/s | MFU ") && Contains("% | ETA 0s"));
   CHECK(std::filesystem::exists(ad + "/adapter_config.json"));
   CHECK(std::filesystem::exists(ad + "/adapter_model.safetensors"));
   CHECK(read_file(base + "/model.safetensors") == base_weights);  // the base is untouched
