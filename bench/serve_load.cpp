@@ -533,28 +533,39 @@ int main(int argc, char** argv) {
 
     Tally warm, run;
     run_load(env, clients, 0, warmup, seed, bad_share, warm);
-    const auto idle = [&] {
-      for (int i = 0; i < 1000; ++i) {
+    // Settled: nothing running or queued, every accepted request ended, and
+    // the same for 200 ms (a dropped socket's request may still be on its way
+    // in when its client has already returned).
+    const auto settle = [&] {
+      std::string before;
+      for (int i = 0; i < 100; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        const auto res = solo.Get("/metrics");
         const SchedulerMetrics m = scheduler.metrics();
-        if (m.active == 0 && m.queue_length == 0) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        const int64_t accepted = res ? responses_with_status(res->body, 200) : -1;
+        const std::string now = std::to_string(accepted) + " " + std::to_string(m.steps);
+        if (m.active == 0 && m.queue_length == 0 &&
+            accepted == m.requests_finished + m.requests_cancelled && now == before)
+          return true;
+        before = now;
       }
       return false;
     };
-    idle();
+    settle();
     const int64_t rss_warm = rss_kb();
     const auto t_run = Clock::now();
     run_load(env, clients, warmup, requests, seed, bad_share, run);
     const double run_seconds = std::chrono::duration<double>(Clock::now() - t_run).count();
-    const bool went_idle = idle();
+    const bool settled = settle();
     const int64_t rss_end = rss_kb();
 
     // The server after the run: alive, nothing left running, its counters
     // equal to what the clients sent.
     std::vector<std::string> end_failures;
     const auto health = solo.Get("/health");
-    if (!health || health->status != 200) end_failures.push_back("/health does not answer");
-    if (!went_idle) end_failures.push_back("sequences still running or queued after the run");
+    const bool alive = health && health->status == 200;
+    if (!alive) end_failures.push_back("/health does not answer");
+    if (!settled) end_failures.push_back("requests still running or queued after the run");
     const auto metrics_res = solo.Get("/metrics");
     const std::string metrics = metrics_res ? metrics_res->body : "";
     const SchedulerMetrics m = scheduler.metrics();
@@ -602,6 +613,7 @@ int main(int argc, char** argv) {
                       {"mismatches", mismatches},
                       {"wrong_status", wrong_status},
                       {"transport_errors", transport},
+                      {"server_alive", alive},
                       {"server_accepted", accepted},
                       {"server_cancelled", m.requests_cancelled},
                       {"tokens_generated", m.tokens_generated},
