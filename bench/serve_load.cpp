@@ -105,6 +105,8 @@ struct Plan {
   int variant = 0;
 };
 
+// SplitMix64's finaliser: consecutive indices give unrelated 64-bit values,
+// whose bit fields then pick each property of a request independently.
 uint64_t splitmix(uint64_t x) {
   x += 0x9e3779b97f4a7c15ull;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
