@@ -3,6 +3,7 @@
 #include "serve/server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -31,6 +32,13 @@ int64_t unix_seconds() {
 // still waits in the queue).
 constexpr int kProbeMs = 500;
 
+// Connections the accept loop has not taken yet wait in the kernel's listen
+// queue. httplib listens with a backlog of 5: a burst of clients overflows it,
+// and Linux then drops connections or answers with SYN cookies that can fail
+// later (a reset). SOMAXCONN lets the kernel hold a whole burst (it caps the
+// value at net.core.somaxconn).
+constexpr int kListenBacklog = SOMAXCONN;
+
 }  // namespace
 
 struct Server::Impl {
@@ -41,7 +49,8 @@ struct Server::Impl {
   httplib::Server http;
   std::atomic<int64_t> next_id{1};
   std::mutex status_mutex;
-  std::map<int, int64_t> responses;  // HTTP status -> count, for /metrics
+  std::map<int, int64_t> responses;         // HTTP status -> count, for /metrics
+  socket_t listen_socket = INVALID_SOCKET;  // the last socket httplib set up
 
   Impl(Scheduler& s, const Tokenizer& t, std::vector<ServedModel> m, const ServerOptions& o)
       : scheduler(s), tokenizer(t), models(std::move(m)), options(o) {}
@@ -230,6 +239,12 @@ std::string Server::Impl::metrics_text() {
 
 void Server::Impl::routes() {
   http.set_payload_max_length(static_cast<size_t>(options.max_body_bytes));
+  // httplib calls this on each socket it tries to bind, before bind(); the
+  // last one is the listening socket (see Server::bind).
+  http.set_socket_options([this](socket_t sock) {
+    httplib::default_socket_options(sock);
+    listen_socket = sock;
+  });
   const int threads = options.max_connections;
   // httplib owns and deletes the queue it gets from this factory.
   http.new_task_queue = [threads] {
@@ -310,6 +325,10 @@ int Server::bind() {
   }
   if (port_ <= 0)
     throw std::runtime_error("cannot listen on " + o.host + ":" + std::to_string(o.port));
+  // listen() again on a listening socket only sets its backlog (Linux).
+  if (impl_->listen_socket == INVALID_SOCKET || ::listen(impl_->listen_socket, kListenBacklog) != 0)
+    throw std::runtime_error("cannot set the listen backlog on " + o.host + ":" +
+                             std::to_string(port_));
   return port_;
 }
 

@@ -4,7 +4,11 @@
 // equal their solo run, malformed requests get OpenAI-style errors, the API
 // key is enforced, and a client that disconnects mid-stream cancels its
 // sequence and frees its slot.
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -300,6 +304,42 @@ TEST_CASE("serve: the API key is required on every API route") {
   const auto res = c.Get("/v1/models");
   REQUIRE(res);
   CHECK(res->status == 200);
+}
+
+TEST_CASE("serve: a burst of clients connecting at once all get answers") {
+  // Connections the server has not accepted yet wait in the kernel's listen
+  // queue; when it is full, Linux drops them or answers with SYN cookies that
+  // may later fail, resetting the connection. 128 connects from one thread
+  // come faster than the accept loop takes them: every one must be answered.
+  TestServer s;
+  const int n = 128;
+  std::vector<int> fds;
+  for (int i = 0; i < n; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    const timeval timeout{.tv_sec = 30, .tv_usec = 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(s.port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+    fds.push_back(fd);
+  }
+  const std::string request = "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  int answered = 0;
+  for (const int fd : fds) {
+    std::string reply;
+    if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(request.size())) {
+      char buf[512];
+      ssize_t got = 0;
+      while ((got = recv(fd, buf, sizeof buf, 0)) > 0) reply.append(buf, static_cast<size_t>(got));
+    }
+    answered += reply.rfind("HTTP/1.1 200", 0) == 0;
+    close(fd);
+  }
+  CHECK(answered == n);
 }
 
 TEST_CASE("serve: a client that leaves mid-stream cancels its sequence and frees its slot") {
